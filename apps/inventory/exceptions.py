@@ -1,0 +1,168 @@
+"""Domain errors raised by the inventory services.
+
+Each carries the exact figures a caller needs (what was asked, what was there, what to do) and a
+stable `code`. Interfaces map them to HTTP statuses and messages; nothing here knows about HTTP.
+"""
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+class InventoryError(Exception):
+    """Base of every refusal. A refused call has changed nothing, ledger included."""
+
+    code = "inventory_error"
+    title = "Inventory operation refused"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.message, **self.details}
+
+
+class InvalidRequest(InventoryError):
+    """Input that can never succeed as given (bad quantity, object of another merchant, ...)."""
+
+    code = "invalid_request"
+    title = "Invalid request"
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        if field is not None:
+            details["field"] = field
+        super().__init__(message, **details)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Shortage:
+    sku: str
+    location: str | None
+    requested: int
+    available: int
+
+
+class InsufficientStock(InventoryError):
+    code = "insufficient_stock"
+    title = "Insufficient stock"
+
+    def __init__(self, shortages: list[Shortage]) -> None:
+        parts = [
+            f"{s.sku} at {s.location or 'any active location'}: requested {s.requested}, "
+            f"available {s.available}"
+            for s in shortages
+        ]
+        super().__init__(
+            "Not enough stock. "
+            + "; ".join(parts)
+            + ". Lower the quantity, pick another location, or receive stock first.",
+            lines=[asdict(s) for s in shortages],
+        )
+        self.shortages = shortages
+
+
+class CountBelowReserved(InventoryError):
+    code = "count_below_reserved"
+    title = "Count is below reserved units"
+
+    def __init__(self, *, sku: str, location: str, counted: int, reserved: int) -> None:
+        super().__init__(
+            f"{sku} at {location}: counted {counted} but {reserved} units are reserved. "
+            "Release or commit those reservations, then record the count.",
+            sku=sku,
+            location=location,
+            counted=counted,
+            reserved=reserved,
+        )
+
+
+class ExceedsMaxLevel(InventoryError):
+    code = "exceeds_max_level"
+    title = "Receipt exceeds the maximum level"
+
+    def __init__(self, *, sku: str, location: str, requested: int, on_hand: int, max_level: int):
+        room = max(max_level - on_hand, 0)
+        super().__init__(
+            f"{sku} at {location}: receiving {requested} would bring on hand to "
+            f"{on_hand + requested}, above the maximum of {max_level}. At most {room} fit; "
+            "receive fewer or raise the maximum level.",
+            sku=sku,
+            location=location,
+            requested=requested,
+            on_hand=on_hand,
+            max_level=max_level,
+            room=room,
+        )
+
+
+class VersionConflict(InventoryError):
+    """The caller's expected version (compare-and-set) is stale."""
+
+    code = "version_conflict"
+    title = "Stock level changed since you read it"
+
+    def __init__(self, *, sku: str, location: str, expected_version: int, current: dict[str, Any]):
+        super().__init__(
+            f"{sku} at {location}: expected version {expected_version}, current version is "
+            f"{current['version']}. Read the level again and retry with the current version.",
+            sku=sku,
+            location=location,
+            expected_version=expected_version,
+            current=current,
+        )
+        self.current = current
+
+
+class IdempotencyKeyReused(InventoryError):
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused with a different request"
+
+    def __init__(self, *, key: str, operation: str) -> None:
+        super().__init__(
+            f"Idempotency key '{key}' was already used for a different request ({operation}). "
+            "Use a new key for a new request.",
+            key=key,
+            first_operation=operation,
+        )
+
+
+class LocationUnavailable(InventoryError):
+    code = "location_unavailable"
+    title = "Location does not take reservations"
+
+    def __init__(self, *, location: str, status: str) -> None:
+        super().__init__(
+            f"Location {location} is {status} and takes no new reservations. "
+            "Reserve at an active location or leave the location out to allocate automatically.",
+            location=location,
+            status=status,
+        )
+
+
+class ProductInactive(InventoryError):
+    code = "product_inactive"
+    title = "Product is inactive"
+
+    def __init__(self, *, sku: str) -> None:
+        super().__init__(
+            f"Product {sku} is inactive and cannot be reserved or sold. Reactivate it first.",
+            sku=sku,
+        )
+
+
+class ObjectNotFound(InventoryError):
+    code = "not_found"
+    title = "Not found"
+
+
+class InvalidState(InventoryError):
+    """A reservation or transfer is not in a state that allows the operation."""
+
+    code = "invalid_state"
+    title = "Operation not allowed in the current state"
+
+    def __init__(self, message: str, *, status: str, **details: Any) -> None:
+        super().__init__(message, status=status, **details)
+        self.status = status

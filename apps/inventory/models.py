@@ -1,0 +1,311 @@
+"""Stock state and its history.
+
+Quantity columns are written only by `apps.inventory.services` (see docs/stock-model.md).
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Source(models.TextChoices):
+    """Which channel asked for a change."""
+
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    POS = "pos", "Point of sale"
+    SUPPLIER = "supplier", "Supplier feed"
+    SYSTEM = "system", "System"
+    IMPORT = "import", "Import"
+
+
+class StockLevel(models.Model):
+    """Stock of one product at one location.
+
+    `on_hand` counts sellable units physically present (damaged units are held apart in
+    `damaged`); `reserved` is the part of `on_hand` promised to open reservations;
+    `in_transit` counts units shipped to this location by a transfer and not yet received.
+    available = max(on_hand - reserved - safety_stock, 0).
+    """
+
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey(
+        "catalog.Product", on_delete=models.PROTECT, related_name="stock_levels"
+    )
+    location = models.ForeignKey(
+        "locations.Location", on_delete=models.PROTECT, related_name="stock_levels"
+    )
+    on_hand = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    damaged = models.IntegerField(default=0)
+    in_transit = models.IntegerField(default=0)
+    safety_stock = models.IntegerField(default=0)
+    low_stock_threshold = models.IntegerField(default=0)
+    reorder_point = models.IntegerField(default=0)
+    max_level = models.IntegerField(null=True, blank=True)
+    version = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product_id", "location_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "location"], name="stocklevel_product_location_uniq"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stocklevel_on_hand_nonnegative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stocklevel_reserved_nonnegative"),
+            models.CheckConstraint(condition=Q(damaged__gte=0), name="stocklevel_damaged_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(in_transit__gte=0), name="stocklevel_in_transit_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(safety_stock__gte=0), name="stocklevel_safety_stock_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(low_stock_threshold__gte=0), name="stocklevel_threshold_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(reorder_point__gte=0), name="stocklevel_reorder_point_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_level__isnull=True) | Q(max_level__gte=0),
+                name="stocklevel_max_level_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=F("on_hand")), name="stocklevel_reserved_within_on_hand"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=0), name="stocklevel_version_nonnegative"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "location"], name="stocklevel_merchant_loc_idx"),
+            models.Index(fields=["merchant", "product"], name="stocklevel_merchant_prod_idx"),
+            models.Index(fields=["location", "product"], name="stocklevel_location_prod_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}@{self.location_id}"
+
+    @property
+    def available(self) -> int:
+        return max(self.on_hand - self.reserved - self.safety_stock, 0)
+
+    @property
+    def is_low(self) -> bool:
+        return self.available <= self.low_stock_threshold
+
+
+class LedgerEntry(models.Model):
+    """One change of one stock level. Append-only: on PostgreSQL a trigger refuses UPDATE and
+    DELETE. Replaying the deltas of a level's entries gives its balances."""
+
+    class Reason(models.TextChoices):
+        RECEIVE = "receive", "Receipt"
+        SALE = "sale", "Sale (direct shipment)"
+        ADJUST = "adjust", "Adjustment"
+        COUNT = "count", "Cycle count"
+        DAMAGE = "damage", "Damaged"
+        WRITE_OFF = "write_off", "Damaged written off"
+        RESERVE = "reserve", "Reserved"
+        RELEASE = "release", "Reservation released"
+        EXPIRE = "expire", "Reservation expired"
+        COMMIT = "commit", "Reservation committed (sold)"
+        TRANSFER_OUT = "transfer_out", "Transfer shipped out"
+        TRANSFER_IN_TRANSIT = "transfer_in_transit", "Transfer on its way in"
+        TRANSFER_IN = "transfer_in", "Transfer received"
+        RETURN = "return", "Return"
+        CONFIGURE = "configure", "Safety stock or thresholds changed"
+
+    id = models.BigAutoField(primary_key=True)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="ledger_entries")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey("locations.Location", on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    on_hand_delta = models.IntegerField(default=0)
+    reserved_delta = models.IntegerField(default=0)
+    damaged_delta = models.IntegerField(default=0)
+    in_transit_delta = models.IntegerField(default=0)
+    on_hand_after = models.IntegerField()
+    reserved_after = models.IntegerField()
+    damaged_after = models.IntegerField()
+    in_transit_after = models.IntegerField()
+    safety_stock_after = models.IntegerField()
+    version_after = models.BigIntegerField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
+    reference = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [
+            models.Index(fields=["stock_level", "id"], name="ledger_level_idx"),
+            models.Index(fields=["merchant", "created_at"], name="ledger_merchant_time_idx"),
+            models.Index(fields=["merchant", "reason", "created_at"], name="ledger_merchant_reason_idx"),
+            models.Index(fields=["product", "created_at"], name="ledger_product_time_idx"),
+            models.Index(fields=["location", "created_at"], name="ledger_location_time_idx"),
+            models.Index(
+                fields=["merchant", "idempotency_key"],
+                name="ledger_idempotency_idx",
+                condition=~Q(idempotency_key=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.reason} {self.stock_level_id}"
+
+
+class Reservation(models.Model):
+    """Units held for an order until committed (sold), released, or expired by its TTL."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMMITTED = "committed", "Committed"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    order_ref = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["expires_at"], name="reservation_due_idx", condition=Q(status="active")
+            ),
+            models.Index(fields=["merchant", "status", "created_at"], name="reservation_list_idx"),
+            models.Index(fields=["merchant", "order_ref"], name="reservation_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reservation {self.pk} ({self.status})"
+
+
+class ReservationLine(models.Model):
+    reservation = models.ForeignKey(Reservation, on_delete=models.CASCADE, related_name="lines")
+    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey("locations.Location", on_delete=models.PROTECT, related_name="+")
+    quantity = models.IntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="reservationline_quantity_positive")
+        ]
+
+
+class Transfer(models.Model):
+    """Stock moving between two locations of one merchant:
+    draft -> in_transit (shipped) -> received, or draft -> cancelled."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_TRANSIT = "in_transit", "In transit"
+        RECEIVED = "received", "Received"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    source_location = models.ForeignKey(
+        "locations.Location", on_delete=models.PROTECT, related_name="outgoing_transfers"
+    )
+    destination_location = models.ForeignKey(
+        "locations.Location", on_delete=models.PROTECT, related_name="incoming_transfers"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    reference = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(source_location=F("destination_location")),
+                name="transfer_distinct_locations",
+            )
+        ]
+        indexes = [models.Index(fields=["merchant", "status", "created_at"], name="transfer_list_idx")]
+
+    def __str__(self) -> str:
+        return f"Transfer {self.reference or self.pk} ({self.status})"
+
+
+class TransferLine(models.Model):
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    quantity = models.IntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transferline_quantity_positive"),
+            models.UniqueConstraint(fields=["transfer", "product"], name="transferline_product_uniq"),
+        ]
+
+
+class IdempotencyRecord(models.Model):
+    """A claimed idempotency key. Written in the same transaction as the effect it guards, so a
+    key exists exactly when its effect does. Interfaces may store the response they sent."""
+
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    operation = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64)
+    result = models.JSONField(default=dict)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_merchant_key_uniq")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.operation})"
+
+
+class OutboxEvent(models.Model):
+    """An event to publish (websocket groups, webhooks), written in the transaction that caused
+    it. Stock changes point at their ledger entry; other events carry a payload."""
+
+    id = models.BigAutoField(primary_key=True)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
+    topic = models.CharField(max_length=64)
+    ledger_entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="event"
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["id"], name="outbox_pending_idx", condition=Q(published_at__isnull=True)),
+            models.Index(fields=["merchant", "id"], name="outbox_merchant_idx"),
+        ]

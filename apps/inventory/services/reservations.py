@@ -1,0 +1,441 @@
+"""Reservations: hold units for an order (reserve), then sell them (commit), give them back
+(release) or let the TTL run out (expire)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.catalog.models import Product
+from apps.inventory.exceptions import (
+    InsufficientStock,
+    InvalidRequest,
+    InvalidState,
+    LocationUnavailable,
+    ObjectNotFound,
+    ProductInactive,
+    Shortage,
+)
+from apps.inventory.models import LedgerEntry, OutboxEvent, Reservation, ReservationLine, Source, StockLevel
+from apps.inventory.services import idempotency, quantities
+from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
+from apps.inventory.services.quantities import Movement, MovementContext
+from apps.inventory.services.stock import movement_context
+from apps.locations.models import Location
+from apps.merchants.models import Merchant
+
+Reason = LedgerEntry.Reason
+Status = Reservation.Status
+ALLOCATION_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class ReservationLineRequest:
+    """A line to reserve. Without a location, units are allocated across the merchant's active
+    locations by fulfilment priority (or nearest first when the caller gives coordinates)."""
+
+    product: Product
+    quantity: int
+    location: Location | None = None
+
+
+def _ttl(ttl_seconds: int | None) -> int:
+    if ttl_seconds is None:
+        return settings.STOCKROOM_RESERVATION_TTL_SECONDS
+    maximum = settings.STOCKROOM_RESERVATION_MAX_TTL_SECONDS
+    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or not 1 <= ttl_seconds <= maximum:
+        raise InvalidRequest(f"ttl_seconds must be a whole number from 1 to {maximum}.", field="ttl_seconds")
+    return ttl_seconds
+
+
+def _merge_requests(
+    merchant: Merchant, lines: Sequence[ReservationLineRequest]
+) -> dict[tuple[Product, Location | None], int]:
+    if not lines:
+        raise InvalidRequest("At least one line is required.", field="lines")
+    if len(lines) > MAX_LINES:
+        raise InvalidRequest(f"At most {MAX_LINES:,} lines per reservation.", field="lines")
+    merged: dict[tuple[int, int | None], int] = defaultdict(int)
+    objects: dict[tuple[int, int | None], tuple[Product, Location | None]] = {}
+    for line in lines:
+        check_owned(merchant, product=line.product, location=line.location)
+        check_quantity(line.quantity)
+        if not line.product.is_active:
+            raise ProductInactive(sku=line.product.sku)
+        if line.location is not None and not line.location.takes_reservations:
+            raise LocationUnavailable(location=line.location.code, status=line.location.status)
+        key = (line.product.pk, line.location.pk if line.location else None)
+        merged[key] += line.quantity
+        objects[key] = (line.product, line.location)
+    for key, quantity in merged.items():
+        check_quantity(quantity)
+    return {objects[key]: quantity for key, quantity in merged.items()}
+
+
+def _distance_km(location: Location, near: tuple[float, float]) -> float:
+    if location.latitude is None or location.longitude is None:
+        return math.inf
+    lat1, lon1 = math.radians(float(location.latitude)), math.radians(float(location.longitude))
+    lat2, lon2 = math.radians(near[0]), math.radians(near[1])
+    a = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def _allocate(
+    merchant: Merchant, product: Product, quantity: int, near: tuple[float, float] | None
+) -> list[tuple[StockLevel, int]]:
+    """Split `quantity` over active locations by priority (or distance). Reads without locks;
+    the guarded update that follows is what makes it safe."""
+    candidates = list(
+        StockLevel.objects.select_related("location")
+        .filter(
+            merchant=merchant,
+            product=product,
+            location__status=Location.Status.ACTIVE,
+            on_hand__gt=F("reserved") + F("safety_stock"),
+        )
+        .order_by("location__priority", "location__code")
+    )
+    if near is not None:
+        candidates.sort(key=lambda level: (_distance_km(level.location, near), level.location.priority))
+    plan, remaining = [], quantity
+    for level in candidates:
+        take = min(level.available, remaining)
+        if take > 0:
+            plan.append((level, take))
+            remaining -= take
+        if remaining == 0:
+            return plan
+    available = sum(level.available for level in candidates)
+    raise InsufficientStock([Shortage(sku=product.sku, location=None, requested=quantity, available=available)])
+
+
+def _hold(
+    reservation: Reservation,
+    requests: dict[tuple[Product, Location | None], int],
+    near: tuple[float, float] | None,
+    ctx: MovementContext,
+) -> list[ReservationLine]:
+    """Allocate, write the reservation lines, then reserve stock with one guarded statement.
+    Lines are written before the stock update so that the update is the last statement
+    before commit: the row locks are held as briefly as possible."""
+    fixed = {req: qty for req, qty in requests.items() if req[1] is not None}
+    level_ids = quantities.levels_by_pair([(p.pk, loc.pk) for p, loc in fixed])
+    shortages = [
+        Shortage(sku=p.sku, location=loc.code, requested=qty, available=0)
+        for (p, loc), qty in fixed.items()
+        if (p.pk, loc.pk) not in level_ids
+    ]
+    if shortages:
+        raise InsufficientStock(shortages)
+    per_level: dict[int, list] = {}
+    for (product, location), quantity in fixed.items():
+        per_level[level_ids[(product.pk, location.pk)]] = [product, location, quantity]
+    for (product, location), quantity in requests.items():
+        if location is not None:
+            continue
+        for level, take in _allocate(reservation.merchant, product, quantity, near):
+            entry = per_level.setdefault(level.pk, [product, level.location, 0])
+            entry[2] += take
+    lines = ReservationLine.objects.bulk_create(
+        [
+            ReservationLine(
+                reservation=reservation,
+                stock_level_id=level_id,
+                product=product,
+                location=location,
+                quantity=quantity,
+            )
+            for level_id, (product, location, quantity) in sorted(per_level.items())
+        ]
+    )
+    reference = f"reservation:{reservation.pk}"
+    quantities.apply_movements(
+        [
+            Movement(
+                stock_level_id=line.stock_level_id,
+                reason=Reason.RESERVE,
+                requested=line.quantity,
+                reserved=line.quantity,
+                respect_safety_stock=True,
+                reference=reference,
+            )
+            for line in lines
+        ],
+        ctx,
+    )
+    return lines
+
+
+@transaction.atomic
+def reservation_create(
+    *,
+    merchant: Merchant,
+    lines: Sequence[ReservationLineRequest],
+    actor: User | None,
+    idempotency_key: str,
+    ttl_seconds: int | None = None,
+    order_ref: str = "",
+    near: tuple[float, float] | None = None,
+    source: str = Source.SYSTEM,
+) -> Reservation:
+    """Reserve every line or nothing. Returns the active reservation with its allocated lines
+    (`reservation.replayed` is True when the idempotency key was seen before)."""
+    key = idempotency.validate_key(idempotency_key)
+    ttl = _ttl(ttl_seconds)
+    requests = _merge_requests(merchant, lines)
+    request = {
+        "lines": sorted([p.pk, loc.pk if loc else None, q] for (p, loc), q in requests.items()),
+        "ttl": ttl_seconds,
+        "order_ref": order_ref,
+        "near": near,
+    }
+    reservation_id = uuid.uuid4()
+    previous = idempotency.claim(
+        merchant_id=merchant.pk,
+        key=key,
+        operation="reservation.create",
+        request=request,
+        result={"reservation_id": str(reservation_id)},
+    )
+    if previous is not None:
+        return _replayed(merchant, previous.result["reservation_id"])
+    ctx = movement_context(merchant, actor, source, key)
+    reservation = Reservation.objects.create(
+        id=reservation_id,
+        merchant=merchant,
+        order_ref=order_ref[:200],
+        expires_at=ctx.at + timedelta(seconds=ttl),
+        source=source,
+        created_by=actor,
+        created_at=ctx.at,
+    )
+    if all(location is not None for _, location in requests):
+        created = _hold(reservation, requests, near, ctx)
+    else:
+        # Allocation reads availability without locks; if a concurrent reservation wins the
+        # units in between, the guarded update refuses and we plan again from fresh figures.
+        for attempt in range(ALLOCATION_ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    created = _hold(reservation, requests, near, ctx)
+                break
+            except InsufficientStock:
+                if attempt == ALLOCATION_ATTEMPTS - 1:
+                    raise
+    reservation._prefetched_objects_cache = {"lines": created}
+    reservation.replayed = False
+    return reservation
+
+
+def _replayed(merchant: Merchant, reservation_id: str) -> Reservation:
+    reservation = Reservation.objects.prefetch_related("lines").get(pk=reservation_id, merchant=merchant)
+    reservation.replayed = True
+    return reservation
+
+
+def _get(merchant: Merchant, reservation_id: uuid.UUID | str) -> Reservation:
+    try:
+        return Reservation.objects.get(pk=reservation_id, merchant=merchant)
+    except (Reservation.DoesNotExist, ValueError, TypeError):
+        raise ObjectNotFound(f"Reservation {reservation_id} not found.", reservation=str(reservation_id)) from None
+
+
+def _stock_movements(reservation_id: uuid.UUID, reason: str, *, commit: bool) -> list[Movement]:
+    per_level: dict[int, int] = defaultdict(int)
+    for level_id, quantity in ReservationLine.objects.filter(reservation_id=reservation_id).values_list(
+        "stock_level_id", "quantity"
+    ):
+        per_level[level_id] += quantity
+    return [
+        Movement(
+            stock_level_id=level_id,
+            reason=reason,
+            requested=quantity,
+            reserved=-quantity,
+            on_hand=-quantity if commit else 0,
+            reference=f"reservation:{reservation_id}",
+        )
+        for level_id, quantity in per_level.items()
+    ]
+
+
+def _transition(
+    merchant: Merchant, reservation_id: uuid.UUID | str, *, to: str, now: datetime, unexpired: bool
+) -> bool:
+    """Move an active reservation to `to` with one conditional UPDATE: of several concurrent
+    callers exactly one sees 1 row updated, so stock is released or sold exactly once."""
+    rows = Reservation.objects.filter(pk=reservation_id, merchant=merchant, status=Status.ACTIVE)
+    if unexpired:
+        rows = rows.filter(expires_at__gt=now)
+    return rows.update(status=to, closed_at=now) == 1
+
+
+def _claim_or_replay(merchant: Merchant, key: str, operation: str, reservation_id: object) -> Reservation | None:
+    previous = idempotency.claim(
+        merchant_id=merchant.pk,
+        key=idempotency.validate_key(key),
+        operation=operation,
+        request={"reservation": str(reservation_id)},
+        result={"reservation_id": str(reservation_id)},
+    )
+    return _replayed(merchant, str(reservation_id)) if previous is not None else None
+
+
+@transaction.atomic
+def reservation_commit(
+    *,
+    merchant: Merchant,
+    reservation_id: uuid.UUID | str,
+    actor: User | None,
+    idempotency_key: str,
+    source: str = Source.SYSTEM,
+) -> Reservation:
+    """The sale: reserved and on_hand go down by each line. Refused unless active and unexpired."""
+    reservation = _get(merchant, reservation_id)
+    replay = _claim_or_replay(merchant, idempotency_key, "reservation.commit", reservation.pk)
+    if replay is not None:
+        return replay
+    ctx = movement_context(merchant, actor, source, idempotency_key)
+    if not _transition(merchant, reservation.pk, to=Status.COMMITTED, now=ctx.at, unexpired=True):
+        reservation.refresh_from_db()
+        if reservation.status == Status.ACTIVE:
+            raise InvalidState(
+                f"Reservation {reservation.pk} expired at {reservation.expires_at.isoformat()} and "
+                "can no longer be committed. Create a new reservation.",
+                status="expired",
+                expires_at=reservation.expires_at.isoformat(),
+            )
+        raise InvalidState(
+            f"Reservation {reservation.pk} is {reservation.status} and cannot be committed.",
+            status=reservation.status,
+        )
+    quantities.apply_movements(_stock_movements(reservation.pk, Reason.COMMIT, commit=True), ctx)
+    return _replayed_state(reservation, Status.COMMITTED, ctx.at)
+
+
+@transaction.atomic
+def reservation_release(
+    *,
+    merchant: Merchant,
+    reservation_id: uuid.UUID | str,
+    actor: User | None,
+    idempotency_key: str,
+    source: str = Source.SYSTEM,
+) -> Reservation:
+    """Give the units back. Releasing a released or expired reservation changes nothing;
+    releasing a committed one is refused (return the goods instead)."""
+    reservation = _get(merchant, reservation_id)
+    replay = _claim_or_replay(merchant, idempotency_key, "reservation.release", reservation.pk)
+    if replay is not None:
+        return replay
+    ctx = movement_context(merchant, actor, source, idempotency_key)
+    if not _transition(merchant, reservation.pk, to=Status.RELEASED, now=ctx.at, unexpired=False):
+        reservation.refresh_from_db()
+        if reservation.status == Status.COMMITTED:
+            raise InvalidState(
+                f"Reservation {reservation.pk} is committed (sold); it cannot be released. "
+                "Record a return for goods that come back.",
+                status=reservation.status,
+            )
+        reservation.replayed = False
+        return reservation  # released or expired already: nothing to do
+    quantities.apply_movements(_stock_movements(reservation.pk, Reason.RELEASE, commit=False), ctx)
+    return _replayed_state(reservation, Status.RELEASED, ctx.at)
+
+
+@transaction.atomic
+def reservation_extend(
+    *,
+    merchant: Merchant,
+    reservation_id: uuid.UUID | str,
+    ttl_seconds: int,
+    actor: User | None,
+    idempotency_key: str,
+) -> Reservation:
+    """Push the expiry to now + ttl_seconds. Only an active, unexpired reservation extends."""
+    ttl = _ttl(ttl_seconds)
+    reservation = _get(merchant, reservation_id)
+    previous = idempotency.claim(
+        merchant_id=merchant.pk,
+        key=idempotency.validate_key(idempotency_key),
+        operation="reservation.extend",
+        request={"reservation": str(reservation.pk), "ttl": ttl},
+        result={"reservation_id": str(reservation.pk)},
+    )
+    if previous is not None:
+        return _replayed(merchant, str(reservation.pk))
+    now = timezone.now()
+    updated = Reservation.objects.filter(
+        pk=reservation.pk, status=Status.ACTIVE, expires_at__gt=now
+    ).update(expires_at=now + timedelta(seconds=ttl))
+    reservation.refresh_from_db()
+    if not updated:
+        status = "expired" if reservation.status == Status.ACTIVE else reservation.status
+        raise InvalidState(
+            f"Reservation {reservation.pk} is {status} and cannot be extended.", status=status
+        )
+    reservation.replayed = False
+    return reservation
+
+
+def _replayed_state(reservation: Reservation, status: str, at: datetime) -> Reservation:
+    reservation.status = status
+    reservation.closed_at = at
+    reservation.replayed = False
+    return reservation
+
+
+@transaction.atomic
+def reservation_expire(*, reservation_id: uuid.UUID | str, now: datetime | None = None) -> bool:
+    """Release one reservation whose TTL has passed. True when this call expired it; safe to
+    call twice or from two workers at once (only one wins the conditional update)."""
+    now = now or timezone.now()
+    reservation = Reservation.objects.filter(pk=reservation_id).only("merchant_id", "order_ref").first()
+    if reservation is None:
+        return False
+    expired = (
+        Reservation.objects.filter(pk=reservation_id, status=Status.ACTIVE, expires_at__lte=now).update(
+            status=Status.EXPIRED, closed_at=now
+        )
+        == 1
+    )
+    if not expired:
+        return False
+    ctx = MovementContext(
+        merchant_id=reservation.merchant_id,
+        actor_id=None,
+        source=Source.SYSTEM,
+        idempotency_key=f"expire:{reservation_id}",
+        at=now,
+    )
+    quantities.apply_movements(_stock_movements(reservation.pk, Reason.EXPIRE, commit=False), ctx)
+    OutboxEvent.objects.create(
+        merchant_id=reservation.merchant_id,
+        topic="reservation.expired",
+        payload={"reservation_id": str(reservation.pk), "order_ref": reservation.order_ref},
+        created_at=now,
+    )
+    return True
+
+
+def reservation_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Expire reservations past their TTL, each in its own short transaction. Returns how many
+    this call expired (others may have been expired concurrently by another worker)."""
+    now = now or timezone.now()
+    due = list(
+        Reservation.objects.filter(status=Status.ACTIVE, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(reservation_expire(reservation_id=pk, now=now) for pk in due)

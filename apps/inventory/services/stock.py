@@ -1,0 +1,389 @@
+"""Stock changes at one location: receive, ship, adjust, count, damage, write off, return,
+and the per-level settings (safety stock, thresholds, max level)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.catalog.models import Product
+from apps.inventory.exceptions import InsufficientStock, InvalidRequest, Shortage
+from apps.inventory.models import LedgerEntry, Source
+from apps.inventory.services import idempotency, quantities
+from apps.inventory.services.lines import (
+    StockLine,
+    aggregate_lines,
+    check_owned,
+    check_quantity,
+    fingerprint_lines,
+)
+from apps.inventory.services.quantities import Movement, MovementContext
+from apps.locations.models import Location
+from apps.merchants.models import Merchant
+
+Reason = LedgerEntry.Reason
+
+
+@dataclass
+class StockChangeResult:
+    """The ledger entries written (their `*_after` fields are the new balances)."""
+
+    entries: list[LedgerEntry]
+    replayed: bool = False
+    levels: dict[int, int] = field(default_factory=dict)
+
+
+def movement_context(merchant: Merchant, actor: User | None, source: str, key: str) -> MovementContext:
+    return MovementContext(
+        merchant_id=merchant.pk,
+        actor_id=actor.pk if actor is not None else None,
+        source=source,
+        idempotency_key=key,
+        at=timezone.now(),
+    )
+
+
+def replay_entries(merchant: Merchant, key: str) -> list[LedgerEntry]:
+    return list(LedgerEntry.objects.filter(merchant=merchant, idempotency_key=key).order_by("id"))
+
+
+def _apply_lines(
+    *,
+    operation: str,
+    merchant: Merchant,
+    lines: Sequence[StockLine],
+    actor: User | None,
+    idempotency_key: str,
+    source: str,
+    reference: str,
+    note: str,
+    to_movement: Callable[[StockLine, int], Movement],
+    create_levels: bool,
+    allow_negative: bool = False,
+) -> StockChangeResult:
+    key = idempotency.validate_key(idempotency_key)
+    merged = aggregate_lines(merchant, lines, allow_negative=allow_negative)
+    request = {"lines": fingerprint_lines(merged), "reference": reference, "note": note}
+    if idempotency.claim(merchant_id=merchant.pk, key=key, operation=operation, request=request, result={}):
+        return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
+    pairs = [(line.product.pk, line.location.pk) for line in merged]
+    level_ids = (
+        quantities.ensure_stock_levels(merchant.pk, pairs)
+        if create_levels
+        else quantities.levels_by_pair(pairs)
+    )
+    missing = [line for line in merged if (line.product.pk, line.location.pk) not in level_ids]
+    if missing:
+        # No stock level means nothing was ever there: every unit asked for is short.
+        raise InsufficientStock(
+            [
+                Shortage(sku=line.product.sku, location=line.location.code, requested=abs(line.quantity), available=0)
+                for line in missing
+            ]
+        )
+    movements = [
+        dataclasses.replace(
+            to_movement(line, level_ids[(line.product.pk, line.location.pk)]), reference=reference, note=note
+        )
+        for line in merged
+    ]
+    entries = quantities.apply_movements(movements, movement_context(merchant, actor, source, key))
+    return StockChangeResult(entries=entries)
+
+
+@transaction.atomic
+def stock_receive(
+    *,
+    merchant: Merchant,
+    lines: Sequence[StockLine],
+    actor: User | None,
+    idempotency_key: str,
+    source: str = Source.SYSTEM,
+    reference: str = "",
+    note: str = "",
+) -> StockChangeResult:
+    """Units arrive (supplier delivery, production): on_hand goes up. Refused past max_level."""
+    return _apply_lines(
+        operation="stock.receive",
+        merchant=merchant,
+        lines=lines,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        source=source,
+        reference=reference,
+        note=note,
+        create_levels=True,
+        to_movement=lambda line, level_id: Movement(
+            stock_level_id=level_id,
+            reason=Reason.RECEIVE,
+            requested=line.quantity,
+            on_hand=line.quantity,
+            respect_max_level=True,
+            expected_version=line.expected_version,
+        ),
+    )
+
+
+@transaction.atomic
+def stock_ship(
+    *,
+    merchant: Merchant,
+    lines: Sequence[StockLine],
+    actor: User | None,
+    idempotency_key: str,
+    source: str = Source.SYSTEM,
+    reference: str = "",
+    note: str = "",
+) -> StockChangeResult:
+    """A direct sale (POS, manual shipment) without a reservation: on_hand goes down.
+    Takes only unreserved units; may dig into safety stock, which guards reservations."""
+    return _apply_lines(
+        operation="stock.ship",
+        merchant=merchant,
+        lines=lines,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        source=source,
+        reference=reference,
+        note=note,
+        create_levels=False,
+        to_movement=lambda line, level_id: Movement(
+            stock_level_id=level_id,
+            reason=Reason.SALE,
+            requested=line.quantity,
+            on_hand=-line.quantity,
+            expected_version=line.expected_version,
+        ),
+    )
+
+
+@transaction.atomic
+def stock_adjust(
+    *,
+    merchant: Merchant,
+    lines: Sequence[StockLine],
+    reason: str,
+    actor: User | None,
+    idempotency_key: str,
+    source: str = Source.SYSTEM,
+    reference: str = "",
+) -> StockChangeResult:
+    """Correct on_hand by a signed delta (`quantity`), with a reason that is kept in the ledger.
+    A decrease may not go below the reserved units."""
+    reason_text = (reason or "").strip()
+    if not reason_text:
+        raise InvalidRequest("An adjustment needs a reason.", field="reason")
+    return _apply_lines(
+        operation="stock.adjust",
+        merchant=merchant,
+        lines=lines,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        source=source,
+        reference=reference,
+        note=reason_text[:500],
+        create_levels=all(line.quantity > 0 for line in lines),
+        allow_negative=True,
+        to_movement=lambda line, level_id: Movement(
+            stock_level_id=level_id,
+            reason=Reason.ADJUST,
+            requested=abs(line.quantity),
+            on_hand=line.quantity,
+            expected_version=line.expected_version,
+        ),
+    )
+
+
+@transaction.atomic
+def stock_damage(
+    *,
+    merchant: Merchant,
+    lines: Sequence[StockLine],
+    actor: User | None,
+    idempotency_key: str,
+    source: str = Source.SYSTEM,
+    reference: str = "",
+    note: str = "",
+) -> StockChangeResult:
+    """Move units from on_hand to damaged (quarantined, not sellable)."""
+    return _apply_lines(
+        operation="stock.damage",
+        merchant=merchant,
+        lines=lines,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        source=source,
+        reference=reference,
+        note=note,
+        create_levels=False,
+        to_movement=lambda line, level_id: Movement(
+            stock_level_id=level_id,
+            reason=Reason.DAMAGE,
+            requested=line.quantity,
+            on_hand=-line.quantity,
+            damaged=line.quantity,
+            expected_version=line.expected_version,
+        ),
+    )
+
+
+@transaction.atomic
+def stock_write_off(
+    *,
+    merchant: Merchant,
+    lines: Sequence[StockLine],
+    actor: User | None,
+    idempotency_key: str,
+    source: str = Source.SYSTEM,
+    reference: str = "",
+    note: str = "",
+) -> StockChangeResult:
+    """Dispose of damaged units: damaged goes down."""
+    return _apply_lines(
+        operation="stock.write_off",
+        merchant=merchant,
+        lines=lines,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        source=source,
+        reference=reference,
+        note=note,
+        create_levels=False,
+        to_movement=lambda line, level_id: Movement(
+            stock_level_id=level_id,
+            reason=Reason.WRITE_OFF,
+            requested=line.quantity,
+            damaged=-line.quantity,
+            expected_version=line.expected_version,
+        ),
+    )
+
+
+@transaction.atomic
+def stock_return(
+    *,
+    merchant: Merchant,
+    lines: Sequence[StockLine],
+    actor: User | None,
+    idempotency_key: str,
+    restock: bool = True,
+    source: str = Source.SYSTEM,
+    reference: str = "",
+    note: str = "",
+) -> StockChangeResult:
+    """Sold units come back: to on_hand when `restock`, else to damaged."""
+    return _apply_lines(
+        operation="stock.return.restock" if restock else "stock.return.damaged",
+        merchant=merchant,
+        lines=lines,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        source=source,
+        reference=reference,
+        note=note,
+        create_levels=True,
+        to_movement=lambda line, level_id: Movement(
+            stock_level_id=level_id,
+            reason=Reason.RETURN,
+            requested=line.quantity,
+            on_hand=line.quantity if restock else 0,
+            damaged=0 if restock else line.quantity,
+            expected_version=line.expected_version,
+        ),
+    )
+
+
+@transaction.atomic
+def stock_count(
+    *,
+    merchant: Merchant,
+    lines: Sequence[StockLine],
+    actor: User | None,
+    idempotency_key: str,
+    source: str = Source.SYSTEM,
+    reference: str = "",
+    note: str = "",
+) -> StockChangeResult:
+    """Record cycle counts: each line's `quantity` is the counted on_hand. The ledger row
+    carries the variance (counted - system). A count below the reserved units is refused."""
+    key = idempotency.validate_key(idempotency_key)
+    merged = aggregate_lines(merchant, lines, allow_zero=True, sum_duplicates=False)
+    request = {"lines": fingerprint_lines(merged), "reference": reference, "note": note}
+    if idempotency.claim(merchant_id=merchant.pk, key=key, operation="stock.count", request=request, result={}):
+        return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
+    level_ids = quantities.ensure_stock_levels(
+        merchant.pk, [(line.product.pk, line.location.pk) for line in merged]
+    )
+    # The variance needs the current on_hand: read it under the row lock, then apply it as a
+    # compare-and-set delta, so nothing can change between the read and the write.
+    locked = quantities.lock_levels(level_ids.values())
+    movements = []
+    for line in merged:
+        level = locked[level_ids[(line.product.pk, line.location.pk)]]
+        movements.append(
+            Movement(
+                stock_level_id=level.pk,
+                reason=Reason.COUNT,
+                requested=line.quantity,
+                on_hand=line.quantity - level.on_hand,
+                expected_version=line.expected_version,
+                expected_on_hand=level.on_hand,
+                reference=reference,
+                note=note,
+            )
+        )
+    entries = quantities.apply_movements(movements, movement_context(merchant, actor, source, key))
+    return StockChangeResult(entries=entries)
+
+
+LEVEL_SETTINGS = ("safety_stock", "low_stock_threshold", "reorder_point", "max_level")
+
+
+@transaction.atomic
+def stock_level_configure(
+    *,
+    merchant: Merchant,
+    product: Product,
+    location: Location,
+    actor: User | None,
+    idempotency_key: str,
+    source: str = Source.SYSTEM,
+    expected_version: int | None = None,
+    **settings: int | None,
+) -> StockChangeResult:
+    """Set safety stock, low-stock threshold, reorder point and/or max level (None clears the
+    max level). Bumps the version and writes a `configure` ledger row."""
+    key = idempotency.validate_key(idempotency_key)
+    check_owned(merchant, product=product, location=location)
+    unknown = set(settings) - set(LEVEL_SETTINGS)
+    if unknown:
+        raise InvalidRequest(f"Unknown setting(s): {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+    if not settings:
+        raise InvalidRequest("Nothing to change.", field="settings")
+    for name, value in settings.items():
+        if value is None and name != "max_level":
+            raise InvalidRequest(f"{name} cannot be empty.", field=name)
+        if value is not None:
+            try:
+                check_quantity(value, allow_zero=True)
+            except InvalidRequest as error:
+                raise InvalidRequest(f"{name}: {error.message}", field=name) from error
+    request = {"product": product.pk, "location": location.pk, "settings": settings, "v": expected_version}
+    if idempotency.claim(merchant_id=merchant.pk, key=key, operation="stock.configure", request=request, result={}):
+        return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
+    level_id = quantities.ensure_stock_levels(merchant.pk, [(product.pk, location.pk)])[
+        (product.pk, location.pk)
+    ]
+    entry = quantities.configure_level(
+        level_id,
+        settings,
+        movement_context(merchant, actor, source, key),
+        expected_version=expected_version,
+    )
+    return StockChangeResult(entries=[entry])

@@ -1,0 +1,248 @@
+"""Transfers between two locations of one merchant:
+draft -> in_transit (leaves the source's on_hand, counted in the destination's in_transit)
+-> received (arrives in the destination's on_hand); a draft may be cancelled."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from apps.accounts.models import User
+from apps.catalog.models import Product
+from apps.inventory.exceptions import InsufficientStock, InvalidRequest, InvalidState, ObjectNotFound, Shortage
+from apps.inventory.models import LedgerEntry, OutboxEvent, Source, Transfer, TransferLine
+from apps.inventory.services import idempotency, quantities
+from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
+from apps.inventory.services.quantities import Movement
+from apps.inventory.services.stock import movement_context
+from apps.locations.models import Location
+from apps.merchants.models import Merchant
+
+Reason = LedgerEntry.Reason
+Status = Transfer.Status
+
+
+@dataclass(frozen=True)
+class TransferLineRequest:
+    product: Product
+    quantity: int
+
+
+@transaction.atomic
+def transfer_create(
+    *,
+    merchant: Merchant,
+    source_location: Location,
+    destination_location: Location,
+    lines: Sequence[TransferLineRequest],
+    actor: User | None,
+    idempotency_key: str,
+    reference: str = "",
+    note: str = "",
+) -> Transfer:
+    """Create a draft transfer. No stock moves until it ships."""
+    key = idempotency.validate_key(idempotency_key)
+    check_owned(merchant, location=source_location)
+    check_owned(merchant, location=destination_location)
+    if source_location.pk == destination_location.pk:
+        raise InvalidRequest("Source and destination must be different locations.", field="destination")
+    if not lines:
+        raise InvalidRequest("At least one line is required.", field="lines")
+    if len(lines) > MAX_LINES:
+        raise InvalidRequest(f"At most {MAX_LINES:,} lines per transfer.", field="lines")
+    merged: dict[int, int] = defaultdict(int)
+    products: dict[int, Product] = {}
+    for line in lines:
+        check_owned(merchant, product=line.product)
+        merged[line.product.pk] += check_quantity(line.quantity)
+        products[line.product.pk] = line.product
+    for quantity in merged.values():
+        check_quantity(quantity)
+    transfer_id = uuid.uuid4()
+    request = {
+        "source": source_location.pk,
+        "destination": destination_location.pk,
+        "lines": sorted(merged.items()),
+        "reference": reference,
+        "note": note,
+    }
+    previous = idempotency.claim(
+        merchant_id=merchant.pk,
+        key=key,
+        operation="transfer.create",
+        request=request,
+        result={"transfer_id": str(transfer_id)},
+    )
+    if previous is not None:
+        return _get(merchant, previous.result["transfer_id"])
+    ctx = movement_context(merchant, actor, Source.SYSTEM, key)
+    transfer = Transfer.objects.create(
+        id=transfer_id,
+        merchant=merchant,
+        source_location=source_location,
+        destination_location=destination_location,
+        reference=reference[:200],
+        note=note[:500],
+        created_by=actor,
+        created_at=ctx.at,
+    )
+    TransferLine.objects.bulk_create(
+        [TransferLine(transfer=transfer, product_id=pid, quantity=q) for pid, q in sorted(merged.items())]
+    )
+    return transfer
+
+
+def _get(merchant: Merchant, transfer_id: uuid.UUID | str) -> Transfer:
+    try:
+        return Transfer.objects.select_related("source_location", "destination_location").get(
+            pk=transfer_id, merchant=merchant
+        )
+    except (Transfer.DoesNotExist, ValueError, TypeError):
+        raise ObjectNotFound(f"Transfer {transfer_id} not found.", transfer=str(transfer_id)) from None
+
+
+def _advance(
+    *, merchant: Merchant, transfer_id: uuid.UUID | str, operation: str, key: str, frm: str, to: str, stamp: str
+) -> tuple[Transfer, bool]:
+    """Claim the key and move the transfer from `frm` to `to` with one conditional UPDATE.
+    Returns (transfer, replayed)."""
+    transfer = _get(merchant, transfer_id)
+    previous = idempotency.claim(
+        merchant_id=merchant.pk,
+        key=idempotency.validate_key(key),
+        operation=operation,
+        request={"transfer": str(transfer.pk)},
+        result={"transfer_id": str(transfer.pk)},
+    )
+    if previous is not None:
+        return transfer, True
+    moved = Transfer.objects.filter(pk=transfer.pk, status=frm).update(status=to)
+    if not moved:
+        transfer.refresh_from_db()
+        hints = {
+            Status.DRAFT: "ship it first",
+            Status.IN_TRANSIT: "it has shipped; receive it at the destination",
+            Status.RECEIVED: "it is complete",
+            Status.CANCELLED: "it was cancelled",
+        }
+        raise InvalidState(
+            f"Transfer {transfer.reference or transfer.pk} is {transfer.status}: {hints[transfer.status]}.",
+            status=transfer.status,
+        )
+    transfer.status = to
+    return transfer, False
+
+
+@transaction.atomic
+def transfer_ship(
+    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: User | None, idempotency_key: str,
+    source: str = Source.SYSTEM,
+) -> Transfer:  # fmt: skip
+    """Units leave the source's on_hand (unreserved units only) and are counted in the
+    destination's in_transit. All lines or none."""
+    transfer, replayed = _advance(
+        merchant=merchant, transfer_id=transfer_id, operation="transfer.ship", key=idempotency_key,
+        frm=Status.DRAFT, to=Status.IN_TRANSIT, stamp="shipped_at",
+    )  # fmt: skip
+    if replayed:
+        return transfer
+    ctx = movement_context(merchant, actor, source, idempotency_key)
+    lines = list(TransferLine.objects.filter(transfer=transfer).select_related("product"))
+    src, dst = transfer.source_location_id, transfer.destination_location_id
+    sources = quantities.levels_by_pair([(line.product_id, src) for line in lines])
+    missing = [line for line in lines if (line.product_id, src) not in sources]
+    if missing:
+        raise InsufficientStock(
+            [
+                Shortage(sku=line.product.sku, location=transfer.source_location.code, requested=line.quantity, available=0)
+                for line in missing
+            ]
+        )
+    destinations = quantities.ensure_stock_levels(merchant.pk, [(line.product_id, dst) for line in lines])
+    reference = f"transfer:{transfer.reference or transfer.pk}"
+    movements = []
+    for line in lines:
+        movements.append(
+            Movement(
+                stock_level_id=sources[(line.product_id, src)],
+                reason=Reason.TRANSFER_OUT,
+                requested=line.quantity,
+                on_hand=-line.quantity,
+                reference=reference,
+            )
+        )
+        movements.append(
+            Movement(
+                stock_level_id=destinations[(line.product_id, dst)],
+                reason=Reason.TRANSFER_IN_TRANSIT,
+                requested=line.quantity,
+                in_transit=line.quantity,
+                reference=reference,
+            )
+        )
+    quantities.apply_movements(movements, ctx)
+    Transfer.objects.filter(pk=transfer.pk).update(shipped_at=ctx.at)
+    transfer.shipped_at = ctx.at
+    return transfer
+
+
+@transaction.atomic
+def transfer_receive(
+    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: User | None, idempotency_key: str,
+    source: str = Source.SYSTEM,
+) -> Transfer:  # fmt: skip
+    """Units in transit arrive in the destination's on_hand."""
+    transfer, replayed = _advance(
+        merchant=merchant, transfer_id=transfer_id, operation="transfer.receive", key=idempotency_key,
+        frm=Status.IN_TRANSIT, to=Status.RECEIVED, stamp="received_at",
+    )  # fmt: skip
+    if replayed:
+        return transfer
+    ctx = movement_context(merchant, actor, source, idempotency_key)
+    lines = list(TransferLine.objects.filter(transfer=transfer))
+    dst = transfer.destination_location_id
+    destinations = quantities.levels_by_pair([(line.product_id, dst) for line in lines])
+    reference = f"transfer:{transfer.reference or transfer.pk}"
+    quantities.apply_movements(
+        [
+            Movement(
+                stock_level_id=destinations[(line.product_id, dst)],
+                reason=Reason.TRANSFER_IN,
+                requested=line.quantity,
+                in_transit=-line.quantity,
+                on_hand=line.quantity,
+                reference=reference,
+            )
+            for line in lines
+        ],
+        ctx,
+    )
+    Transfer.objects.filter(pk=transfer.pk).update(received_at=ctx.at)
+    transfer.received_at = ctx.at
+    OutboxEvent.objects.create(
+        merchant=merchant,
+        topic="transfer.received",
+        payload={"transfer_id": str(transfer.pk), "reference": transfer.reference},
+        created_at=ctx.at,
+    )
+    return transfer
+
+
+@transaction.atomic
+def transfer_cancel(
+    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: User | None, idempotency_key: str
+) -> Transfer:
+    """Cancel a draft. A shipped transfer cannot be cancelled: receive it instead."""
+    transfer, replayed = _advance(
+        merchant=merchant, transfer_id=transfer_id, operation="transfer.cancel", key=idempotency_key,
+        frm=Status.DRAFT, to=Status.CANCELLED, stamp="cancelled_at",
+    )  # fmt: skip
+    if not replayed:
+        at = movement_context(merchant, actor, Source.SYSTEM, idempotency_key).at
+        Transfer.objects.filter(pk=transfer.pk).update(cancelled_at=at)
+        transfer.cancelled_at = at
+    return transfer
