@@ -15,7 +15,9 @@ class Product(models.Model):
         LITRE = "litre", "Litre"
         METRE = "metre", "Metre"
 
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="products")
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, related_name="products"
+    )
     sku = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)

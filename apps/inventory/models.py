@@ -52,10 +52,18 @@ class StockLevel(models.Model):
     class Meta:
         ordering = ["product_id", "location_id"]
         constraints = [
-            models.UniqueConstraint(fields=["product", "location"], name="stocklevel_product_location_uniq"),
-            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stocklevel_on_hand_nonnegative"),
-            models.CheckConstraint(condition=Q(reserved__gte=0), name="stocklevel_reserved_nonnegative"),
-            models.CheckConstraint(condition=Q(damaged__gte=0), name="stocklevel_damaged_nonnegative"),
+            models.UniqueConstraint(
+                fields=["product", "location"], name="stocklevel_product_location_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(on_hand__gte=0), name="stocklevel_on_hand_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved__gte=0), name="stocklevel_reserved_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(damaged__gte=0), name="stocklevel_damaged_nonnegative"
+            ),
             models.CheckConstraint(
                 condition=Q(in_transit__gte=0), name="stocklevel_in_transit_nonnegative"
             ),
@@ -75,7 +83,9 @@ class StockLevel(models.Model):
             models.CheckConstraint(
                 condition=Q(reserved__lte=F("on_hand")), name="stocklevel_reserved_within_on_hand"
             ),
-            models.CheckConstraint(condition=Q(version__gte=0), name="stocklevel_version_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(version__gte=0), name="stocklevel_version_nonnegative"
+            ),
         ]
         indexes = [
             models.Index(fields=["merchant", "location"], name="stocklevel_merchant_loc_idx"),
@@ -118,7 +128,9 @@ class LedgerEntry(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
-    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="ledger_entries")
+    stock_level = models.ForeignKey(
+        StockLevel, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
     location = models.ForeignKey("locations.Location", on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=24, choices=Reason.choices)
@@ -147,7 +159,9 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["stock_level", "id"], name="ledger_level_idx"),
             models.Index(fields=["merchant", "created_at"], name="ledger_merchant_time_idx"),
-            models.Index(fields=["merchant", "reason", "created_at"], name="ledger_merchant_reason_idx"),
+            models.Index(
+                fields=["merchant", "reason", "created_at"], name="ledger_merchant_reason_idx"
+            ),
             models.Index(fields=["product", "created_at"], name="ledger_product_time_idx"),
             models.Index(fields=["location", "created_at"], name="ledger_location_time_idx"),
             models.Index(
@@ -206,7 +220,9 @@ class ReservationLine(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="reservationline_quantity_positive")
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="reservationline_quantity_positive"
+            )
         ]
 
 
@@ -247,7 +263,9 @@ class Transfer(models.Model):
                 name="transfer_distinct_locations",
             )
         ]
-        indexes = [models.Index(fields=["merchant", "status", "created_at"], name="transfer_list_idx")]
+        indexes = [
+            models.Index(fields=["merchant", "status", "created_at"], name="transfer_list_idx")
+        ]
 
     def __str__(self) -> str:
         return f"Transfer {self.reference or self.pk} ({self.status})"
@@ -261,8 +279,12 @@ class TransferLine(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="transferline_quantity_positive"),
-            models.UniqueConstraint(fields=["transfer", "product"], name="transferline_product_uniq"),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="transferline_quantity_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["transfer", "product"], name="transferline_product_uniq"
+            ),
         ]
 
 
@@ -281,7 +303,9 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_merchant_key_uniq")
+            models.UniqueConstraint(
+                fields=["merchant", "key"], name="idempotency_merchant_key_uniq"
+            )
         ]
         indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
 
@@ -306,6 +330,11 @@ class OutboxEvent(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["id"], name="outbox_pending_idx", condition=Q(published_at__isnull=True)),
+            models.Index(
+                fields=["id"], name="outbox_pending_idx", condition=Q(published_at__isnull=True)
+            ),
             models.Index(fields=["merchant", "id"], name="outbox_merchant_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk}"

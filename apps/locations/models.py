@@ -34,7 +34,9 @@ class Location(models.Model):
     class Meta:
         ordering = ["merchant_id", "priority", "code"]
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "code"], name="location_merchant_code_uniq"),
+            models.UniqueConstraint(
+                fields=["merchant", "code"], name="location_merchant_code_uniq"
+            ),
             models.CheckConstraint(
                 condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
                 name="location_latitude_range",
@@ -44,7 +46,9 @@ class Location(models.Model):
                 name="location_longitude_range",
             ),
         ]
-        indexes = [models.Index(fields=["merchant", "status", "priority"], name="location_alloc_idx")]
+        indexes = [
+            models.Index(fields=["merchant", "status", "priority"], name="location_alloc_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"

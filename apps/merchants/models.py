@@ -40,7 +40,9 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "merchant"], name="membership_user_merchant_uniq")
+            models.UniqueConstraint(
+                fields=["user", "merchant"], name="membership_user_merchant_uniq"
+            )
         ]
 
     def __str__(self) -> str:

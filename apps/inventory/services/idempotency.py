@@ -22,14 +22,18 @@ MAX_KEY_LENGTH = 255
 
 
 def fingerprint(operation: str, request: dict[str, Any]) -> str:
-    canonical = json.dumps({"operation": operation, "request": request}, sort_keys=True, default=str)
+    canonical = json.dumps(
+        {"operation": operation, "request": request}, sort_keys=True, default=str
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def validate_key(key: str) -> str:
     key = (key or "").strip()
     if not key:
-        raise InvalidRequest("An idempotency key is required for every change.", field="idempotency_key")
+        raise InvalidRequest(
+            "An idempotency key is required for every change.", field="idempotency_key"
+        )
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidRequest(
             f"Idempotency keys are at most {MAX_KEY_LENGTH} characters.", field="idempotency_key"

@@ -25,7 +25,9 @@ class StockLine:
     expected_version: int | None = None
 
 
-def check_quantity(quantity: object, *, allow_zero: bool = False, allow_negative: bool = False) -> int:
+def check_quantity(
+    quantity: object, *, allow_zero: bool = False, allow_negative: bool = False
+) -> int:
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         raise InvalidRequest("Quantity must be a whole number.", field="quantity")
     if quantity == 0 and not allow_zero:
@@ -37,7 +39,9 @@ def check_quantity(quantity: object, *, allow_zero: bool = False, allow_negative
     return quantity
 
 
-def check_owned(merchant: Merchant, *, product: Product | None = None, location: Location | None = None) -> None:
+def check_owned(
+    merchant: Merchant, *, product: Product | None = None, location: Location | None = None
+) -> None:
     """Objects of another merchant are refused as if they did not exist."""
     if product is not None and product.merchant_id != merchant.pk:
         raise InvalidRequest(f"Unknown product {product.sku}.", field="sku")

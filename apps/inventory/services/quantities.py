@@ -72,7 +72,9 @@ class MovementContext:
     at: datetime
 
 
-def ensure_stock_levels(merchant_id: int, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+def ensure_stock_levels(
+    merchant_id: int, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], int]:
     """Return stock level ids for (product_id, location_id) pairs, creating empty levels.
 
     Creates in sorted order, before the caller locks any stock row, so two transactions
@@ -85,7 +87,10 @@ def ensure_stock_levels(merchant_id: int, pairs: Iterable[tuple[int, int]]) -> d
     missing = [pair for pair in wanted if pair not in found]
     if missing:
         StockLevel.objects.bulk_create(
-            [StockLevel(merchant_id=merchant_id, product_id=p, location_id=loc) for p, loc in missing],
+            [
+                StockLevel(merchant_id=merchant_id, product_id=p, location_id=loc)
+                for p, loc in missing
+            ],
             ignore_conflicts=True,
         )
         found.update(levels_by_pair(missing))
@@ -144,21 +149,21 @@ def _lock_in_order(level_ids: Sequence[int]) -> None:
 
 
 # Guards, shared by both statement builders. `r.` names the request's columns.
-_GUARDS = """
+_GUARDS = f"""
     s.on_hand + r.d_on_hand >= 0
     AND s.reserved + r.d_reserved >= 0
     AND s.damaged + r.d_damaged >= 0
     AND s.in_transit + r.d_in_transit >= 0
-    AND s.on_hand + r.d_on_hand <= {max_quantity}
-    AND s.damaged + r.d_damaged <= {max_quantity}
-    AND s.in_transit + r.d_in_transit <= {max_quantity}
+    AND s.on_hand + r.d_on_hand <= {MAX_QUANTITY}
+    AND s.damaged + r.d_damaged <= {MAX_QUANTITY}
+    AND s.in_transit + r.d_in_transit <= {MAX_QUANTITY}
     AND s.reserved + r.d_reserved <= s.on_hand + r.d_on_hand
     AND (NOT r.check_safety
          OR s.on_hand + r.d_on_hand - s.reserved - r.d_reserved >= s.safety_stock)
     AND (NOT r.check_max OR s.max_level IS NULL OR s.on_hand + r.d_on_hand <= s.max_level)
     AND (r.expected_version IS NULL OR s.version = r.expected_version)
     AND (r.expected_on_hand IS NULL OR s.on_hand = r.expected_on_hand)
-""".format(max_quantity=MAX_QUANTITY)
+"""
 
 _SET = """
     on_hand = s.on_hand + r.d_on_hand,
@@ -279,7 +284,12 @@ def _apply_portable(movements: Sequence[Movement], ctx: MovementContext) -> list
     )
     OutboxEvent.objects.bulk_create(
         [
-            OutboxEvent(merchant_id=ctx.merchant_id, topic=STOCK_CHANGED, ledger_entry_id=e.pk, created_at=ctx.at)
+            OutboxEvent(
+                merchant_id=ctx.merchant_id,
+                topic=STOCK_CHANGED,
+                ledger_entry_id=e.pk,
+                created_at=ctx.at,
+            )
             for e in entries
         ]
     )
@@ -344,30 +354,56 @@ def _raise_refusal(failed: Sequence[Movement]) -> None:
     for m in failed:
         level = levels.get(m.stock_level_id)
         if level is None:
-            raise InventoryError(f"Stock level {m.stock_level_id} does not exist for this merchant.")
+            raise InventoryError(
+                f"Stock level {m.stock_level_id} does not exist for this merchant."
+            )
         sku, code = level.product.sku, level.location.code
         if m.expected_version is not None and level.version != m.expected_version:
             raise VersionConflict(
-                sku=sku, location=code, expected_version=m.expected_version, current=level_figures(level)
+                sku=sku,
+                location=code,
+                expected_version=m.expected_version,
+                current=level_figures(level),
             )
         if m.expected_on_hand is not None and level.on_hand != m.expected_on_hand:
             raise VersionConflict(
                 sku=sku, location=code, expected_version=level.version, current=level_figures(level)
             )
-        if m.respect_max_level and level.max_level is not None and level.on_hand + m.on_hand > level.max_level:
+        if (
+            m.respect_max_level
+            and level.max_level is not None
+            and level.on_hand + m.on_hand > level.max_level
+        ):
             raise ExceedsMaxLevel(
-                sku=sku, location=code, requested=m.requested, on_hand=level.on_hand, max_level=level.max_level
+                sku=sku,
+                location=code,
+                requested=m.requested,
+                on_hand=level.on_hand,
+                max_level=level.max_level,
             )
-        if max(level.on_hand + m.on_hand, level.damaged + m.damaged, level.in_transit + m.in_transit) > MAX_QUANTITY:
+        if (
+            max(
+                level.on_hand + m.on_hand,
+                level.damaged + m.damaged,
+                level.in_transit + m.in_transit,
+            )
+            > MAX_QUANTITY
+        ):
             raise ExceedsMaxLevel(
-                sku=sku, location=code, requested=m.requested, on_hand=level.on_hand, max_level=MAX_QUANTITY
+                sku=sku,
+                location=code,
+                requested=m.requested,
+                on_hand=level.on_hand,
+                max_level=MAX_QUANTITY,
             )
         if m.reason == Reason.COUNT:
             raise CountBelowReserved(
                 sku=sku, location=code, counted=level.on_hand + m.on_hand, reserved=level.reserved
             )
         shortages.append(
-            Shortage(sku=sku, location=code, requested=m.requested, available=_available_for(m, level))
+            Shortage(
+                sku=sku, location=code, requested=m.requested, available=_available_for(m, level)
+            )
         )
     raise InsufficientStock(shortages)
 
@@ -399,7 +435,11 @@ def level_figures(level: StockLevel) -> dict[str, int]:
 
 
 def configure_level(
-    level_id: int, settings: dict[str, int | None], ctx: MovementContext, *, expected_version: int | None
+    level_id: int,
+    settings: dict[str, int | None],
+    ctx: MovementContext,
+    *,
+    expected_version: int | None,
 ) -> LedgerEntry:
     """Change safety stock / thresholds / max level of one level under its row lock, bump the
     version and write a CONFIGURE ledger row (zero deltas) so the history shows the change."""

@@ -26,7 +26,14 @@ from apps.inventory.exceptions import (
     ProductInactive,
     Shortage,
 )
-from apps.inventory.models import LedgerEntry, OutboxEvent, Reservation, ReservationLine, Source, StockLevel
+from apps.inventory.models import (
+    LedgerEntry,
+    OutboxEvent,
+    Reservation,
+    ReservationLine,
+    Source,
+    StockLevel,
+)
 from apps.inventory.services import idempotency, quantities
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
 from apps.inventory.services.quantities import Movement, MovementContext
@@ -53,8 +60,14 @@ def _ttl(ttl_seconds: int | None) -> int:
     if ttl_seconds is None:
         return settings.STOCKROOM_RESERVATION_TTL_SECONDS
     maximum = settings.STOCKROOM_RESERVATION_MAX_TTL_SECONDS
-    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or not 1 <= ttl_seconds <= maximum:
-        raise InvalidRequest(f"ttl_seconds must be a whole number from 1 to {maximum}.", field="ttl_seconds")
+    if (
+        isinstance(ttl_seconds, bool)
+        or not isinstance(ttl_seconds, int)
+        or not 1 <= ttl_seconds <= maximum
+    ):
+        raise InvalidRequest(
+            f"ttl_seconds must be a whole number from 1 to {maximum}.", field="ttl_seconds"
+        )
     return ttl_seconds
 
 
@@ -77,7 +90,7 @@ def _merge_requests(
         key = (line.product.pk, line.location.pk if line.location else None)
         merged[key] += line.quantity
         objects[key] = (line.product, line.location)
-    for key, quantity in merged.items():
+    for quantity in merged.values():
         check_quantity(quantity)
     return {objects[key]: quantity for key, quantity in merged.items()}
 
@@ -87,7 +100,10 @@ def _distance_km(location: Location, near: tuple[float, float]) -> float:
         return math.inf
     lat1, lon1 = math.radians(float(location.latitude)), math.radians(float(location.longitude))
     lat2, lon2 = math.radians(near[0]), math.radians(near[1])
-    a = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    a = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
     return 6371.0 * 2 * math.asin(math.sqrt(a))
 
 
@@ -107,7 +123,9 @@ def _allocate(
         .order_by("location__priority", "location__code")
     )
     if near is not None:
-        candidates.sort(key=lambda level: (_distance_km(level.location, near), level.location.priority))
+        candidates.sort(
+            key=lambda level: (_distance_km(level.location, near), level.location.priority)
+        )
     plan, remaining = [], quantity
     for level in candidates:
         take = min(level.available, remaining)
@@ -117,7 +135,9 @@ def _allocate(
         if remaining == 0:
             return plan
     available = sum(level.available for level in candidates)
-    raise InsufficientStock([Shortage(sku=product.sku, location=None, requested=quantity, available=available)])
+    raise InsufficientStock(
+        [Shortage(sku=product.sku, location=None, requested=quantity, available=available)]
+    )
 
 
 def _hold(
@@ -239,7 +259,9 @@ def reservation_create(
 
 
 def _replayed(merchant: Merchant, reservation_id: str) -> Reservation:
-    reservation = Reservation.objects.prefetch_related("lines").get(pk=reservation_id, merchant=merchant)
+    reservation = Reservation.objects.prefetch_related("lines").get(
+        pk=reservation_id, merchant=merchant
+    )
     reservation.replayed = True
     return reservation
 
@@ -248,14 +270,16 @@ def _get(merchant: Merchant, reservation_id: uuid.UUID | str) -> Reservation:
     try:
         return Reservation.objects.get(pk=reservation_id, merchant=merchant)
     except (Reservation.DoesNotExist, ValueError, TypeError):
-        raise ObjectNotFound(f"Reservation {reservation_id} not found.", reservation=str(reservation_id)) from None
+        raise ObjectNotFound(
+            f"Reservation {reservation_id} not found.", reservation=str(reservation_id)
+        ) from None
 
 
 def _stock_movements(reservation_id: uuid.UUID, reason: str, *, commit: bool) -> list[Movement]:
     per_level: dict[int, int] = defaultdict(int)
-    for level_id, quantity in ReservationLine.objects.filter(reservation_id=reservation_id).values_list(
-        "stock_level_id", "quantity"
-    ):
+    for level_id, quantity in ReservationLine.objects.filter(
+        reservation_id=reservation_id
+    ).values_list("stock_level_id", "quantity"):
         per_level[level_id] += quantity
     return [
         Movement(
@@ -281,7 +305,9 @@ def _transition(
     return rows.update(status=to, closed_at=now) == 1
 
 
-def _claim_or_replay(merchant: Merchant, key: str, operation: str, reservation_id: object) -> Reservation | None:
+def _claim_or_replay(
+    merchant: Merchant, key: str, operation: str, reservation_id: object
+) -> Reservation | None:
     previous = idempotency.claim(
         merchant_id=merchant.pk,
         key=idempotency.validate_key(key),
@@ -401,13 +427,15 @@ def reservation_expire(*, reservation_id: uuid.UUID | str, now: datetime | None 
     """Release one reservation whose TTL has passed. True when this call expired it; safe to
     call twice or from two workers at once (only one wins the conditional update)."""
     now = now or timezone.now()
-    reservation = Reservation.objects.filter(pk=reservation_id).only("merchant_id", "order_ref").first()
+    reservation = (
+        Reservation.objects.filter(pk=reservation_id).only("merchant_id", "order_ref").first()
+    )
     if reservation is None:
         return False
     expired = (
-        Reservation.objects.filter(pk=reservation_id, status=Status.ACTIVE, expires_at__lte=now).update(
-            status=Status.EXPIRED, closed_at=now
-        )
+        Reservation.objects.filter(
+            pk=reservation_id, status=Status.ACTIVE, expires_at__lte=now
+        ).update(status=Status.EXPIRED, closed_at=now)
         == 1
     )
     if not expired:

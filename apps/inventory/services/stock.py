@@ -4,7 +4,6 @@ and the per-level settings (safety stock, thresholds, max level)."""
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -39,7 +38,9 @@ class StockChangeResult:
     levels: dict[int, int] = field(default_factory=dict)
 
 
-def movement_context(merchant: Merchant, actor: User | None, source: str, key: str) -> MovementContext:
+def movement_context(
+    merchant: Merchant, actor: User | None, source: str, key: str
+) -> MovementContext:
     return MovementContext(
         merchant_id=merchant.pk,
         actor_id=actor.pk if actor is not None else None,
@@ -70,7 +71,9 @@ def _apply_lines(
     key = idempotency.validate_key(idempotency_key)
     merged = aggregate_lines(merchant, lines, allow_negative=allow_negative)
     request = {"lines": fingerprint_lines(merged), "reference": reference, "note": note}
-    if idempotency.claim(merchant_id=merchant.pk, key=key, operation=operation, request=request, result={}):
+    if idempotency.claim(
+        merchant_id=merchant.pk, key=key, operation=operation, request=request, result={}
+    ):
         return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
     pairs = [(line.product.pk, line.location.pk) for line in merged]
     level_ids = (
@@ -83,13 +86,20 @@ def _apply_lines(
         # No stock level means nothing was ever there: every unit asked for is short.
         raise InsufficientStock(
             [
-                Shortage(sku=line.product.sku, location=line.location.code, requested=abs(line.quantity), available=0)
+                Shortage(
+                    sku=line.product.sku,
+                    location=line.location.code,
+                    requested=abs(line.quantity),
+                    available=0,
+                )
                 for line in missing
             ]
         )
     movements = [
         dataclasses.replace(
-            to_movement(line, level_ids[(line.product.pk, line.location.pk)]), reference=reference, note=note
+            to_movement(line, level_ids[(line.product.pk, line.location.pk)]),
+            reference=reference,
+            note=note,
         )
         for line in merged
     ]
@@ -315,7 +325,9 @@ def stock_count(
     key = idempotency.validate_key(idempotency_key)
     merged = aggregate_lines(merchant, lines, allow_zero=True, sum_duplicates=False)
     request = {"lines": fingerprint_lines(merged), "reference": reference, "note": note}
-    if idempotency.claim(merchant_id=merchant.pk, key=key, operation="stock.count", request=request, result={}):
+    if idempotency.claim(
+        merchant_id=merchant.pk, key=key, operation="stock.count", request=request, result={}
+    ):
         return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
     level_ids = quantities.ensure_stock_levels(
         merchant.pk, [(line.product.pk, line.location.pk) for line in merged]
@@ -363,7 +375,9 @@ def stock_level_configure(
     check_owned(merchant, product=product, location=location)
     unknown = set(settings) - set(LEVEL_SETTINGS)
     if unknown:
-        raise InvalidRequest(f"Unknown setting(s): {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+        raise InvalidRequest(
+            f"Unknown setting(s): {', '.join(sorted(unknown))}.", field=sorted(unknown)[0]
+        )
     if not settings:
         raise InvalidRequest("Nothing to change.", field="settings")
     for name, value in settings.items():
@@ -374,8 +388,15 @@ def stock_level_configure(
                 check_quantity(value, allow_zero=True)
             except InvalidRequest as error:
                 raise InvalidRequest(f"{name}: {error.message}", field=name) from error
-    request = {"product": product.pk, "location": location.pk, "settings": settings, "v": expected_version}
-    if idempotency.claim(merchant_id=merchant.pk, key=key, operation="stock.configure", request=request, result={}):
+    request = {
+        "product": product.pk,
+        "location": location.pk,
+        "settings": settings,
+        "v": expected_version,
+    }
+    if idempotency.claim(
+        merchant_id=merchant.pk, key=key, operation="stock.configure", request=request, result={}
+    ):
         return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
     level_id = quantities.ensure_stock_levels(merchant.pk, [(product.pk, location.pk)])[
         (product.pk, location.pk)

@@ -13,7 +13,13 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
-from apps.inventory.exceptions import InsufficientStock, InvalidRequest, InvalidState, ObjectNotFound, Shortage
+from apps.inventory.exceptions import (
+    InsufficientStock,
+    InvalidRequest,
+    InvalidState,
+    ObjectNotFound,
+    Shortage,
+)
 from apps.inventory.models import LedgerEntry, OutboxEvent, Source, Transfer, TransferLine
 from apps.inventory.services import idempotency, quantities
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
@@ -49,7 +55,9 @@ def transfer_create(
     check_owned(merchant, location=source_location)
     check_owned(merchant, location=destination_location)
     if source_location.pk == destination_location.pk:
-        raise InvalidRequest("Source and destination must be different locations.", field="destination")
+        raise InvalidRequest(
+            "Source and destination must be different locations.", field="destination"
+        )
     if not lines:
         raise InvalidRequest("At least one line is required.", field="lines")
     if len(lines) > MAX_LINES:
@@ -91,7 +99,10 @@ def transfer_create(
         created_at=ctx.at,
     )
     TransferLine.objects.bulk_create(
-        [TransferLine(transfer=transfer, product_id=pid, quantity=q) for pid, q in sorted(merged.items())]
+        [
+            TransferLine(transfer=transfer, product_id=pid, quantity=q)
+            for pid, q in sorted(merged.items())
+        ]
     )
     return transfer
 
@@ -102,11 +113,20 @@ def _get(merchant: Merchant, transfer_id: uuid.UUID | str) -> Transfer:
             pk=transfer_id, merchant=merchant
         )
     except (Transfer.DoesNotExist, ValueError, TypeError):
-        raise ObjectNotFound(f"Transfer {transfer_id} not found.", transfer=str(transfer_id)) from None
+        raise ObjectNotFound(
+            f"Transfer {transfer_id} not found.", transfer=str(transfer_id)
+        ) from None
 
 
 def _advance(
-    *, merchant: Merchant, transfer_id: uuid.UUID | str, operation: str, key: str, frm: str, to: str, stamp: str
+    *,
+    merchant: Merchant,
+    transfer_id: uuid.UUID | str,
+    operation: str,
+    key: str,
+    frm: str,
+    to: str,
+    stamp: str,
 ) -> tuple[Transfer, bool]:
     """Claim the key and move the transfer from `frm` to `to` with one conditional UPDATE.
     Returns (transfer, replayed)."""
@@ -158,11 +178,18 @@ def transfer_ship(
     if missing:
         raise InsufficientStock(
             [
-                Shortage(sku=line.product.sku, location=transfer.source_location.code, requested=line.quantity, available=0)
+                Shortage(
+                    sku=line.product.sku,
+                    location=transfer.source_location.code,
+                    requested=line.quantity,
+                    available=0,
+                )
                 for line in missing
             ]
         )
-    destinations = quantities.ensure_stock_levels(merchant.pk, [(line.product_id, dst) for line in lines])
+    destinations = quantities.ensure_stock_levels(
+        merchant.pk, [(line.product_id, dst) for line in lines]
+    )
     reference = f"transfer:{transfer.reference or transfer.pk}"
     movements = []
     for line in lines:

@@ -1,0 +1,55 @@
+"""Start the product: the ASGI server, plus a Celery worker and beat when Redis is configured.
+
+On embedded defaults (no REDIS_URL) there is no broker: a background thread in this process
+runs the periodic jobs instead (see `apps.core.embedded_scheduler`).
+"""
+
+import subprocess
+import sys
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from apps.core import embedded_scheduler
+
+
+class Command(BaseCommand):
+    help = "Run the web server (and Celery worker + beat when REDIS_URL is set)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=1, help="ASGI worker processes.")
+        parser.add_argument(
+            "--no-background", action="store_true", help="Start no worker or scheduler."
+        )
+
+    def handle(self, *args, host, port, workers, no_background, **options):
+        children: list[subprocess.Popen] = []
+        if not no_background and settings.REDIS_URL:
+            celery = [sys.executable, "-m", "celery", "-A", "inventory_site"]
+            children.append(
+                subprocess.Popen([*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"])
+            )
+            children.append(subprocess.Popen([*celery, "beat", "--loglevel", "INFO"]))
+            self.stdout.write("Started a Celery worker and beat (Redis broker).")
+        elif not no_background:
+            embedded_scheduler.start()
+            self.stdout.write("No REDIS_URL: periodic jobs run in this process every 30 seconds.")
+        self.stdout.write(
+            f"Stockroom on http://{host}:{port}/  (admin: http://{host}:{port}/admin/)"
+        )
+        try:
+            uvicorn.run(
+                "inventory_site.asgi:application",
+                host=host,
+                port=port,
+                workers=workers,
+                lifespan="off",
+            )
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.wait(timeout=10)
