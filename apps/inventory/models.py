@@ -225,6 +225,9 @@ class ReservationLine(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id} @ {self.location_id}"
+
 
 class Transfer(models.Model):
     """Stock moving between two locations of one merchant:
@@ -286,6 +289,9 @@ class TransferLine(models.Model):
                 fields=["transfer", "product"], name="transferline_product_uniq"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id}"
 
 
 class IdempotencyRecord(models.Model):
