@@ -210,7 +210,24 @@ def _context_params(ctx: MovementContext) -> dict[str, Any]:
     }
 
 
+# A statement carries at most 65,535 parameters; 12 per movement.
+_MOVEMENTS_PER_STATEMENT = 2000
+
+
 def _apply_postgresql(movements: Sequence[Movement], ctx: MovementContext) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(movements), _MOVEMENTS_PER_STATEMENT):
+        chunk = movements[start : start + _MOVEMENTS_PER_STATEMENT]
+        chunk_rows = _apply_postgresql_chunk(chunk, ctx)
+        rows.extend(chunk_rows)
+        if len(chunk_rows) != len(chunk):
+            break  # refused: the caller explains and rolls back
+    return rows
+
+
+def _apply_postgresql_chunk(
+    movements: Sequence[Movement], ctx: MovementContext
+) -> list[dict[str, Any]]:
     params = _context_params(ctx)
     value_rows = []
     for index, movement in enumerate(movements):
