@@ -31,7 +31,8 @@ def test_reserve_holds_units_and_respects_safety_stock(merchant, product, locati
     reservation = reserve(merchant, Line(product, 8, location), order_ref="WEB-1", ttl_seconds=120)
 
     assert figures(level) == (10, 8, 0, 0, 0)
-    assert reservation.status == "active" and reservation.order_ref == "WEB-1"
+    assert reservation.status == "active"
+    assert reservation.order_ref == "WEB-1"
     assert (
         timedelta(seconds=115) < reservation.expires_at - timezone.now() <= timedelta(seconds=120)
     )
@@ -139,7 +140,8 @@ def test_reserve_replay_returns_the_same_reservation(merchant, product, location
     level = factories.stock(product, location, 5)
     first = reserve(merchant, Line(product, 2, location), idempotency_key="order-1")
     again = reserve(merchant, Line(product, 2, location), idempotency_key="order-1")
-    assert again.pk == first.pk and again.replayed
+    assert again.pk == first.pk
+    assert again.replayed
     assert figures(level)[1] == 2
 
 
@@ -171,7 +173,8 @@ def test_commit_twice_with_another_key_is_refused(merchant, product, location):
     replay = services.reservation_commit(
         merchant=merchant, reservation_id=reservation.pk, actor=None, idempotency_key="c1"
     )
-    assert replay.replayed and replay.status == "committed"
+    assert replay.replayed
+    assert replay.status == "committed"
     before = snapshot()
     with pytest.raises(InvalidState) as refused:
         services.reservation_commit(

@@ -92,7 +92,8 @@ def test_idempotent_replay_has_no_second_effect(merchant, product, location):
     first = receive(merchant, product, location, 5, idempotency_key="same")
     again = receive(merchant, product, location, 5, idempotency_key="same")
 
-    assert again.replayed and not first.replayed
+    assert again.replayed
+    assert not first.replayed
     assert [e.pk for e in again.entries] == [e.pk for e in first.entries]
     assert StockLevel.objects.get().on_hand == 5
 
@@ -184,7 +185,8 @@ def test_multi_line_change_is_all_or_nothing(merchant, product, location, other_
         (other_location.code, 3, 1)
     ]
     assert snapshot() == before
-    assert figures(a)[0] == 5 and figures(b)[0] == 1
+    assert figures(a)[0] == 5
+    assert figures(b)[0] == 1
 
 
 def test_adjust_up_and_down_keeps_the_reason(merchant, product, location):

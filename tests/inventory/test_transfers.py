@@ -28,11 +28,13 @@ def test_transfer_moves_stock_through_in_transit(merchant, product, location, ot
     transfer = create(
         merchant, location, other_location, TransferLineRequest(product, 4), reference="TR-1"
     )
-    assert transfer.status == "draft" and figures(source)[0] == 10
+    assert transfer.status == "draft"
+    assert figures(source)[0] == 10
 
     shipped = act(services.transfer_ship, merchant, transfer)
     destination = StockLevel.objects.get(product=product, location=other_location)
-    assert shipped.status == "in_transit" and shipped.shipped_at is not None
+    assert shipped.status == "in_transit"
+    assert shipped.shipped_at is not None
     assert figures(source) == (6, 0, 6, 0, 0)
     assert figures(destination) == (0, 0, 0, 0, 4)
 
