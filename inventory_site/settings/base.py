@@ -167,7 +167,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.problems.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 STOCKROOM_API_RATE_LIMIT = env("STOCKROOM_API_RATE_LIMIT", default="1200/min")
 SPECTACULAR_SETTINGS = {
@@ -182,4 +181,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.api.schema.add_path_examples",
+    ],
 }

@@ -102,3 +102,17 @@ IF_MATCH_PARAMETER = OpenApiParameter(
     description='The stock level version you read (its ETag, e.g. "7"); a stale version is '
     "412 with the current figures. Only for requests with one line.",
 )
+
+
+PATH_EXAMPLES = {"sku": "TEE-BLK-M", "location": "main-wh", "code": "main-wh"}
+
+
+def add_path_examples(result, generator, request, public):
+    """POSTPROCESSING_HOOK: example values for SKU and location path parameters (those of the
+    demo data), so the docs' "Try it out" and generated tests start from real objects."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter["name"] in PATH_EXAMPLES:
+                    parameter.setdefault("example", PATH_EXAMPLES[parameter["name"]])
+    return result

@@ -1,7 +1,7 @@
 from collections.abc import Iterable
 from typing import Any
 
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -15,6 +15,12 @@ class MerchantAPIView(GenericAPIView):
 
     permission_classes = [MerchantAccess]
     pagination_class = StandardPagination
+    metadata_class = None  # OPTIONS answers 405: the OpenAPI schema is the description
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if any("\x00" in str(value) for value in kwargs.values()):
+            raise exceptions.NotFound("No such object.")  # PostgreSQL cannot even compare NUL
 
     def query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
         """Validated query parameters (400 naming the parameter when invalid)."""

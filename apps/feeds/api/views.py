@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -16,7 +16,7 @@ from apps.core.api.idempotency import (
     stored_response,
 )
 from apps.core.api.problems import flatten_errors
-from apps.core.api.schema import IDEMPOTENCY_PARAMETER
+from apps.core.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
 from apps.core.api.views import MerchantAPIView
 from apps.feeds.api import serializers as s
 from apps.feeds.services.bulk import ADJUST, BulkLine, bulk_stock_apply
@@ -24,6 +24,8 @@ from apps.feeds.services.events import InboundEvent, feed_events_apply
 from apps.inventory.api.lines import resolve
 from apps.inventory.services.quantities import MAX_QUANTITY
 from apps.locations.selectors import locations_by_code
+
+SKU, LOCATION = PATH_EXAMPLES["sku"], PATH_EXAMPLES["location"]
 
 
 def _int(value: Any) -> int | None:
@@ -76,6 +78,31 @@ class BulkStockView(MerchantAPIView):
     @extend_schema(
         operation_id="bulk_stock_create",
         request=s.BulkStockRequestDocSerializer,
+        examples=[
+            OpenApiExample(
+                "Counts, per line",
+                request_only=True,
+                value={
+                    "mode": "count",
+                    "atomic": False,
+                    "reference": "COUNT-7",
+                    "lines": [
+                        {"sku": SKU, "location": LOCATION, "quantity": 40},
+                        {"sku": SKU, "location": "empty-store", "quantity": 0},
+                    ],
+                },
+            ),
+            OpenApiExample(
+                "Adjustments, all or none",
+                request_only=True,
+                value={
+                    "mode": "adjust",
+                    "atomic": True,
+                    "reason": "Shrinkage",
+                    "lines": [{"sku": SKU, "location": LOCATION, "delta": -2}],
+                },
+            ),
+        ],
         responses={200: s.BulkStockResponseSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
         tags=["bulk"],
@@ -116,6 +143,34 @@ class EventFeedView(MerchantAPIView):
     @extend_schema(
         operation_id="events_create",
         request=s.EventBatchDocSerializer,
+        examples=[
+            OpenApiExample(
+                "A sale and a count",
+                request_only=True,
+                value={
+                    "events": [
+                        {
+                            "source": "pos-1",
+                            "event_id": "s-1",
+                            "sequence": 1,
+                            "type": "sale",
+                            "sku": SKU,
+                            "location": LOCATION,
+                            "quantity": 1,
+                        },
+                        {
+                            "source": "pos-1",
+                            "event_id": "c-1",
+                            "sequence": 2,
+                            "type": "count",
+                            "sku": SKU,
+                            "location": LOCATION,
+                            "quantity": 30,
+                        },
+                    ]
+                },
+            ),
+        ],
         responses={200: s.EventBatchResponseSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
         tags=["events"],

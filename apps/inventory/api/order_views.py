@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from apps.core.api.idempotency import stock_write
-from apps.core.api.schema import IDEMPOTENCY_PARAMETER
+from apps.core.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
 from apps.core.api.views import MerchantAPIView
 from apps.inventory import selectors, services
 from apps.inventory.api import serializers as s
 from apps.inventory.api.lines import resolve
 from apps.inventory.models import Source
+
+SKU, LOCATION = PATH_EXAMPLES["sku"], PATH_EXAMPLES["location"]
 
 
 # --- Reservations -------------------------------------------------------------------------
@@ -33,6 +35,24 @@ class ReservationListView(MerchantAPIView):
     @extend_schema(
         operation_id="reservations_create",
         request=s.ReservationRequestSerializer,
+        examples=[
+            OpenApiExample(
+                "Allocate anywhere",
+                request_only=True,
+                value={
+                    "lines": [{"sku": SKU, "quantity": 2}],
+                    "ttl_seconds": 900,
+                    "order_ref": "WEB-1",
+                },
+            ),
+            OpenApiExample(
+                "At a location",
+                request_only=True,
+                value={
+                    "lines": [{"sku": SKU, "location": LOCATION, "quantity": 1}],
+                },
+            ),
+        ],
         responses={201: s.ReservationSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
         tags=["reservations"],
@@ -157,6 +177,18 @@ class TransferListView(MerchantAPIView):
     @extend_schema(
         operation_id="transfers_create",
         request=s.TransferRequestSerializer,
+        examples=[
+            OpenApiExample(
+                "Restock a store",
+                request_only=True,
+                value={
+                    "source": LOCATION,
+                    "destination": "empty-store",
+                    "lines": [{"sku": SKU, "quantity": 3}],
+                    "reference": "TR-1",
+                },
+            ),
+        ],
         responses={201: s.TransferSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
         tags=["transfers"],

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from apps.core.api.idempotency import stock_write
-from apps.core.api.schema import IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER
+from apps.core.api.schema import IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER, PATH_EXAMPLES
 from apps.core.api.views import MerchantAPIView
 from apps.inventory import selectors, services
 from apps.inventory.api import serializers as s
@@ -152,6 +152,25 @@ class StockChangeView(MerchantAPIView):
         return self.service(note=reason, **common)
 
 
+def change_examples(quantity_field: str, needs_reason: bool) -> list[OpenApiExample]:
+    line = {"sku": PATH_EXAMPLES["sku"], "location": PATH_EXAMPLES["location"], quantity_field: 5}
+    reason = {"reason": "Found behind the shelf"} if needs_reason else {}
+    return [
+        OpenApiExample(
+            "One line", value={**line, **reason, "reference": "DOC-1"}, request_only=True
+        ),
+        OpenApiExample(
+            "Several lines",
+            request_only=True,
+            value={
+                "lines": [line, {**line, "location": "empty-store", quantity_field: 2}],
+                **reason,
+                "reference": "DOC-2",
+            },
+        ),
+    ]
+
+
 def change_view(
     name: str,
     service: Callable[..., services.StockChangeResult],
@@ -191,6 +210,7 @@ def change_view(
         parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
         tags=TAGS,
         description=description,
+        examples=change_examples(quantity_field, needs_reason),
     )(post)
     return view
 
