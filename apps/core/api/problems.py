@@ -79,8 +79,11 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         out: dict[str, list[str]] = {}
         for key, value in detail.items():
-            name = str(key) if key != "non_field_errors" or prefix else "non_field_errors"
-            out.update(flatten_errors(value, f"{prefix}.{name}" if prefix else name))
+            if key == "non_field_errors" and prefix:
+                path = prefix  # an error about the nested object (or list) as a whole
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            out.update(flatten_errors(value, path))
         return out
     if isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
