@@ -15,7 +15,8 @@ def assert_problem(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == PROBLEM
     body = response.json()
-    assert body["status"] == status and body["code"] == code
+    assert body["status"] == status
+    assert body["code"] == code
     assert {"type", "title", "detail", "fields"} <= set(body)
     return body
 

@@ -17,11 +17,13 @@ def test_replay_returns_the_first_response_without_a_second_effect(
     replay = api.post_stock("/api/v1/stock/receipts/", body, key="receipt-1")
     assert first.status_code == replay.status_code == 201
     assert replay.json() == first.json()
-    assert replay["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first
+    assert replay["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
     assert StockLevel.objects.get(product=product, location=location).on_hand == 5
     assert LedgerEntry.objects.filter(merchant=merchant).count() == 1
     record = IdempotencyRecord.objects.get(merchant=merchant, key="receipt-1")
-    assert record.response_status == 201 and record.response_body == first.json()
+    assert record.response_status == 201
+    assert record.response_body == first.json()
 
 
 def test_same_key_with_a_different_body_or_endpoint_is_422(api, product, location):
@@ -61,12 +63,14 @@ def test_reservation_replay_returns_the_same_reservation(api, product, location,
     body = {"lines": [{"sku": product.sku, "quantity": 3}], "order_ref": "O-1"}
     first = api.post_stock("/api/v1/reservations/", body, key="r1")
     replay = api.post_stock("/api/v1/reservations/", body, key="r1")
-    assert first.status_code == replay.status_code == 201 and first.json() == replay.json()
+    assert first.status_code == replay.status_code == 201
+    assert first.json() == replay.json()
     assert Reservation.objects.count() == 1
     assert StockLevel.objects.get(product=product, location=location).reserved == 3
     commit = api.post_stock(f"/api/v1/reservations/{first.json()['id']}/commit/", key="c1")
     again = api.post_stock(f"/api/v1/reservations/{first.json()['id']}/commit/", key="c1")
-    assert commit.json() == again.json() and again.status_code == 200
+    assert commit.json() == again.json()
+    assert again.status_code == 200
     assert StockLevel.objects.get(product=product, location=location).on_hand == 7
 
 
@@ -74,7 +78,8 @@ def test_product_writes_honour_an_optional_key(api, merchant):
     body = {"sku": "NEW-1", "name": "New"}
     first = api.post("/api/v1/products/", body, format="json", headers={"Idempotency-Key": "p"})
     replay = api.post("/api/v1/products/", body, format="json", headers={"Idempotency-Key": "p"})
-    assert first.status_code == replay.status_code == 201 and first.json() == replay.json()
+    assert first.status_code == replay.status_code == 201
+    assert first.json() == replay.json()
     assert replay["Idempotent-Replayed"] == "true"
     other = api.post("/api/v1/products/", {**body, "name": "Other"}, format="json",
                      headers={"Idempotency-Key": "p"})  # fmt: skip

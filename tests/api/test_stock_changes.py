@@ -38,7 +38,8 @@ def test_one_change_returns_the_new_level_and_ledger_id(
     after = level(product, location)
     assert (after.on_hand, after.damaged) == (expected["on_hand"], expected["damaged"])
     [entry] = LedgerEntry.objects.filter(pk__in=data["ledger_ids"])
-    assert entry.reference == "DOC-9" and entry.source == "api"
+    assert entry.reference == "DOC-9"
+    assert entry.source == "api"
     [line] = data["levels"]
     assert line == {
         "sku": product.sku, "location": location.code, "ledger_id": entry.pk,
@@ -86,7 +87,8 @@ def test_insufficient_stock_is_409_with_each_short_line_and_changes_nothing(
         {"sku": product.sku, "location": location.code, "requested": 11, "available": 10},
         {"sku": second.sku, "location": other_location.code, "requested": 3, "available": 1},
     ], key=lambda line: line["sku"])  # fmt: skip
-    assert level(product, location).on_hand == 10 and ledger_count(merchant) == before
+    assert level(product, location).on_hand == 10
+    assert ledger_count(merchant) == before
 
 
 def test_stale_if_match_is_412_with_the_current_level(api, merchant, product, location, stocked):
@@ -101,7 +103,8 @@ def test_stale_if_match_is_412_with_the_current_level(api, merchant, product, lo
     problem = assert_problem(stale, 412, "version_conflict")
     assert problem["current"]["on_hand"] == 9
     assert problem["current"]["version"] == stocked.version + 1
-    assert ledger_count(merchant) == before and level(product, location).on_hand == 9
+    assert ledger_count(merchant) == before
+    assert level(product, location).on_hand == 9
 
 
 def test_stale_expected_version_in_the_body_is_412(api, product, location, stocked):

@@ -17,16 +17,20 @@ pytestmark = pytest.mark.django_db
 def test_key_is_stored_hashed_with_a_visible_prefix(merchant):
     api_key, raw_key = api_key_create(merchant=merchant, name="Shop")
     stored = ApiKey.objects.get(pk=api_key.pk)
-    assert raw_key.startswith("sr_") and len(raw_key) > 40
+    assert raw_key.startswith("sr_")
+    assert len(raw_key) > 40
     assert stored.hashed_key == hash_key(raw_key) != raw_key
-    assert raw_key.startswith(stored.prefix) and len(stored.prefix) == 12
+    assert raw_key.startswith(stored.prefix)
+    assert len(stored.prefix) == 12
     assert not ApiKey.objects.filter(hashed_key=raw_key).exists()
 
 
 def test_authenticate_key_returns_the_active_key_with_its_merchant(merchant):
     api_key, raw_key = api_key_create(merchant=merchant, name="Shop", read_only=True)
     found = authenticate_key(raw_key)
-    assert found.pk == api_key.pk and found.merchant == merchant and found.read_only
+    assert found.pk == api_key.pk
+    assert found.merchant == merchant
+    assert found.read_only
     assert authenticate_key(raw_key + "x") is None
     assert authenticate_key("not-a-key") is None
     assert authenticate_key("") is None
@@ -59,8 +63,11 @@ def test_create_api_key_command_prints_the_key_once(merchant):
                  stdout=out, stderr=err)  # fmt: skip
     raw_key = out.getvalue().strip()
     api_key = authenticate_key(raw_key)
-    assert api_key.name == "ERP" and api_key.read_only and api_key.merchant == merchant
-    assert raw_key not in err.getvalue() and api_key.prefix in err.getvalue()
+    assert api_key.name == "ERP"
+    assert api_key.read_only
+    assert api_key.merchant == merchant
+    assert raw_key not in err.getvalue()
+    assert api_key.prefix in err.getvalue()
     with pytest.raises(CommandError, match="No merchant"):
         call_command("create_api_key", "--merchant", "nope", stdout=out, stderr=err)
 
@@ -77,11 +84,13 @@ def test_admin_creates_a_key_shows_it_once_and_revokes(client, merchant):
     api_key = ApiKey.objects.get(name="Backend")
     shown = [str(m) for m in response.context["messages"]]
     raw_key = next(word for m in shown for word in m.split() if word.startswith("sr_"))
-    assert authenticate_key(raw_key).pk == api_key.pk and api_key.created_by == admin
+    assert authenticate_key(raw_key).pk == api_key.pk
+    assert api_key.created_by == admin
     client.post(
         reverse("admin:apikeys_apikey_changelist"),
         {"action": "revoke", "_selected_action": [api_key.pk]},
     )
     api_key.refresh_from_db()
-    assert api_key.revoked_at is not None and api_key.revoked_at <= timezone.now()
+    assert api_key.revoked_at is not None
+    assert api_key.revoked_at <= timezone.now()
     assert authenticate_key(raw_key) is None
