@@ -1,6 +1,9 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("inventory_site.api_urls")),
 ]
+
+handler404 = "apps.core.api.problems.not_found"

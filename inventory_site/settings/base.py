@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.locations",
     "apps.inventory",
+    "apps.apikeys",
+    "apps.feeds",
 ]
 
 MIDDLEWARE = [
@@ -150,4 +152,37 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+}
+
+# --- Merchant REST API ----------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.apikeys.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.throttling.CredentialRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "apps.core.api.problems.api_exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+STOCKROOM_API_RATE_LIMIT = env("STOCKROOM_API_RATE_LIMIT", default="1200/min")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Stockroom merchant API",
+    "DESCRIPTION": (
+        "Stock across locations: products, locations, stock levels, availability, stock "
+        "changes, reservations, transfers, the ledger, bulk updates and the POS/supplier event "
+        "feed. Authenticate with `Authorization: Bearer <API key>`. Every POST that changes "
+        "stock needs an `Idempotency-Key` header. Errors are `application/problem+json`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.api.schema.add_path_examples",
+    ],
 }
