@@ -231,9 +231,20 @@ def _excerpt(raw: bytes) -> str:
 def _claim(delivery_id: int, now: datetime, policy: Policy) -> WebhookDelivery | None:
     """Take the next attempt of a due delivery: of concurrent callers exactly one updates the
     row. The lease pushes `next_attempt_at` ahead, so an attempt lost with its worker is
-    retried once the lease runs out."""
+    retried once the lease runs out.
+
+    The UPDATE filters on the delivery's own columns only: PostgreSQL re-checks those against
+    the row a concurrent claimer committed, which a join or subquery condition would not be.
+    """
+    delivery = (
+        WebhookDelivery.objects.select_related("endpoint")
+        .filter(pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now)
+        .first()
+    )
+    if delivery is None or not delivery.endpoint.is_active:
+        return None
     claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now, endpoint__is_active=True
+        pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now
     ).update(
         attempts=F("attempts") + 1,
         last_attempt_at=now,
@@ -241,7 +252,8 @@ def _claim(delivery_id: int, now: datetime, policy: Policy) -> WebhookDelivery |
     )
     if not claimed:
         return None
-    return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    delivery.refresh_from_db(fields=["attempts", "last_attempt_at", "next_attempt_at"])
+    return delivery
 
 
 def webhook_deliver_attempt(*, delivery_id: int) -> str | None:
