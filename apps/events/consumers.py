@@ -45,14 +45,18 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
         self.access = await database_sync_to_async(stream_access)(
             user=self.scope.get("user"), api_key=self.scope.get("api_key"), merchant=merchant
         )
-        if self.access is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+        subscription = None
+        if self.access is not None:
+            subscription = await self._resolve(
+                _split(params.get("locations")), _split(params.get("skus"))
+            )
+        if subscription is None:
+            await self.close(code=CLOSE_FORBIDDEN)  # refuses the handshake
             return
         self.versions: dict[int, int] = {}
         offered = self.scope.get("subprotocols", [])
         await self.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
-        if not await self._subscribe(_split(params.get("locations")), _split(params.get("skus"))):
-            return
+        await self._subscribe(*subscription)
         since = (params.get("since") or [""])[0]
         if since.isdigit():
             await self._replay(int(since))
@@ -68,42 +72,50 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
         elif action == "subscribe":
             locations = [str(v) for v in content.get("locations") or []]
             skus = [str(v) for v in content.get("skus") or []]
-            await self._subscribe(locations, skus)
+            subscription = await self._resolve(locations, skus)
+            if subscription is None:
+                await self.send_json(
+                    {"type": "error", "message": "Unknown or forbidden location, or too many SKUs."}
+                )
+            else:
+                await self._subscribe(*subscription)
         elif action == "resume" and isinstance(content.get("since"), int):
             await self._replay(content["since"])
         else:
             await self.send_json({"type": "error", "message": "Unknown or malformed action."})
 
-    async def _subscribe(self, locations: list[str], skus: list[str]) -> bool:
-        access = self.access
-        resolved = await database_sync_to_async(resolve_locations)(access, locations)
+    async def _resolve(
+        self, locations: list[str], skus: list[str]
+    ) -> tuple[frozenset[int] | None, frozenset[str] | None] | None:
+        """The (locations, skus) of a subscription, or None when it is not allowed."""
+        resolved = await database_sync_to_async(resolve_locations)(self.access, locations)
         if resolved is False or len(skus) > MAX_SKUS:
-            await self.send_json(
-                {"type": "error", "message": "Unknown or forbidden location, or too many SKUs."}
-            )
-            await self.close(code=CLOSE_FORBIDDEN)
-            return False
-        if resolved is None:
-            groups = (merchant_group(access.merchant_id),)
+            return None
+        return resolved, frozenset(skus) or None
+
+    async def _subscribe(
+        self, location_ids: frozenset[int] | None, skus: frozenset[str] | None
+    ) -> None:
+        merchant_id = self.access.merchant_id
+        if location_ids is None:
+            groups = (merchant_group(merchant_id),)
         else:
-            groups = tuple(location_group(access.merchant_id, pk) for pk in sorted(resolved))
+            groups = tuple(location_group(merchant_id, pk) for pk in sorted(location_ids))
         for group in set(self.groups_joined) - set(groups):
             await self.channel_layer.group_discard(group, self.channel_name)
         for group in set(groups) - set(self.groups_joined):
             await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined, self.location_ids = groups, resolved
-        self.skus = frozenset(skus) or None
-        latest = await database_sync_to_async(latest_event_id)(access.merchant_id)
+        self.groups_joined, self.location_ids, self.skus = groups, location_ids, skus
+        latest = await database_sync_to_async(latest_event_id)(merchant_id)
         await self.send_json(
             {
                 "type": "subscribed",
-                "merchant_id": access.merchant_id,
-                "locations": sorted(resolved) if resolved is not None else None,
-                "skus": sorted(self.skus) if self.skus else None,
+                "merchant_id": merchant_id,
+                "locations": sorted(location_ids) if location_ids is not None else None,
+                "skus": sorted(skus) if skus else None,
                 "latest_event_id": latest,
             }
         )
-        return True
 
     async def _replay(self, since: int) -> None:
         events = await database_sync_to_async(events_since)(
@@ -117,10 +129,9 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
             # Too far behind to catch up event by event: the client reloads its snapshot.
             await self.send_json({"type": "resync", "since": since})
             return
-        for event in events:
-            await self._send_event(event)
+        sent = [event for event in events if await self._send_event(event)]
         await self.send_json(
-            {"type": "replayed", "since": since, "count": len(events),
+            {"type": "replayed", "since": since, "count": len(sent),
              "last_id": events[-1]["id"] if events else since}
         )  # fmt: skip
 
@@ -130,16 +141,18 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
             return False
         return not (self.skus and data.get("sku") is not None and data["sku"] not in self.skus)
 
-    async def _send_event(self, event: dict[str, Any]) -> None:
+    async def _send_event(self, event: dict[str, Any]) -> bool:
+        """Send one event if this subscription wants it and it is newer than what was sent."""
         if event.get("merchant_id") != self.access.merchant_id or not self._wanted(event):
-            return
+            return False
         data = event.get("data", {})
         if event.get("type") == "stock.changed":
             level, version = data["stock_level_id"], data["version"]
             if version <= self.versions.get(level, -1):
-                return  # stale or already sent
+                return False  # stale or already sent
             self.versions[level] = version
         await self.send_json(event)
+        return True
 
     # Channel-layer handlers (message "type" with dots -> underscores).
     async def stock_event(self, message: dict[str, Any]) -> None:
