@@ -65,14 +65,15 @@
 
   function addMovement(m, isNew) {
     const li = document.createElement("li");
-    const delta = m.on_hand_delta || m.reserved_delta;
-    const kind = m.on_hand_delta ? "on hand" : "reserved";
     const time = new Date(m.at).toLocaleTimeString();
-    const sign = document.createElement("span");
-    sign.className = delta >= 0 ? "delta-up" : "delta-down";
-    sign.textContent = (delta > 0 ? "+" : "") + delta + " " + kind;
     li.append(time + " " + m.sku + " " + m.reason.replace(/_/g, " ") + " ");
-    li.append(sign);
+    const delta = m.on_hand_delta || m.reserved_delta;
+    if (delta) {
+      const sign = document.createElement("span");
+      sign.className = delta > 0 ? "delta-up" : "delta-down";
+      sign.textContent = (delta > 0 ? "+" : "") + delta + (m.on_hand_delta ? " on hand" : " reserved");
+      li.append(sign);
+    }
     li.dataset.ledger = m.ledger_id;
     if (isNew) {
       li.classList.add("new");
