@@ -17,11 +17,13 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from apps.core import embedded_scheduler
         from apps.events.services import outbox_publish_pending
+        from apps.events.tasks import prune
         from apps.inventory.services import reservation_expire_due
 
         # Without a broker the web process runs the same jobs beat schedules (see schedule.py).
         embedded_scheduler.register(reservation_expire_due, every=30)
         embedded_scheduler.register(outbox_publish_pending, every=10, on_wake=True)
+        embedded_scheduler.register(prune, every=24 * 3600)
         # After every migrate (and test-database flush), once beat's tables exist.
         post_migrate.connect(
             _install_periodic_tasks,

@@ -50,6 +50,12 @@ PERIODIC_TASKS = (
         crontab={"minute": "30", "hour": "2"},
         description="Replays the ledger; raises an alert for every stock level that drifts.",
     ),
+    Periodic(
+        name="Prune old events and deliveries",
+        task="events.prune",
+        crontab={"minute": "15", "hour": "3"},
+        description="Deletes published events and finished webhook deliveries past retention.",
+    ),
 )
 
 

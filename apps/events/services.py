@@ -9,11 +9,13 @@ have by event id and stock version). No stock row is locked here.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from celery import current_app
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -121,3 +123,22 @@ def _evaluate_alerts(level_ids: set[int]) -> None:
         low_stock_evaluate(level_ids=level_ids)
     except Exception:  # the periodic low-stock scan is the safety net
         logger.exception("Low-stock evaluation failed for levels %s", sorted(level_ids))
+
+
+def outbox_prune(*, older_than: timedelta | None = None, batch_size: int = 5000) -> int:
+    """Delete events published longer ago than the retention period (default
+    STOCKROOM_EVENT_RETENTION_DAYS); unpublished events are never deleted. Streams cannot
+    resume from before the oldest event kept. Returns how many were deleted."""
+    if older_than is None:
+        older_than = timedelta(days=settings.STOCKROOM_EVENT_RETENTION_DAYS)
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        ids = list(
+            OutboxEvent.objects.filter(published_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        deleted += OutboxEvent.objects.filter(pk__in=ids).delete()[0]

@@ -4,8 +4,9 @@ conditional UPDATE that only one caller can win."""
 
 from celery import shared_task
 
-from apps.events.services import outbox_dispatch_started, outbox_publish_pending
+from apps.events.services import outbox_dispatch_started, outbox_prune, outbox_publish_pending
 from apps.inventory.services import reservation_expire_due
+from apps.webhooks.services import webhook_deliveries_prune
 
 
 @shared_task(name="events.outbox_dispatch", ignore_result=True)
@@ -25,3 +26,9 @@ def outbox_sweep() -> int:
 def reservations_expire_due() -> int:
     """Release the stock of every reservation whose TTL has passed."""
     return reservation_expire_due()
+
+
+@shared_task(name="events.prune", ignore_result=True)
+def prune() -> dict[str, int]:
+    """Delete published events and finished webhook deliveries past their retention."""
+    return {"events": outbox_prune(), "deliveries": webhook_deliveries_prune()}

@@ -367,3 +367,13 @@ def webhook_retry_due(*, limit: int = 500) -> int:
     )
     _queue_attempts(due)
     return len(due)
+
+
+def webhook_deliveries_prune(*, older_than: timedelta | None = None) -> int:
+    """Delete finished (succeeded or failed) deliveries older than the retention period."""
+    if older_than is None:
+        older_than = timedelta(days=settings.STOCKROOM_EVENT_RETENTION_DAYS)
+    return WebhookDelivery.objects.filter(
+        status__in=[Status.SUCCEEDED, Status.FAILED],
+        created_at__lt=timezone.now() - older_than,
+    ).delete()[0]

@@ -1,10 +1,12 @@
 import asyncio
 import threading
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from django.utils import timezone
 
 from apps.events import hooks, services
 from apps.events.groups import location_group, merchant_group
@@ -206,3 +208,18 @@ def test_dispatch_soon_wakes_the_embedded_scheduler_without_a_broker(monkeypatch
     monkeypatch.setattr(services.embedded_scheduler, "wake", lambda: woken.append(True))
     services.outbox_dispatch_soon()
     assert woken == [True]
+
+
+@pytest.mark.django_db
+def test_pruning_keeps_unpublished_and_recent_events(merchant, product, location):
+    _receive_line(merchant, product, location, 1)
+    _receive_line(merchant, product, location, 1)
+    services.outbox_publish_pending()
+    _receive_line(merchant, product, location, 1)  # not published yet
+    old, recent, pending = OutboxEvent.objects.order_by("id")
+    OutboxEvent.objects.filter(pk=old.pk).update(published_at=timezone.now() - timedelta(days=31))
+
+    assert services.outbox_prune() == 1
+    assert list(OutboxEvent.objects.order_by("id")) == [recent, pending]
+    assert services.outbox_prune(older_than=timedelta(0)) == 1
+    assert list(OutboxEvent.objects.all()) == [pending]

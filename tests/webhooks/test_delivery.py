@@ -1,5 +1,6 @@
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -181,6 +182,40 @@ def test_low_stock_alerts_reach_partners_as_stock_low(
     assert signing.verify(endpoint.secret, low.headers[signing.SIGNATURE_HEADER], low.body)
     assert low.json["data"]["sku"] == product.sku
     assert low.json["data"]["reorder_quantity"] == 4
+
+
+@pytest.mark.django_db
+def test_reservation_and_transfer_events_reach_subscribed_partners(
+    merchant, product, location, other_location, django_capture_on_commit_callbacks
+):
+    factories.stock(product, location, 10)
+    reservation = services.reservation_create(
+        merchant=merchant,
+        lines=[services.ReservationLineRequest(product=product, location=location, quantity=2)],
+        actor=None, idempotency_key=factories.key(), ttl_seconds=60, order_ref="WEB-9",
+    )  # fmt: skip
+    services.reservation_expire(
+        reservation_id=reservation.pk, now=timezone.now() + timedelta(seconds=61)
+    )
+    transfer = services.transfer_create(
+        merchant=merchant, source_location=location, destination_location=other_location,
+        lines=[services.TransferLineRequest(product=product, quantity=3)], actor=None,
+        idempotency_key=factories.key(), reference="TR-7",
+    )  # fmt: skip
+    for step in (services.transfer_ship, services.transfer_receive):
+        step(
+            merchant=merchant, transfer_id=transfer.pk, actor=None, idempotency_key=factories.key()
+        )
+    with webhook_receiver([200]) as receiver:
+        endpoint_for(merchant, receiver.url, events=["reservation.expired", "transfer.received"])
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox_publish_pending()
+    bodies = {r.headers["Stockroom-Event"]: r.json for r in receiver.requests}
+    assert sorted(bodies) == ["reservation.expired", "transfer.received"]
+    assert bodies["reservation.expired"]["data"] == {
+        "reservation_id": str(reservation.pk), "order_ref": "WEB-9",
+    }  # fmt: skip
+    assert bodies["transfer.received"]["data"]["reference"] == "TR-7"
 
 
 @pytest.mark.django_db(transaction=True)
