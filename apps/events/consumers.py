@@ -9,7 +9,8 @@ are replayed from the outbox before live ones). Messages the client may send:
 
 Events are JSON documents `{"id", "type", "occurred_at", "data"}`. Per stock level the stream
 never goes backwards: an event whose version is not newer than one already sent is dropped,
-which also removes the overlap between a replay and the live feed.
+which also removes the overlap between a replay and the live feed. A live event that skips a
+version (lost or overtaken on the way) makes the stream replay the gap from the outbox first.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
         if subscription is None:
             await self.close(code=CLOSE_FORBIDDEN)  # refuses the handshake
             return
-        self.versions: dict[int, int] = {}
+        # Per stock level: the last version sent and the id of the event that carried it.
+        self.versions: dict[int, tuple[int, int]] = {}
         offered = self.scope.get("subprotocols", [])
         await self.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
         await self._subscribe(*subscription)
@@ -136,6 +138,8 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
         )  # fmt: skip
 
     def _wanted(self, event: dict[str, Any]) -> bool:
+        if event.get("merchant_id") != self.access.merchant_id:
+            return False
         data = event.get("data", {})
         if self.location_ids is not None and data.get("location_id") not in self.location_ids:
             return False
@@ -143,20 +147,31 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
 
     async def _send_event(self, event: dict[str, Any]) -> bool:
         """Send one event if this subscription wants it and it is newer than what was sent."""
-        if event.get("merchant_id") != self.access.merchant_id or not self._wanted(event):
+        if not self._wanted(event):
             return False
         data = event.get("data", {})
         if event.get("type") == "stock.changed":
             level, version = data["stock_level_id"], data["version"]
-            if version <= self.versions.get(level, -1):
+            if version <= self.versions.get(level, (-1, 0))[0]:
                 return False  # stale or already sent
-            self.versions[level] = version
+            self.versions[level] = (version, event["id"])
         await self.send_json(event)
         return True
 
     # Channel-layer handlers (message "type" with dots -> underscores).
     async def stock_event(self, message: dict[str, Any]) -> None:
-        await self._send_event(message["event"])
+        event = message["event"]
+        if not self._wanted(event):
+            return
+        data = event.get("data", {})
+        known = self.versions.get(data.get("stock_level_id"))
+        if event.get("type") == "stock.changed" and known and data["version"] > known[0] + 1:
+            # A version is missing: dropped by a full channel, or still on its way from
+            # another dispatcher. Every version has its event in the outbox: replay from the
+            # last one sent for this level (the replay includes this event).
+            await self._replay(known[1])
+            return
+        await self._send_event(event)
 
     async def alert_event(self, message: dict[str, Any]) -> None:
         await self._send_event(message["event"])

@@ -12,6 +12,7 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.test import Client
 
 from apps.events.groups import merchant_group
+from apps.events.selectors import event_document
 from apps.events.services import outbox_publish_pending
 from apps.inventory import services
 from apps.inventory.models import OutboxEvent
@@ -44,6 +45,15 @@ def change(product, location, quantity: int) -> None:
     operation = services.stock_receive if quantity > 0 else services.stock_ship
     operation(merchant=product.merchant, lines=line, actor=None, idempotency_key=factories.key())
     outbox_publish_pending()
+
+
+def change_without_publishing(product, location, quantity: int) -> None:
+    services.stock_receive(
+        merchant=product.merchant,
+        lines=[services.StockLine(product=product, location=location, quantity=quantity)],
+        actor=None,
+        idempotency_key=factories.key(),
+    )
 
 
 async def connected(communicator) -> dict:
@@ -189,6 +199,31 @@ def test_events_arrive_in_version_order_and_stale_ones_are_dropped(owner, produc
         await layer.group_send(
             merchant_group(product.merchant_id), {"type": "stock.event", "event": events[1]}
         )
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_missing_version_is_filled_in_from_the_outbox(owner, product, location):
+    for quantity in (4, 3, 2):
+        change_without_publishing(product, location, quantity)
+    first, second, third = (
+        event_document(e) for e in OutboxEvent.objects.select_related("merchant").order_by("id")
+    )
+    owner_cookie = session_cookie(owner)
+
+    async def scenario():
+        await connected(ws := stream(cookie=owner_cookie))
+        layer = get_channel_layer()
+        group = merchant_group(product.merchant_id)
+        await layer.group_send(group, {"type": "stock.event", "event": first})
+        assert (await ws.receive_json_from())["data"]["version"] == 1
+        # Version 2 never arrives live; version 3 does.
+        await layer.group_send(group, {"type": "stock.event", "event": third})
+        assert [(await ws.receive_json_from())["data"]["version"] for _ in range(2)] == [2, 3]
+        assert (await ws.receive_json_from())["type"] == "replayed"
+        await layer.group_send(group, {"type": "stock.event", "event": second})  # late
         assert await ws.receive_nothing(timeout=0.3)
         await ws.disconnect()
 
