@@ -8,6 +8,7 @@ have by event id and stock version). No stock row is locked here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -50,8 +51,9 @@ def outbox_dispatch_soon() -> None:
 
             outbox_dispatch.apply_async(retry=False)
     except Exception:
-        cache.delete(DISPATCH_QUEUED_KEY)
         logger.warning("Could not queue the outbox dispatch; the sweep will publish", exc_info=True)
+        with contextlib.suppress(Exception):  # the cache is down too: the key expires by itself
+            cache.delete(DISPATCH_QUEUED_KEY)
 
 
 def outbox_dispatch_started() -> None:

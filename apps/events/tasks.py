@@ -4,7 +4,14 @@ conditional UPDATE that only one caller can win."""
 
 from celery import shared_task
 
-from apps.events.services import outbox_dispatch_started, outbox_prune, outbox_publish_pending
+from apps.events.services import (
+    BATCH_SIZE,
+    MAX_BATCHES,
+    outbox_dispatch_soon,
+    outbox_dispatch_started,
+    outbox_prune,
+    outbox_publish_pending,
+)
 from apps.inventory.services import reservation_expire_due
 from apps.webhooks.services import webhook_deliveries_prune
 
@@ -13,7 +20,10 @@ from apps.webhooks.services import webhook_deliveries_prune
 def outbox_dispatch() -> int:
     """Publish pending events now (queued after each commit that wrote any)."""
     outbox_dispatch_started()
-    return outbox_publish_pending()
+    published = outbox_publish_pending()
+    if published == BATCH_SIZE * MAX_BATCHES:
+        outbox_dispatch_soon()  # a backlog: carry on in a fresh task rather than wait
+    return published
 
 
 @shared_task(name="events.outbox_sweep", ignore_result=True)
