@@ -15,12 +15,14 @@ version (lost or overtaken on the way) makes the stream replay the gap from the 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from apps.events import auth
 from apps.events.access import StreamAccess, resolve_locations, stream_access
 from apps.events.groups import location_group, merchant_group
 from apps.events.selectors import REPLAY_LIMIT, events_since, latest_event_id
@@ -28,6 +30,8 @@ from apps.events.selectors import REPLAY_LIMIT, events_since, latest_event_id
 SUBPROTOCOL = "stockroom"
 CLOSE_FORBIDDEN = 4403
 MAX_SKUS = 500
+# How often an open stream checks that its key, session and membership still hold.
+ACCESS_RECHECK_SECONDS = 60
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -43,6 +47,7 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         merchant = (params.get("merchant") or [None])[0]
+        self.merchant_param, self.checked_at = merchant, time.monotonic()
         self.access = await database_sync_to_async(stream_access)(
             user=self.scope.get("user"), api_key=self.scope.get("api_key"), merchant=merchant
         )
@@ -158,10 +163,40 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
         return True
 
+    def _current_access(self) -> StreamAccess | None:
+        api_key = self.scope.get("api_key")
+        if api_key is not None:
+            return stream_access(
+                user=None,
+                api_key=auth.authenticate_key(auth.raw_key_from_scope(self.scope) or ""),
+                merchant=self.merchant_param,
+            )
+        session = self.scope.get("session")
+        if session is None or not session.exists(session.session_key):
+            return None  # signed out
+        user = self.scope["user"]
+        user.refresh_from_db(fields=["is_active"])
+        return stream_access(user=user, api_key=None, merchant=self.merchant_param)
+
+    async def _access_holds(self) -> bool:
+        """Re-check, at most once per ACCESS_RECHECK_SECONDS, that the key is not revoked, the
+        session not ended and the membership not narrowed; close the stream otherwise."""
+        if time.monotonic() - self.checked_at < ACCESS_RECHECK_SECONDS:
+            return True
+        self.checked_at = time.monotonic()
+        access = await database_sync_to_async(self._current_access)()
+        if access is not None and access.merchant_id == self.access.merchant_id:
+            allowed = access.location_ids
+            if allowed is None or (self.location_ids is not None and self.location_ids <= allowed):
+                self.access = access
+                return True
+        await self.close(code=CLOSE_FORBIDDEN)
+        return False
+
     # Channel-layer handlers (message "type" with dots -> underscores).
     async def stock_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
-        if not self._wanted(event):
+        if not self._wanted(event) or not await self._access_holds():
             return
         data = event.get("data", {})
         known = self.versions.get(data.get("stock_level_id"))
@@ -174,4 +209,5 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
         await self._send_event(event)
 
     async def alert_event(self, message: dict[str, Any]) -> None:
-        await self._send_event(message["event"])
+        if self._wanted(message["event"]) and await self._access_holds():
+            await self._send_event(message["event"])

@@ -9,6 +9,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing.websocket import WebsocketCommunicator
+from django.contrib.sessions.models import Session
 from django.test import Client
 
 from apps.events.groups import merchant_group
@@ -290,3 +291,37 @@ def test_api_key_transports_reach_the_key_check(
 
     run(scenario)
     assert seen[0] == raw
+
+
+def test_a_stream_closes_once_its_key_is_revoked(monkeypatch, merchant, product, location):
+    valid = {"sr_live"}
+    monkeypatch.setattr(
+        "apps.events.auth.authenticate_key",
+        lambda raw: SimpleNamespace(merchant=merchant) if raw in valid else None,
+    )
+    monkeypatch.setattr("apps.events.consumers.ACCESS_RECHECK_SECONDS", 0)
+
+    async def scenario():
+        await connected(ws := stream("key=sr_live", origin=""))
+        await sync_to_async(change)(product, location, 1)
+        assert (await ws.receive_json_from())["data"]["on_hand"] == 1
+        valid.clear()  # revoked
+        await sync_to_async(change)(product, location, 1)
+        assert (await ws.receive_output())["type"] == "websocket.close"
+
+    run(scenario)
+
+
+def test_a_stream_closes_when_its_session_ends(monkeypatch, owner, product, location):
+    monkeypatch.setattr("apps.events.consumers.ACCESS_RECHECK_SECONDS", 0)
+    owner_cookie = session_cookie(owner)
+
+    async def scenario():
+        await connected(ws := stream(cookie=owner_cookie))
+        await sync_to_async(change)(product, location, 1)
+        assert (await ws.receive_json_from())["data"]["on_hand"] == 1
+        await sync_to_async(Session.objects.filter(session_key=owner_cookie).delete)()  # signed out
+        await sync_to_async(change)(product, location, 1)
+        assert (await ws.receive_output())["type"] == "websocket.close"
+
+    run(scenario)
