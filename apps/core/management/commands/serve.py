@@ -1,7 +1,8 @@
 """Start the product: the ASGI server, plus a Celery worker and beat when Redis is configured.
 
-On embedded defaults (no REDIS_URL) there is no broker: a background thread in this process
-runs the periodic jobs instead (see `apps.core.embedded_scheduler`).
+On embedded defaults (no REDIS_URL) there is no broker: this process runs the periodic jobs and
+publishes events itself, from a task on the server's event loop (see
+`apps.core.embedded_scheduler`); it then serves with a single worker process.
 """
 
 import asyncio
@@ -40,6 +41,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 "No REDIS_URL: periodic jobs and event publishing run in this process."
             )
+            if workers > 1:
+                self.stderr.write("Without Redis there is one server process; --workers ignored.")
         self.stdout.write(
             f"Stockroom on http://{host}:{port}/  (admin: http://{host}:{port}/admin/)"
         )
