@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("inventory_site.api_urls")),
+    path("dashboard/", include("apps.dashboard.urls")),
 ]
 
 handler404 = "apps.core.api.problems.not_found"

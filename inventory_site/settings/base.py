@@ -39,6 +39,10 @@ INSTALLED_APPS = [
     "apps.inventory",
     "apps.apikeys",
     "apps.feeds",
+    "apps.events",
+    "apps.alerts",
+    "apps.webhooks",
+    "apps.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +149,30 @@ STOCKROOM_RESERVATION_MAX_TTL_SECONDS = env.int(
     "STOCKROOM_RESERVATION_MAX_TTL_SECONDS", default=7 * 24 * 3600
 )
 STOCKROOM_IDEMPOTENCY_RETENTION_HOURS = env.int("STOCKROOM_IDEMPOTENCY_RETENTION_HOURS", default=48)
+
+# --- Alerts and partner webhooks -----------------------------------------------------------
+# Alert listeners: dotted paths of callables `listener(alert, event)` (see apps/alerts/listeners.py).
+STOCKROOM_ALERT_LISTENERS = env.list(
+    "STOCKROOM_ALERT_LISTENERS",
+    default=[
+        "apps.alerts.listeners.log_listener",
+        "apps.alerts.listeners.websocket_listener",
+        "apps.alerts.listeners.webhook_listener",
+        "apps.alerts.listeners.email_listener",
+    ],
+)
+STOCKROOM_ALERT_EMAILS = env.list("STOCKROOM_ALERT_EMAILS", default=[])
+# Published events and finished webhook deliveries are kept this long (streams resume within it).
+STOCKROOM_EVENT_RETENTION_DAYS = env.int("STOCKROOM_EVENT_RETENTION_DAYS", default=30)
+STOCKROOM_WEBHOOK_TIMEOUT_SECONDS = env.float("STOCKROOM_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+STOCKROOM_WEBHOOK_MAX_ATTEMPTS = env.int("STOCKROOM_WEBHOOK_MAX_ATTEMPTS", default=12)
+STOCKROOM_WEBHOOK_BACKOFF_SECONDS = env.float("STOCKROOM_WEBHOOK_BACKOFF_SECONDS", default=15.0)
+STOCKROOM_WEBHOOK_BACKOFF_MAX_SECONDS = env.float(
+    "STOCKROOM_WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600.0
+)
+STOCKROOM_WEBHOOK_DISABLE_AFTER_FAILURES = env.int(
+    "STOCKROOM_WEBHOOK_DISABLE_AFTER_FAILURES", default=25
+)
 
 LOGGING = {
     "version": 1,

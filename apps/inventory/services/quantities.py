@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from apps.events.hooks import dispatch_after_commit
 from apps.inventory.exceptions import (
     CountBelowReserved,
     ExceedsMaxLevel,
@@ -137,6 +138,7 @@ def apply_movements(movements: Sequence[Movement], ctx: MovementContext) -> list
         applied = {row["stock_level_id"] for row in rows}
         _raise_refusal([m for m in ordered if m.stock_level_id not in applied])
     by_level = {row["stock_level_id"]: row for row in rows}
+    dispatch_after_commit()  # publish the outbox rows once this transaction commits
     return [_entry_from_row(by_level[m.stock_level_id], m, ctx) for m in movements]
 
 
@@ -494,6 +496,7 @@ def configure_level(
     OutboxEvent.objects.create(
         merchant_id=ctx.merchant_id, topic=STOCK_CHANGED, ledger_entry=entry, created_at=ctx.at
     )
+    dispatch_after_commit()
     return entry
 
 

@@ -1,0 +1,62 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.alerts.models import Alert
+from apps.alerts.services import alert_acknowledge, alert_resolve
+
+
+class MerchantScopedAdminMixin:
+    """Staff who are not superusers see the rows of the merchants they belong to."""
+
+    merchant_lookup = "merchant"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(
+            **{f"{self.merchant_lookup}__memberships__user": request.user}
+        ).distinct()
+
+
+@admin.register(Alert)
+class AlertAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+    change_list_template = "admin/alerts/alert/change_list.html"
+    list_display = (
+        "triggered_at", "kind", "status", "merchant", "product", "location", "available",
+        "threshold", "reorder_quantity", "message",
+    )  # fmt: skip
+    list_filter = ("status", "kind", "merchant", "location")
+    list_select_related = ("merchant", "product", "location")
+    search_fields = ("message", "product__sku", "location__code")
+    date_hierarchy = "triggered_at"
+    actions = ("acknowledge", "resolve")
+    readonly_fields = [field.name for field in Alert._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Alert | None = None) -> bool:
+        return False
+
+    @admin.action(description="Acknowledge selected alerts", permissions=["change"])
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
+        done = sum(alert_acknowledge(alert=alert, actor=request.user) for alert in queryset)
+        self.message_user(request, f"Acknowledged {done} alert(s).", messages.SUCCESS)
+
+    @admin.action(description="Resolve selected alerts (not low stock)", permissions=["change"])
+    def resolve(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
+        # Low-stock alerts resolve themselves when stock comes back above the threshold;
+        # resolving one by hand would only re-raise it at the next evaluation.
+        low = queryset.filter(kind=Alert.Kind.LOW_STOCK).count()
+        done = sum(
+            alert_resolve(alert=alert) for alert in queryset.exclude(kind=Alert.Kind.LOW_STOCK)
+        )
+        self.message_user(request, f"Resolved {done} alert(s).", messages.SUCCESS)
+        if low:
+            self.message_user(
+                request,
+                f"{low} low-stock alert(s) left open: they resolve when stock is replenished.",
+                messages.WARNING,
+            )

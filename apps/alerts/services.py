@@ -1,0 +1,215 @@
+"""Raising, acknowledging and resolving alerts.
+
+Low-stock alerts are evaluated from the current stock row, after the stock change committed
+(by the outbox dispatcher) and periodically by `low_stock_scan` as a safety net. A partial
+unique constraint allows one open alert per subject, so an episode is alerted once however
+many evaluators race; replenishing above the threshold resolves it, and the next drop is a
+new episode. Listeners are notified after commit.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.alerts.listeners import notify_listeners
+from apps.alerts.models import Alert
+from apps.alerts.selectors import alert_get
+from apps.inventory.ledger_replay import find_drift
+from apps.inventory.models import StockLevel
+
+logger = logging.getLogger(__name__)
+Kind, Status = Alert.Kind, Alert.Status
+SCAN_CHUNK = 500
+
+
+def low_stock_subject(level_id: int) -> str:
+    return f"low_stock:level:{level_id}"
+
+
+def is_low(level: StockLevel) -> bool:
+    """A level alerts when it has a threshold (0 turns alerts off) and available is at or
+    below it. Inactive products do not alert."""
+    return (
+        level.low_stock_threshold > 0
+        and level.product.is_active
+        and level.available <= level.low_stock_threshold
+    )
+
+
+def reorder_quantity(level: StockLevel) -> int:
+    """Units to order. With a max level: fill on hand (counting units in transit) up to it, so
+    the receipt is never refused. Otherwise: bring available (counting units in transit) up to
+    the reorder point, or just above the threshold when no reorder point is set."""
+    if level.max_level is not None:
+        return max(level.max_level - level.on_hand - level.in_transit, 0)
+    target = max(level.reorder_point, level.low_stock_threshold + 1)
+    return max(target - level.available - level.in_transit, 0)
+
+
+def _notify_after_commit(alert_id: int, event: str) -> None:
+    transaction.on_commit(functools.partial(_notify, alert_id, event), robust=True)
+
+
+def _notify(alert_id: int, event: str) -> None:
+    alert = alert_get(alert_id)
+    if alert is not None:
+        notify_listeners(alert, event)
+
+
+def alert_raise(
+    *, merchant_id: int, kind: str, subject: str, message: str, **fields: Any
+) -> Alert | None:
+    """Open an alert, or return None when one is already open for `subject`."""
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                merchant_id=merchant_id,
+                kind=kind,
+                subject=subject,
+                message=message[:500],
+                triggered_at=timezone.now(),
+                **fields,
+            )
+    except IntegrityError as error:
+        if "alert_one_open_per_subject" not in str(error):
+            raise
+        return None
+    _notify_after_commit(alert.pk, "triggered")
+    return alert
+
+
+def alert_acknowledge(*, alert: Alert, actor: User | None) -> bool:
+    """Triggered -> acknowledged. False when the alert was not triggered (any more)."""
+    now = timezone.now()
+    changed = Alert.objects.filter(pk=alert.pk, status=Status.TRIGGERED).update(
+        status=Status.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=actor, updated_at=now
+    )
+    if changed:
+        _notify_after_commit(alert.pk, "acknowledged")
+    return bool(changed)
+
+
+def alert_resolve(*, alert: Alert, **fields: Any) -> bool:
+    """Open -> resolved. False when the alert was resolved already."""
+    now = timezone.now()
+    changed = Alert.objects.filter(pk=alert.pk, status__in=Alert.OPEN_STATUSES).update(
+        status=Status.RESOLVED, resolved_at=now, updated_at=now, **fields
+    )
+    if changed:
+        _notify_after_commit(alert.pk, "resolved")
+    return bool(changed)
+
+
+def low_stock_evaluate(*, level_ids: Iterable[int]) -> dict[str, int]:
+    """Raise, refresh or resolve the low-stock alerts of these levels from their current
+    figures. Returns counts of alerts raised and resolved."""
+    ids = sorted(set(level_ids))
+    levels = StockLevel.objects.select_related("product", "location").filter(pk__in=ids)
+    open_by_level = {
+        alert.stock_level_id: alert
+        for alert in Alert.objects.filter(
+            kind=Kind.LOW_STOCK, status__in=Alert.OPEN_STATUSES, stock_level_id__in=ids
+        )
+    }
+    raised = resolved = 0
+    for level in levels:
+        alert = open_by_level.get(level.pk)
+        if is_low(level):
+            if alert is None:
+                raised += _raise_low_stock(level) is not None
+            elif (alert.available, alert.reorder_quantity) != (
+                level.available,
+                reorder_quantity(level),
+            ):
+                Alert.objects.filter(pk=alert.pk).update(
+                    available=level.available,
+                    reorder_quantity=reorder_quantity(level),
+                    threshold=level.low_stock_threshold,
+                    updated_at=timezone.now(),
+                )
+        elif alert is not None:
+            resolved += alert_resolve(alert=alert, available=level.available)
+    return {"raised": raised, "resolved": resolved}
+
+
+def _raise_low_stock(level: StockLevel) -> Alert | None:
+    sku, code = level.product.sku, level.location.code
+    return alert_raise(
+        merchant_id=level.merchant_id,
+        kind=Kind.LOW_STOCK,
+        subject=low_stock_subject(level.pk),
+        message=(
+            f"{sku} at {code}: {level.available} available, "
+            f"at or below the threshold of {level.low_stock_threshold}"
+        ),
+        stock_level=level,
+        product_id=level.product_id,
+        location_id=level.location_id,
+        threshold=level.low_stock_threshold,
+        available=level.available,
+        reorder_quantity=reorder_quantity(level),
+    )
+
+
+def low_stock_scan() -> dict[str, int]:
+    """Evaluate every level that is low without an open alert, and every open low-stock alert
+    (the safety net behind event-driven evaluation)."""
+    available = Greatest(F("on_hand") - F("reserved") - F("safety_stock"), Value(0))
+    open_alert = Alert.objects.filter(
+        kind=Kind.LOW_STOCK, status__in=Alert.OPEN_STATUSES, stock_level_id=OuterRef("pk")
+    )
+    low_unalerted = (
+        StockLevel.objects.annotate(available_units=available)
+        .filter(
+            low_stock_threshold__gt=0,
+            available_units__lte=F("low_stock_threshold"),
+            product__is_active=True,
+        )
+        .exclude(Exists(open_alert))
+        .values_list("pk", flat=True)
+    )
+    alerted = Alert.objects.filter(kind=Kind.LOW_STOCK, status__in=Alert.OPEN_STATUSES).values_list(
+        "stock_level_id", flat=True
+    )
+    candidates = sorted({*low_unalerted, *alerted})
+    totals = {"raised": 0, "resolved": 0}
+    for start in range(0, len(candidates), SCAN_CHUNK):
+        counts = low_stock_evaluate(level_ids=candidates[start : start + SCAN_CHUNK])
+        for name, count in counts.items():
+            totals[name] += count
+    return totals
+
+
+def ledger_verify() -> int:
+    """Replay the ledger; raise a ledger-drift alert per drifting level, resolve the alerts of
+    levels that no longer drift. Returns the number of drifting levels."""
+    drifts = {drift.stock_level_id: drift for drift in find_drift()}
+    levels = StockLevel.objects.filter(pk__in=list(drifts)).select_related("product", "location")
+    for level in levels:
+        drift = drifts[level.pk]
+        alert_raise(
+            merchant_id=level.merchant_id,
+            kind=Kind.LEDGER_DRIFT,
+            subject=f"ledger_drift:level:{level.pk}",
+            message=f"Ledger drift: {drift.describe()}",
+            stock_level=level,
+            product_id=level.product_id,
+            location_id=level.location_id,
+            details={name: list(pair) for name, pair in drift.problems.items()},
+        )
+    for alert in Alert.objects.filter(
+        kind=Kind.LEDGER_DRIFT, status__in=Alert.OPEN_STATUSES
+    ).exclude(stock_level_id__in=list(drifts)):
+        alert_resolve(alert=alert)
+    if drifts:
+        logger.error("Ledger verification: %d stock level(s) drift", len(drifts))
+    return len(drifts)

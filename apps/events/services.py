@@ -1,0 +1,146 @@
+"""The outbox dispatcher: publishes committed events to websocket groups and partner webhooks.
+
+Rows are claimed with `SELECT ... FOR UPDATE SKIP LOCKED`, published, and marked published in
+one transaction, so two dispatchers never publish the same row and a crash before the commit
+leaves the rows to the next run (delivery is at least once; consumers drop what they already
+have by event id and stock version). No stock row is locked here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from celery import current_app
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core import embedded_scheduler
+from apps.events.groups import groups_for
+from apps.events.selectors import STOCK_CHANGED, event_document, event_location_id
+from apps.inventory.models import OutboxEvent
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+MAX_BATCHES = 20
+# Set while a dispatch task is queued, so a burst of commits enqueues one task, not thousands.
+DISPATCH_QUEUED_KEY = "stockroom:outbox:dispatch-queued"
+DISPATCH_QUEUED_TTL = 30
+
+
+def outbox_dispatch_soon() -> None:
+    """Ask for pending events to be published now. Cheap, and never raises: the periodic sweep
+    publishes anything a failed request leaves behind.
+
+    With a broker it queues one `outbox_dispatch` task (debounced through the cache); on the
+    embedded defaults it wakes the in-process scheduler thread.
+    """
+    try:
+        if current_app.conf.task_always_eager:
+            embedded_scheduler.wake()
+            return
+        if cache.add(DISPATCH_QUEUED_KEY, 1, timeout=DISPATCH_QUEUED_TTL):
+            from apps.events.tasks import outbox_dispatch
+
+            outbox_dispatch.apply_async(retry=False)
+    except Exception:
+        logger.warning("Could not queue the outbox dispatch; the sweep will publish", exc_info=True)
+        with contextlib.suppress(Exception):  # the cache is down too: the key expires by itself
+            cache.delete(DISPATCH_QUEUED_KEY)
+
+
+def outbox_dispatch_started() -> None:
+    """Called by the dispatch task before it claims rows: a commit from now on queues again."""
+    cache.delete(DISPATCH_QUEUED_KEY)
+
+
+def publish_to_groups(
+    documents: list[dict[str, Any]], *, message_type: str = "stock.event"
+) -> None:
+    """Send event documents, in order, to their merchant's group and their location's group
+    (one event loop and one Redis connection for the whole batch)."""
+    layer = get_channel_layer()
+    if layer is None or not documents:
+        return
+
+    async def send_all() -> None:
+        for document in documents:
+            message = {"type": message_type, "event": document}
+            for group in groups_for(document["merchant_id"], event_location_id(document)):
+                await layer.group_send(group, message)
+
+    async_to_sync(send_all)()
+
+
+def outbox_publish_pending(*, batch_size: int = BATCH_SIZE, max_batches: int = MAX_BATCHES) -> int:
+    """Publish unpublished events, oldest first, in batches. Returns how many this call
+    published. Safe to run concurrently and repeatedly."""
+    published = 0
+    for _ in range(max_batches):
+        count = _publish_batch(batch_size)
+        published += count
+        if count < batch_size:
+            break
+    return published
+
+
+def _publish_batch(batch_size: int) -> int:
+    from apps.webhooks.services import webhook_deliveries_create
+
+    with transaction.atomic():
+        events = list(
+            OutboxEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("merchant", "ledger_entry__product", "ledger_entry__location")
+            .filter(published_at__isnull=True)
+            .order_by("id")[:batch_size]
+        )
+        if not events:
+            return 0
+        documents = [event_document(event) for event in events]
+        try:
+            publish_to_groups(documents)
+        except Exception:  # live viewers resume from the outbox; webhooks must still go out
+            logger.exception("Publishing events %s.. to websocket groups failed", events[0].pk)
+        webhook_deliveries_create(documents)
+        OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(
+            published_at=timezone.now()
+        )
+    level_ids = {d["data"]["stock_level_id"] for d in documents if d["type"] == STOCK_CHANGED}
+    if level_ids:
+        _evaluate_alerts(level_ids)
+    return len(events)
+
+
+def _evaluate_alerts(level_ids: set[int]) -> None:
+    from apps.alerts.services import low_stock_evaluate
+
+    try:
+        low_stock_evaluate(level_ids=level_ids)
+    except Exception:  # the periodic low-stock scan is the safety net
+        logger.exception("Low-stock evaluation failed for levels %s", sorted(level_ids))
+
+
+def outbox_prune(*, older_than: timedelta | None = None, batch_size: int = 5000) -> int:
+    """Delete events published longer ago than the retention period (default
+    STOCKROOM_EVENT_RETENTION_DAYS); unpublished events are never deleted. Streams cannot
+    resume from before the oldest event kept. Returns how many were deleted."""
+    if older_than is None:
+        older_than = timedelta(days=settings.STOCKROOM_EVENT_RETENTION_DAYS)
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        ids = list(
+            OutboxEvent.objects.filter(published_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        deleted += OutboxEvent.objects.filter(pk__in=ids).delete()[0]

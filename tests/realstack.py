@@ -1,0 +1,195 @@
+"""Real processes for integration tests: a Celery worker and an ASGI server on the test
+database and the test Redis, and a local webhook receiver. Each is bounded in time and
+stopped by its owner."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from inventory_site.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The URL of the database the tests run on (the test database, once created)."""
+    db = settings.DATABASES["default"]
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return (
+        f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
+        f"/{db['NAME']}"
+    )
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "inventory_site.settings.test",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("TEST_DATABASE_NAME", None)
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], timeout: float, interval: float = 0.05) -> object:
+    """Poll until `condition()` is truthy; return it, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def declare_broker_queues() -> None:
+    """(Re)declare the Celery queues: the autouse Redis flush removes kombu's bindings."""
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in celery_app.amqp.queues.values():
+            queue(channel).declare()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def celery_workers(count: int = 1, timeout: float = 30) -> Iterator[list[subprocess.Popen]]:
+    """Start `count` real worker processes (one task at a time each) and wait until they all
+    answer a ping; terminate them on exit."""
+    declare_broker_queues()
+    names = [f"test-{uuid.uuid4().hex[:8]}@localhost" for _ in range(count)]
+    command = [sys.executable, "-m", "celery", "-A", "inventory_site", "worker", "--pool", "solo"]
+    flags = ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    processes = [
+        subprocess.Popen([*command, "--hostname", name, *flags], cwd=ROOT, env=process_env())
+        for name in names
+    ]
+    try:
+
+        def all_up() -> bool:
+            for process in processes:
+                if process.poll() is not None:
+                    raise AssertionError(f"Celery worker exited with {process.returncode}")
+            replies = celery_app.control.ping(destination=names, timeout=0.5) or []
+            return len(replies) == count
+
+        wait_for(all_up, timeout=timeout, interval=0.2)
+        yield processes
+    finally:
+        for process in processes:
+            _stop(process)
+
+
+@contextlib.contextmanager
+def asgi_server(timeout: float = 30) -> Iterator[str]:
+    """Serve the ASGI application (HTTP + websockets, channels-redis) on a free loopback port;
+    yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "uvicorn", "inventory_site.asgi:application",
+            "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+            "--log-level", "warning",
+        ],
+        cwd=ROOT,
+        # DEBUG lets WhiteNoise serve the app's static files without collectstatic.
+        env=process_env(DJANGO_DEBUG="1"),
+    )  # fmt: skip
+    try:
+
+        def listening() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"ASGI server exited with {process.returncode}")
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(listening, timeout=timeout, interval=0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(process)
+
+
+@dataclass
+class ReceivedRequest:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class WebhookReceiver:
+    """A partner's endpoint on 127.0.0.1: answers the scripted status codes in turn (the
+    last one repeats) and records every request."""
+
+    statuses: list[int]
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    url: str = ""
+
+    def status_for(self, index: int) -> int:
+        return self.statuses[min(index, len(self.statuses) - 1)]
+
+
+@contextlib.contextmanager
+def webhook_receiver(statuses: list[int]) -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(statuses=list(statuses))
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with lock:
+                status = receiver.status_for(len(receiver.requests))
+                receiver.requests.append(ReceivedRequest(dict(self.headers.items()), body))
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(f"status {status}".encode())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/stock"
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
