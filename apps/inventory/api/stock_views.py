@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from apps.core.api.idempotency import stock_write
 from apps.core.api.schema import IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER, PATH_EXAMPLES
 from apps.core.api.views import MerchantAPIView
-from apps.inventory import selectors, services
+from apps.inventory import availability_cache, selectors, services
 from apps.inventory.api import serializers as s
 from apps.inventory.api.lines import change_payload, etag, if_match_version, resolve
 from apps.inventory.models import Source
@@ -93,7 +93,9 @@ class AvailabilityView(MerchantAPIView):
     )
     def get(self, request, sku: str):
         quantity = self.query(s.AvailabilityQuerySerializer)["quantity"]
-        result = selectors.availability(merchant=request.merchant, sku=sku, quantity=quantity)
+        result = availability_cache.availability(
+            merchant=request.merchant, sku=sku, quantity=quantity
+        )
         return Response(s.AvailabilitySerializer(result).data)
 
 

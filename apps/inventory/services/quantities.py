@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.events.hooks import dispatch_after_commit
+from apps.inventory import availability_cache
 from apps.inventory.exceptions import (
     CountBelowReserved,
     ExceedsMaxLevel,
@@ -139,6 +140,7 @@ def apply_movements(movements: Sequence[Movement], ctx: MovementContext) -> list
         _raise_refusal([m for m in ordered if m.stock_level_id not in applied])
     by_level = {row["stock_level_id"]: row for row in rows}
     dispatch_after_commit()  # publish the outbox rows once this transaction commits
+    availability_cache.invalidate_after_commit(row["product_id"] for row in rows)
     return [_entry_from_row(by_level[m.stock_level_id], m, ctx) for m in movements]
 
 
@@ -230,6 +232,18 @@ def _apply_postgresql(movements: Sequence[Movement], ctx: MovementContext) -> li
 def _apply_postgresql_chunk(
     movements: Sequence[Movement], ctx: MovementContext
 ) -> list[dict[str, Any]]:
+    sql, params = movement_statement(movements, ctx)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_row_dict(row) for row in cursor.fetchall()]
+
+
+def movement_statement(
+    movements: Sequence[Movement], ctx: MovementContext
+) -> tuple[str, dict[str, Any]]:
+    """The PostgreSQL statement (and its parameters) that applies `movements`: guard, update,
+    ledger rows and outbox rows in one round trip. Exposed so that benchmarks can drive the
+    very same statement without the ORM."""
     params = _context_params(ctx)
     value_rows = []
     for index, movement in enumerate(movements):
@@ -269,9 +283,7 @@ def _apply_postgresql_chunk(
             entry.id
         FROM moved JOIN entry ON entry.stock_level_id = moved.stock_level_id
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [_row_dict(row) for row in cursor.fetchall()]
+    return sql, params
 
 
 def _apply_portable(movements: Sequence[Movement], ctx: MovementContext) -> list[dict[str, Any]]:
@@ -497,6 +509,7 @@ def configure_level(
         merchant_id=ctx.merchant_id, topic=STOCK_CHANGED, ledger_entry=entry, created_at=ctx.at
     )
     dispatch_after_commit()
+    availability_cache.invalidate_after_commit([level.product_id])
     return entry
 
 

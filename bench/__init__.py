@@ -1,0 +1,1 @@
+"""Benchmarks: the full stack under load, beside the database's own limit (`python -m bench`)."""

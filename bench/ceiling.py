@@ -1,0 +1,124 @@
+"""The ceiling: the product's own transaction driven by raw psycopg (async, one connection per
+client), no Django, no HTTP. Reads one job (JSON) on stdin and prints the Recorder's result.
+
+`reserve` runs the statements `reservation_create` runs, in the same order: idempotency claim,
+stock level lookup, reservation row, line row, then the engine's guarded statement (taken from
+`quantities.movement_statement`, so it is byte for byte the product's), then COMMIT.
+`availability` runs the availability selector's query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from bench.recorder import Recorder
+
+CLAIM = (
+    "INSERT INTO inventory_idempotencyrecord "
+    "(merchant_id, key, operation, fingerprint, result, created_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (merchant_id, key) DO NOTHING RETURNING id"
+)
+LEVELS = (
+    "SELECT product_id, location_id, id FROM inventory_stocklevel "
+    "WHERE product_id IN (%s) AND location_id IN (%s)"
+)
+RESERVATION = (
+    "INSERT INTO inventory_reservation (id, merchant_id, status, order_ref, expires_at, source, "
+    "created_by_id, created_at, closed_at) VALUES (%s, %s, 'active', '', %s, 'api', NULL, %s, NULL)"
+)
+LINE = (
+    "INSERT INTO inventory_reservationline "
+    "(reservation_id, stock_level_id, product_id, location_id, quantity) "
+    "VALUES (%s, %s, %s, %s, %s) RETURNING id"
+)
+
+
+async def reserve(conn: psycopg.AsyncConnection, job: dict[str, Any], rng: random.Random) -> int:
+    product_id, location_id = rng.choice(job["pairs"])
+    quantity = rng.randint(job.get("quantity_min", 1), job.get("quantity_max", 1))
+    key = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    reservation_id = uuid.uuid4()
+    merchant_id = job["merchant_id"]
+    digest = hashlib.sha256(f"{product_id}:{location_id}:{quantity}".encode()).hexdigest()
+    async with conn.transaction() as tx:
+        await conn.execute(
+            CLAIM,
+            [
+                merchant_id,
+                key,
+                "reservation.create",
+                digest,
+                Jsonb({"r": str(reservation_id)}),
+                now,
+            ],
+        )
+        cursor = await conn.execute(LEVELS, [product_id, location_id])
+        level_id = (await cursor.fetchone())[2]
+        await conn.execute(
+            RESERVATION, [reservation_id, merchant_id, now + timedelta(seconds=900), now]
+        )
+        await conn.execute(LINE, [reservation_id, level_id, product_id, location_id, quantity])
+        params = dict(job["reserve_params"])
+        params.update(
+            stock_level_id_0=level_id,
+            d_reserved_0=quantity,
+            reference_0=f"reservation:{reservation_id}",
+            idempotency_key=key,
+            at=now,
+        )
+        cursor = await conn.execute(job["reserve_sql"], params)
+        if not await cursor.fetchall():
+            raise psycopg.Rollback(tx)  # refused (insufficient stock): nothing is kept
+        return 201
+    return 409
+
+
+async def availability(
+    conn: psycopg.AsyncConnection, job: dict[str, Any], rng: random.Random
+) -> int:
+    cursor = await conn.execute(
+        job["availability_sql"], [job["merchant_id"], rng.choice(job["skus"])]
+    )
+    await cursor.fetchall()
+    return 200
+
+
+async def run(job: dict[str, Any]) -> dict[str, Any]:
+    recorder = Recorder(float(job["seconds"]), job.get("max_requests"))
+    operation = reserve if job["kind"] == "reserve" else availability
+    kind = "write" if job["kind"] == "reserve" else "read"
+
+    async def client(index: int) -> None:
+        rng = random.Random(index)
+        async with await psycopg.AsyncConnection.connect(job["dsn"], autocommit=True) as conn:
+            while recorder.take():
+                began = time.perf_counter()
+                status = await operation(conn, job, rng)
+                recorder.record(kind, status, began)
+
+    await asyncio.gather(*(client(i) for i in range(int(job["concurrency"]))))
+    return recorder.result()
+
+
+def main() -> None:
+    job = json.load(sys.stdin)
+    import uvloop
+
+    uvloop.install()
+    json.dump(asyncio.run(run(job)), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

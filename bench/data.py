@@ -1,0 +1,90 @@
+"""Benchmark data: one merchant with an API key, products, locations and stock, created through
+the product's own services (stock only ever arrives through `stock_receive`)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import connection
+
+from apps.apikeys.services import api_key_create
+from apps.catalog.models import Product
+from apps.inventory import services
+from apps.locations.models import Location
+from apps.merchants.models import Merchant
+
+# Tables emptied before a run: everything the product writes, never Django's own bookkeeping.
+RESET_APPS = (
+    "accounts", "merchants", "catalog", "locations", "inventory", "apikeys", "feeds",
+    "events", "alerts", "webhooks",
+)  # fmt: skip
+RECEIVE_BATCH = 10_000
+
+
+@dataclass
+class Catalog:
+    merchant: Merchant
+    token: str
+    skus: list[str]
+    locations: list[str]
+    product_ids: list[int]
+    location_ids: list[int]
+
+
+def reset() -> None:
+    """Empty the product's tables in this (benchmark-only) database."""
+    from django.apps import apps
+
+    tables = [
+        model._meta.db_table
+        for label in RESET_APPS
+        for model in apps.get_app_config(label).get_models(include_auto_created=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+def merchant_with_key(code: str) -> tuple[Merchant, str]:
+    merchant = Merchant.objects.create(code=code, name=f"Benchmark {code}")
+    _, token = api_key_create(merchant=merchant, name="benchmark")
+    return merchant, token
+
+
+def catalog(
+    code: str, *, products: int, locations: int, on_hand: int, stock: bool = True
+) -> Catalog:
+    """`products` x `locations` stock levels of `on_hand` units each (received through the
+    stock service in batches of 10,000 lines); `stock=False` creates no stock level."""
+    merchant, token = merchant_with_key(code)
+    created_locations = Location.objects.bulk_create(
+        Location(merchant=merchant, code=f"loc-{i:03d}", name=f"Location {i}", priority=i)
+        for i in range(locations)
+    )
+    created_products = []
+    for start in range(0, products, 20_000):
+        created_products += Product.objects.bulk_create(
+            Product(merchant=merchant, sku=f"SKU-{i:07d}", name=f"Product {i}")
+            for i in range(start, min(start + 20_000, products))
+        )
+    if stock:
+        lines = [
+            services.StockLine(product=product, location=location, quantity=on_hand)
+            for product in created_products
+            for location in created_locations
+        ]
+        for start in range(0, len(lines), RECEIVE_BATCH):
+            services.stock_receive(
+                merchant=merchant,
+                lines=lines[start : start + RECEIVE_BATCH],
+                actor=None,
+                idempotency_key=str(uuid.uuid4()),
+            )
+    return Catalog(
+        merchant=merchant,
+        token=token,
+        skus=[p.sku for p in created_products],
+        locations=[loc.code for loc in created_locations],
+        product_ids=[p.pk for p in created_products],
+        location_ids=[loc.pk for loc in created_locations],
+    )

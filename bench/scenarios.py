@@ -1,0 +1,364 @@
+"""The scenarios. Each returns a dict: `rows` (one per driver of the reference chain: raw
+psycopg, in-process service, API), `facts` (scenario-specific figures) and `verify` (the
+output of `inventory_verify` after a write scenario)."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.models import Sum
+
+from apps.inventory import selectors, services
+from apps.inventory.models import LedgerEntry, Source, StockLevel
+from apps.inventory.services.quantities import Movement, MovementContext, movement_statement
+from bench import data
+from bench.drive import percentile, run_driver, summarize
+from bench.stack import Stack
+
+
+@dataclass
+class Options:
+    seconds: float
+    small: bool
+    db_connections: int
+    stack: Stack
+
+    @property
+    def dsn(self) -> str:
+        settings = connection.settings_dict
+        return (
+            f"host={settings['HOST'] or '127.0.0.1'} port={settings['PORT'] or 5432} "
+            f"dbname={settings['NAME']} user={settings['USER']}"
+            + (f" password={settings['PASSWORD']}" if settings["PASSWORD"] else "")
+        )
+
+
+def verify() -> dict[str, Any]:
+    """`inventory_verify`, as printed."""
+    out = io.StringIO()
+    try:
+        call_command("inventory_verify", limit=20, stdout=out)
+        clean = True
+    except CommandError as error:
+        out.write(str(error))
+        clean = False
+    return {"clean": clean, "output": out.getvalue().strip()}
+
+
+def reserve_statement() -> tuple[str, dict[str, Any]]:
+    """The engine's guarded reserve statement for one line, as the product builds it."""
+    movement = Movement(
+        stock_level_id=0,
+        reason=LedgerEntry.Reason.RESERVE,
+        requested=1,
+        reserved=1,
+        respect_safety_stock=True,
+        reference="",
+    )
+    ctx = MovementContext(
+        merchant_id=0, actor_id=None, source=Source.API, idempotency_key="", at=None
+    )
+    return movement_statement([movement], ctx)
+
+
+def availability_sql() -> str:
+    """The availability selector's query, compiled by the ORM (parameters: merchant, sku)."""
+    from apps.catalog.models import Product
+
+    query = (
+        Product.objects.filter(merchant_id=0, sku="")
+        .values(
+            "is_active",
+            "stock_levels__on_hand",
+            "stock_levels__reserved",
+            "stock_levels__safety_stock",
+            "stock_levels__location__code",
+            "stock_levels__location__status",
+            "stock_levels__location__priority",
+        )
+        .order_by("stock_levels__location__priority", "stock_levels__location__code")
+    )
+    sql, params = query.query.sql_with_params()
+    assert list(params) == [0, ""], params
+    return sql
+
+
+def reserve_job(catalog: data.Catalog, opts: Options, **extra: Any) -> dict[str, Any]:
+    sql, params = reserve_statement()
+    params = {k: v for k, v in params.items() if k != "at"}
+    params["merchant_id"] = catalog.merchant.pk
+    return {
+        "kind": "reserve",
+        "seconds": opts.seconds,
+        "merchant_id": catalog.merchant.pk,
+        "token": catalog.token,
+        "host": opts.stack.host,
+        "port": opts.stack.port,
+        "skus": catalog.skus,
+        "locations": catalog.locations,
+        "pairs": [[p, loc] for p in catalog.product_ids for loc in catalog.location_ids],
+        "reserve_sql": sql,
+        "reserve_params": params,
+        "dsn": opts.dsn,
+        **extra,
+    }
+
+
+def chain(
+    job: dict[str, Any], opts: Options, api_concurrency: int, drivers=("psycopg", "service", "api")
+) -> list[dict[str, Any]]:
+    """The reference chain: the same work through each driver, one after the other."""
+    rows = []
+    for driver in drivers:
+        concurrency = api_concurrency if driver == "api" else opts.db_connections
+        raw = run_driver(driver, {**job, "concurrency": concurrency}, pool=opts.db_connections)
+        rows.append(summarize(driver, concurrency, raw))
+    ceiling = rows[0]["ops_per_s"] if rows and rows[0]["driver"] == "psycopg" else None
+    for row in rows:
+        row["of_ceiling"] = round(row["ops_per_s"] / ceiling, 3) if ceiling else None
+    return rows
+
+
+def hot_sku(opts: Options) -> dict[str, Any]:
+    catalog = data.catalog("hot", products=1, locations=1, on_hand=100_000_000)
+    job = reserve_job(catalog, opts, quantity_min=1, quantity_max=3)
+    rows = chain(job, opts, api_concurrency=64)
+    return {"rows": rows, "facts": {}, "verify": verify()}
+
+
+def spread(opts: Options) -> dict[str, Any]:
+    products = 200 if opts.small else 10_000
+    catalog = data.catalog("spread", products=products, locations=10, on_hand=1_000_000)
+    job = reserve_job(catalog, opts, quantity_min=1, quantity_max=3)
+    job["pairs_note"] = f"{products} SKUs x 10 locations"
+    rows = chain(job, opts, api_concurrency=64)
+    return {"rows": rows, "facts": {"stock_levels": products * 10}, "verify": verify()}
+
+
+def flash_sellout(opts: Options) -> dict[str, Any]:
+    """1,000 units, 20,000 requests of one unit from 128 clients, through each driver (a fresh
+    SKU each). Sold out when the 1,000th success completes."""
+    units, requests = (100, 2_000) if opts.small else (1_000, 20_000)
+    rows, facts = [], {}
+    for driver in ("psycopg", "service", "api"):
+        catalog = data.catalog(f"flash-{driver}", products=1, locations=1, on_hand=units)
+        job = reserve_job(catalog, opts, max_requests=requests, seconds=max(opts.seconds * 4, 60))
+        concurrency = 128 if driver == "api" else opts.db_connections
+        raw = run_driver(driver, {**job, "concurrency": concurrency}, pool=opts.db_connections)
+        row = summarize(driver, concurrency, raw)
+        level = StockLevel.objects.get(merchant=catalog.merchant)
+        times = row["success_times"]
+        late = row["latencies_by_status"].get("write:409", {})
+        row["of_ceiling"] = None
+        facts[driver] = {
+            "reserved_units": level.reserved,
+            "on_hand": level.on_hand,
+            "successes": row["ok"],
+            "server_errors": row["server_5xx"] + row["transport_errors"],
+            "sold_out_s": round(times[units - 1], 3) if len(times) >= units else None,
+            "late_409_p50_ms": late.get("p50"),
+            "late_409_p99_ms": late.get("p99"),
+            "exact": level.reserved == units and row["ok"] == units,
+        }
+        rows.append(row)
+    return {"rows": rows, "facts": facts, "verify": verify()}
+
+
+def _get_json(port: int, path: str, token: str) -> dict[str, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+def _staleness_probe(
+    catalog: data.Catalog, opts: Options, stop: threading.Event, samples: list[float]
+) -> None:
+    """Receive one unit, then poll the API until the answer shows it: the time from the
+    write's commit to the first read that reflects it, under the read load."""
+    from apps.catalog.models import Product
+    from apps.locations.models import Location
+
+    product = Product.objects.get(merchant=catalog.merchant, sku=catalog.skus[0])
+    location = Location.objects.get(merchant=catalog.merchant, code=catalog.locations[0])
+    path = f"/api/v1/availability/{product.sku}/"
+    try:
+        while not stop.is_set():
+            result = services.stock_receive(
+                merchant=catalog.merchant,
+                lines=[services.StockLine(product=product, location=location, quantity=1)],
+                actor=None,
+                idempotency_key=str(uuid.uuid4()),
+            )
+            committed = time.perf_counter()
+            expected = selectors.availability(merchant=catalog.merchant, sku=product.sku).available
+            del result
+            while not stop.is_set():
+                seen = _get_json(opts.stack.port, path, catalog.token)["available"]
+                if seen >= expected:
+                    samples.append((time.perf_counter() - committed) * 1000)
+                    break
+                if time.perf_counter() - committed > 30:
+                    samples.append(30_000.0)
+                    break
+            time.sleep(0.05)
+    finally:
+        connection.close()
+
+
+def availability_reads(opts: Options) -> dict[str, Any]:
+    products = 100 if opts.small else 1_000
+    catalog = data.catalog("reads", products=products, locations=10, on_hand=100)
+    job = {
+        "kind": "availability",
+        "seconds": opts.seconds,
+        "merchant_id": catalog.merchant.pk,
+        "token": catalog.token,
+        "host": opts.stack.host,
+        "port": opts.stack.port,
+        "skus": catalog.skus,
+        "read_skus": catalog.skus,
+        "availability_sql": availability_sql(),
+        "dsn": opts.dsn,
+    }
+    rows = chain(job, opts, api_concurrency=64, drivers=("psycopg", "service"))
+    stop, samples = threading.Event(), []
+    probe = threading.Thread(target=_staleness_probe, args=(catalog, opts, stop, samples))
+    probe.start()
+    try:
+        raw = run_driver("api", {**job, "concurrency": 64}, pool=opts.db_connections)
+    finally:
+        stop.set()
+        probe.join()
+    api = summarize("api", 64, raw)
+    api["of_ceiling"] = round(api["ops_per_s"] / rows[0]["ops_per_s"], 3)
+    rows.append(api)
+    facts = {
+        "staleness_samples": len(samples),
+        "staleness_p50_ms": percentile(samples, 0.5),
+        "staleness_p99_ms": percentile(samples, 0.99),
+        "staleness_max_ms": max(samples) if samples else None,
+    }
+    return {"rows": rows, "facts": facts, "verify": verify()}
+
+
+def bulk_and_mixed(opts: Options) -> list[tuple[str, dict[str, Any]]]:
+    """Bulk: 1,000,000 count lines (100,000 SKUs x 10 locations) through the bulk endpoint,
+    100 requests of 10,000 lines, two at a time. Mixed: then 90 % availability reads / 10 %
+    reservations (TTL 5 s, so the expiry sweeper has work) over those rows."""
+    products = 1_000 if opts.small else 100_000
+    catalog = data.catalog("bulk", products=products, locations=10, on_hand=0, stock=False)
+    lines = [
+        {"sku": sku, "location": code, "quantity": 50}
+        for sku in catalog.skus
+        for code in catalog.locations
+    ]
+    batches = [lines[i : i + 10_000] for i in range(0, len(lines), 10_000)]
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def post_batches() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", opts.stack.port, timeout=600)
+        try:
+            while True:
+                with lock:
+                    if not batches:
+                        return
+                    batch = batches.pop()
+                body = json.dumps({"mode": "count", "atomic": True, "lines": batch})
+                conn.request(
+                    "POST",
+                    "/api/v1/bulk/stock/",
+                    body=body,
+                    headers={
+                        "Authorization": f"Bearer {catalog.token}",
+                        "Content-Type": "application/json",
+                        "Idempotency-Key": str(uuid.uuid4()),
+                    },
+                )
+                response = conn.getresponse()
+                response.read()
+                with lock:
+                    statuses.append(response.status)
+        finally:
+            conn.close()
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=post_batches) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    totals = StockLevel.objects.filter(merchant=catalog.merchant).aggregate(
+        rows=Sum(1), on_hand=Sum("on_hand")
+    )
+    bulk = {
+        "rows": [],
+        "facts": {
+            "lines": len(lines),
+            "seconds": round(elapsed, 2),
+            "lines_per_s": round(len(lines) / elapsed, 1),
+            "requests": len(statuses),
+            "statuses": {str(s): statuses.count(s) for s in set(statuses)},
+            "stock_rows": totals["rows"],
+            "on_hand_total": totals["on_hand"],
+        },
+        "verify": verify(),
+    }
+    job = {
+        "kind": "mixed",
+        "read_share": 0.9,
+        "ttl_seconds": 5,
+        "quantity_min": 1,
+        "quantity_max": 2,
+        "seconds": opts.seconds,
+        "token": catalog.token,
+        "host": opts.stack.host,
+        "port": opts.stack.port,
+        "skus": catalog.skus,
+        "read_skus": catalog.skus,
+        "locations": catalog.locations,
+        "concurrency": 64,
+    }
+    raw = run_driver("api", job, pool=opts.db_connections)
+    reads = {k: v for k, v in raw["latencies_ms"].items() if k.startswith("read:")}
+    writes = {k: v for k, v in raw["latencies_ms"].items() if k.startswith("write:")}
+    row = summarize("api", 64, raw)
+    row["of_ceiling"] = None
+    time.sleep(2)
+    mixed = {
+        "rows": [row],
+        "facts": {
+            "reads_per_s": round(sum(map(len, reads.values())) / raw["elapsed"], 1),
+            "writes_per_s": round(sum(map(len, writes.values())) / raw["elapsed"], 1),
+            "read_p99_ms": percentile([x for v in reads.values() for x in v], 0.99),
+            "write_p99_ms": percentile([x for v in writes.values() for x in v], 0.99),
+            "expired_by_sweeper": LedgerEntry.objects.filter(
+                merchant=catalog.merchant, reason=LedgerEntry.Reason.EXPIRE
+            ).count(),
+        },
+        "verify": verify(),
+    }
+    return [("bulk", bulk), ("mixed", mixed)]
+
+
+SCENARIOS = {
+    "hot": hot_sku,
+    "flash": flash_sellout,
+    "spread": spread,
+    "reads": availability_reads,
+    "bulk+mixed": bulk_and_mixed,
+}
