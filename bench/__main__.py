@@ -38,6 +38,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=16,
         help="Connections (= concurrent clients) of the raw psycopg and in-process drivers.",
     )
+    parser.add_argument(
+        "--ceiling-shape",
+        choices=("fused", "split"),
+        default="fused",
+        help="Transaction shape of the raw psycopg reservation: the product's (fused) or the "
+        "earlier split one (level lookup, reservation and line inserts as separate statements).",
+    )
     parser.add_argument("--no-background", action="store_true", help="No Celery worker/beat.")
     parser.add_argument("--output", type=Path, default=None, help="Where to write the JSON.")
     return parser.parse_args(argv)
@@ -52,7 +59,11 @@ def run_once(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with Stack(workers=args.workers, background=not args.no_background) as stack:
         opts = Options(
-            seconds=args.seconds, small=args.small, db_connections=args.db_connections, stack=stack
+            seconds=args.seconds,
+            small=args.small,
+            db_connections=args.db_connections,
+            stack=stack,
+            shape=args.ceiling_shape,
         )
         for name in names:
             began = time.perf_counter()

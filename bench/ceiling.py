@@ -1,9 +1,9 @@
 """The ceiling: the product's own transaction driven by raw psycopg (async, one connection per
 client), no Django, no HTTP. Reads one job (JSON) on stdin and prints the Recorder's result.
 
-`reserve` runs the statements `reservation_create` runs, in the same order: idempotency claim,
-stock level lookup, reservation row, line row, then the engine's guarded statement (taken from
-`quantities.movement_statement`, so it is byte for byte the product's), then COMMIT.
+`reserve` runs the statements `reservation_create` runs for a one-line reservation: the
+idempotency claim, then the engine's statement (taken from `quantities.reserve_statement`, so
+it is byte for byte the product's), then COMMIT.
 `availability` runs the availability selector's query.
 """
 
@@ -45,6 +45,9 @@ LINE = (
 
 
 async def reserve(conn: psycopg.AsyncConnection, job: dict[str, Any], rng: random.Random) -> int:
+    """`shape` "fused" (what the product runs for a one-line reservation: BEGIN, claim, one
+    statement, COMMIT) or "split" (the earlier shape: level lookup, reservation and line
+    inserts as separate statements before the guarded statement)."""
     product_id, location_id = rng.choice(job["pairs"])
     quantity = rng.randint(job.get("quantity_min", 1), job.get("quantity_max", 1))
     key = str(uuid.uuid4())
@@ -52,33 +55,37 @@ async def reserve(conn: psycopg.AsyncConnection, job: dict[str, Any], rng: rando
     reservation_id = uuid.uuid4()
     merchant_id = job["merchant_id"]
     digest = hashlib.sha256(f"{product_id}:{location_id}:{quantity}".encode()).hexdigest()
+    claim = [merchant_id, key, "reservation.create", digest, Jsonb({"r": str(reservation_id)}), now]
+    expires_at = now + timedelta(seconds=900)
     async with conn.transaction() as tx:
-        await conn.execute(
-            CLAIM,
-            [
-                merchant_id,
-                key,
-                "reservation.create",
-                digest,
-                Jsonb({"r": str(reservation_id)}),
-                now,
-            ],
-        )
-        cursor = await conn.execute(LEVELS, [product_id, location_id])
-        level_id = (await cursor.fetchone())[2]
-        await conn.execute(
-            RESERVATION, [reservation_id, merchant_id, now + timedelta(seconds=900), now]
-        )
-        await conn.execute(LINE, [reservation_id, level_id, product_id, location_id, quantity])
-        params = dict(job["reserve_params"])
-        params.update(
-            stock_level_id_0=level_id,
-            d_reserved_0=quantity,
-            reference_0=f"reservation:{reservation_id}",
-            idempotency_key=key,
-            at=now,
-        )
-        cursor = await conn.execute(job["reserve_sql"], params)
+        await conn.execute(CLAIM, claim)
+        if job.get("shape", "fused") == "fused":
+            params = dict(job["fused_params"])
+            params.update(
+                product_id=product_id,
+                location_id=location_id,
+                quantity=quantity,
+                reference=f"reservation:{reservation_id}",
+                reservation_id=reservation_id,
+                expires_at=expires_at,
+                idempotency_key=key,
+                at=now,
+            )
+            cursor = await conn.execute(job["fused_sql"], params)
+        else:
+            cursor = await conn.execute(LEVELS, [product_id, location_id])
+            level_id = (await cursor.fetchone())[2]
+            await conn.execute(RESERVATION, [reservation_id, merchant_id, expires_at, now])
+            await conn.execute(LINE, [reservation_id, level_id, product_id, location_id, quantity])
+            params = dict(job["reserve_params"])
+            params.update(
+                stock_level_id_0=level_id,
+                d_reserved_0=quantity,
+                reference_0=f"reservation:{reservation_id}",
+                idempotency_key=key,
+                at=now,
+            )
+            cursor = await conn.execute(job["reserve_sql"], params)
         if not await cursor.fetchall():
             raise psycopg.Rollback(tx)  # refused (insufficient stock): nothing is kept
         return 201

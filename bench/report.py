@@ -61,6 +61,17 @@ def _median_rows(runs: list[dict[str, Any]], scenario: str) -> list[dict[str, An
     return merged
 
 
+def _facts(facts: dict[str, Any]) -> str:
+    def fmt(value: Any) -> str:
+        if isinstance(value, dict):
+            return "{" + _facts(value) + "}"
+        if isinstance(value, float):
+            return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
+        return str(value)
+
+    return ", ".join(f"{key}={fmt(value)}" for key, value in facts.items())
+
+
 def render(report: dict[str, Any]) -> str:
     runs = report["runs"]
     lines = [
@@ -81,7 +92,7 @@ def render(report: dict[str, Any]) -> str:
             facts = run[scenario]["facts"]
             if facts:
                 label = f"run {run_index + 1}: " if len(runs) > 1 else ""
-                lines.append(f"   {label}{facts}")
+                lines.append(f"   {label}{_facts(facts)}")
         verdicts = {run[scenario]["verify"]["output"].splitlines()[-1] for run in runs}
         lines.append(f"   inventory_verify: {' | '.join(sorted(verdicts))}")
         del part

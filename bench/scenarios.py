@@ -20,7 +20,12 @@ from django.db.models import Sum
 
 from apps.inventory import selectors, services
 from apps.inventory.models import LedgerEntry, Source, StockLevel
-from apps.inventory.services.quantities import Movement, MovementContext, movement_statement
+from apps.inventory.services.quantities import (
+    Movement,
+    MovementContext,
+    movement_statement,
+    reserve_statement,
+)
 from bench import data
 from bench.drive import percentile, run_driver, summarize
 from bench.stack import Stack
@@ -32,6 +37,7 @@ class Options:
     small: bool
     db_connections: int
     stack: Stack
+    shape: str = "fused"
 
     @property
     def dsn(self) -> str:
@@ -55,8 +61,8 @@ def verify() -> dict[str, Any]:
     return {"clean": clean, "output": out.getvalue().strip()}
 
 
-def reserve_statement() -> tuple[str, dict[str, Any]]:
-    """The engine's guarded reserve statement for one line, as the product builds it."""
+def split_statement() -> tuple[str, dict[str, Any]]:
+    """The engine's generic guarded statement for one reserve movement (the earlier shape)."""
     movement = Movement(
         stock_level_id=0,
         reason=LedgerEntry.Reason.RESERVE,
@@ -93,10 +99,28 @@ def availability_sql() -> str:
     return sql
 
 
+def fused_statement(merchant_id: int) -> tuple[str, dict[str, Any]]:
+    """The product's one-line reservation statement, with the per-request values left out."""
+    ctx = MovementContext(
+        merchant_id=merchant_id, actor_id=None, source=Source.API, idempotency_key="", at=None
+    )
+    sql, params = reserve_statement(
+        product_id=0,
+        location_id=0,
+        quantity=0,
+        reservation={"id": "", "status": "active", "order_ref": "", "expires_at": None},
+        ctx=ctx,
+    )
+    per_request = {"product_id", "location_id", "quantity", "reference", "reservation_id",
+                   "expires_at", "idempotency_key", "at"}  # fmt: skip
+    return sql, {k: v for k, v in params.items() if k not in per_request}
+
+
 def reserve_job(catalog: data.Catalog, opts: Options, **extra: Any) -> dict[str, Any]:
-    sql, params = reserve_statement()
+    sql, params = split_statement()
     params = {k: v for k, v in params.items() if k != "at"}
     params["merchant_id"] = catalog.merchant.pk
+    fused_sql, fused_params = fused_statement(catalog.merchant.pk)
     return {
         "kind": "reserve",
         "seconds": opts.seconds,
@@ -109,6 +133,9 @@ def reserve_job(catalog: data.Catalog, opts: Options, **extra: Any) -> dict[str,
         "pairs": [[p, loc] for p in catalog.product_ids for loc in catalog.location_ids],
         "reserve_sql": sql,
         "reserve_params": params,
+        "fused_sql": fused_sql,
+        "fused_params": fused_params,
+        "shape": opts.shape,
         "dsn": opts.dsn,
         **extra,
     }

@@ -118,7 +118,7 @@ class Stack:
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        expected = self.workers
+        expected = self.workers if self.workers > 1 else 0  # one worker: no supervisor
         while time.monotonic() < deadline:
             web = self.processes["web"]
             if web.poll() is not None:

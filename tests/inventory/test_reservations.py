@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.inventory import services
@@ -12,7 +14,7 @@ from apps.inventory.exceptions import (
     ObjectNotFound,
     ProductInactive,
 )
-from apps.inventory.models import LedgerEntry, OutboxEvent, Reservation
+from apps.inventory.models import LedgerEntry, OutboxEvent, Reservation, StockLevel
 from apps.inventory.services import ReservationLineRequest as Line
 from apps.locations.models import Location
 from tests import factories
@@ -295,3 +297,31 @@ def test_another_merchants_reservation_does_not_exist(merchant, other_merchant, 
         services.reservation_commit(
             merchant=merchant, reservation_id="not-a-uuid", actor=None, idempotency_key="k"
         )
+
+
+def test_one_line_reservation_is_one_statement_after_the_key_claim(merchant, product, location):
+    """The hot path: the idempotency claim, then one statement that reserves, writes the
+    ledger, the outbox, the reservation and its line (the row lock is held only from there to
+    COMMIT). Savepoints are the test's own transaction: in production the service's atomic
+    block is the outermost one."""
+    factories.stock(product, location, 5)
+    with CaptureQueriesContext(connection) as captured:
+        reservation = services.reservation_create(
+            merchant=merchant,
+            lines=[Line(product=product, location=location, quantity=2)],
+            actor=None,
+            idempotency_key=factories.key(),
+        )
+    statements = [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 2
+    assert statements[0].startswith("INSERT INTO inventory_idempotencyrecord")
+    stored = Reservation.objects.prefetch_related("lines").get(pk=reservation.pk)
+    assert [(line.pk, line.stock_level_id, line.quantity) for line in stored.lines.all()] == [
+        (line.pk, line.stock_level_id, line.quantity) for line in reservation.lines.all()
+    ]
+    assert (stored.status, stored.expires_at) == (reservation.status, reservation.expires_at)
+    level = StockLevel.objects.get(product=product, location=location)
+    assert (level.on_hand, level.reserved) == (5, 2)
+    entry = LedgerEntry.objects.get(reference=f"reservation:{reservation.pk}")
+    assert (entry.reason, entry.reserved_delta, entry.reserved_after) == ("reserve", 2, 2)
+    assert OutboxEvent.objects.filter(ledger_entry=entry).count() == 1

@@ -229,6 +229,32 @@ def _apply_postgresql(movements: Sequence[Movement], ctx: MovementContext) -> li
     return rows
 
 
+# Given a CTE `r` of requests (the columns of _REQUEST_COLUMNS): the guarded update, its ledger
+# rows and its outbox rows, as CTEs `moved`, `entry` and `event`.
+_MOVED_ENTRY_EVENT = f"""
+        moved AS (
+            UPDATE inventory_stocklevel AS s SET {_SET}
+            FROM r
+            WHERE s.id = r.stock_level_id AND s.merchant_id = %(merchant_id)s AND {_GUARDS}
+            RETURNING s.id AS stock_level_id, s.product_id, s.location_id, s.on_hand, s.reserved,
+                s.damaged, s.in_transit, s.safety_stock, s.version, r.reason, r.d_on_hand,
+                r.d_reserved, r.d_damaged, r.d_in_transit, r.reference, r.note
+        ),
+        entry AS (
+            INSERT INTO inventory_ledgerentry ({_LEDGER_INSERT_COLUMNS})
+            SELECT %(merchant_id)s, stock_level_id, product_id, location_id, reason,
+                d_on_hand, d_reserved, d_damaged, d_in_transit,
+                on_hand, reserved, damaged, in_transit, safety_stock,
+                version, %(actor_id)s, %(source)s, reference, note, %(idempotency_key)s, %(at)s
+            FROM moved
+            RETURNING id, stock_level_id
+        ),
+        event AS (
+            INSERT INTO inventory_outboxevent (merchant_id, topic, ledger_entry_id, payload, created_at)
+            SELECT %(merchant_id)s, %(topic)s, id, '{{}}'::jsonb, %(at)s FROM entry
+        )"""
+
+
 def _apply_postgresql_chunk(
     movements: Sequence[Movement], ctx: MovementContext
 ) -> list[dict[str, Any]]:
@@ -257,33 +283,121 @@ def movement_statement(
         value_rows.append("(" + ", ".join(cells) + ")")
     sql = f"""
         WITH r ({", ".join(_REQUEST_COLUMNS)}) AS (VALUES {", ".join(value_rows)}),
-        moved AS (
-            UPDATE inventory_stocklevel AS s SET {_SET}
-            FROM r
-            WHERE s.id = r.stock_level_id AND s.merchant_id = %(merchant_id)s AND {_GUARDS}
-            RETURNING s.id AS stock_level_id, s.product_id, s.location_id, s.on_hand, s.reserved,
-                s.damaged, s.in_transit, s.safety_stock, s.version, r.reason, r.d_on_hand,
-                r.d_reserved, r.d_damaged, r.d_in_transit, r.reference, r.note
-        ),
-        entry AS (
-            INSERT INTO inventory_ledgerentry ({_LEDGER_INSERT_COLUMNS})
-            SELECT %(merchant_id)s, stock_level_id, product_id, location_id, reason,
-                d_on_hand, d_reserved, d_damaged, d_in_transit,
-                on_hand, reserved, damaged, in_transit, safety_stock,
-                version, %(actor_id)s, %(source)s, reference, note, %(idempotency_key)s, %(at)s
-            FROM moved
-            RETURNING id, stock_level_id
-        ),
-        event AS (
-            INSERT INTO inventory_outboxevent (merchant_id, topic, ledger_entry_id, payload, created_at)
-            SELECT %(merchant_id)s, %(topic)s, id, '{{}}'::jsonb, %(at)s FROM entry
-        )
+        {_MOVED_ENTRY_EVENT}
         SELECT moved.stock_level_id, moved.product_id, moved.location_id, moved.on_hand,
             moved.reserved, moved.damaged, moved.in_transit, moved.safety_stock, moved.version,
             entry.id
         FROM moved JOIN entry ON entry.stock_level_id = moved.stock_level_id
     """
     return sql, params
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldLine:
+    """What `reserve_into_new_reservation` wrote: the ledger entry and the reservation line."""
+
+    entry: LedgerEntry
+    line_id: int
+
+
+def reserve_statement(
+    *,
+    product_id: int,
+    location_id: int,
+    quantity: int,
+    reservation: dict[str, Any],
+    ctx: MovementContext,
+) -> tuple[str, dict[str, Any]]:
+    """One statement that finds the stock level of (product, location), reserves `quantity`
+    under the usual guards (safety stock respected), writes the ledger and outbox rows, and
+    inserts the reservation and its line, all only if the guarded update happened. Returns no
+    row when refused (or when the level does not exist)."""
+    params = _context_params(ctx)
+    params.update(
+        product_id=product_id,
+        location_id=location_id,
+        quantity=quantity,
+        reason=Reason.RESERVE,
+        reference=f"reservation:{reservation['id']}",
+        reservation_id=reservation["id"],
+        order_ref=reservation["order_ref"],
+        expires_at=reservation["expires_at"],
+        status=reservation["status"],
+    )
+    sql = f"""
+        WITH r ({", ".join(_REQUEST_COLUMNS)}) AS (
+            SELECT l.id, %(reason)s::varchar, 0, %(quantity)s::integer, 0, 0, true, false,
+                NULL::bigint, NULL::integer, %(reference)s::varchar, ''::varchar
+            FROM inventory_stocklevel AS l
+            WHERE l.merchant_id = %(merchant_id)s AND l.product_id = %(product_id)s
+                AND l.location_id = %(location_id)s
+        ),
+        {_MOVED_ENTRY_EVENT},
+        held AS (
+            INSERT INTO inventory_reservation (id, merchant_id, status, order_ref, expires_at,
+                source, created_by_id, created_at, closed_at)
+            SELECT %(reservation_id)s, %(merchant_id)s, %(status)s, %(order_ref)s,
+                %(expires_at)s, %(source)s, %(actor_id)s, %(at)s, NULL
+            FROM moved
+            RETURNING id
+        ),
+        line AS (
+            INSERT INTO inventory_reservationline (reservation_id, stock_level_id, product_id,
+                location_id, quantity)
+            SELECT held.id, moved.stock_level_id, moved.product_id, moved.location_id,
+                moved.d_reserved
+            FROM held CROSS JOIN moved
+            RETURNING id
+        )
+        SELECT moved.stock_level_id, moved.product_id, moved.location_id, moved.on_hand,
+            moved.reserved, moved.damaged, moved.in_transit, moved.safety_stock, moved.version,
+            entry.id, line.id
+        FROM moved JOIN entry ON entry.stock_level_id = moved.stock_level_id CROSS JOIN line
+    """
+    return sql, params
+
+
+def reserve_into_new_reservation(
+    *,
+    product_id: int,
+    location_id: int,
+    quantity: int,
+    reservation: dict[str, Any],
+    ctx: MovementContext,
+) -> HeldLine | None:
+    """Create a one-line reservation and reserve its units in one round trip (PostgreSQL only).
+    The row lock is held from this statement to COMMIT, nothing more. Raises InsufficientStock
+    (with the level's figures) when the guard refuses; returns None when no stock level exists
+    for the pair. Nothing is written in either case."""
+    sql, params = reserve_statement(
+        product_id=product_id,
+        location_id=location_id,
+        quantity=quantity,
+        reservation=reservation,
+        ctx=ctx,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    movement_args = {
+        "reason": Reason.RESERVE,
+        "requested": quantity,
+        "reserved": quantity,
+        "respect_safety_stock": True,
+        "reference": params["reference"],
+    }
+    if row is None:
+        level_id = levels_by_pair([(product_id, location_id)]).get((product_id, location_id))
+        if level_id is None:
+            return None  # nothing ever stocked there: the caller explains
+        _raise_refusal([Movement(stock_level_id=level_id, **movement_args)])
+    result = _row_dict(row[:10])
+    dispatch_after_commit()
+    availability_cache.invalidate_after_commit([product_id])
+    entry = _entry_from_row(
+        result, Movement(stock_level_id=result["stock_level_id"], **movement_args), ctx
+    )
+    return HeldLine(entry=entry, line_id=row[10])
 
 
 def _apply_portable(movements: Sequence[Movement], ctx: MovementContext) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -232,6 +232,8 @@ def reservation_create(
     if previous is not None:
         return _replayed(merchant, previous.result["reservation_id"])
     ctx = movement_context(merchant, actor, source, key)
+    if connection.vendor == "postgresql" and len(requests) == 1 and _single_location(requests):
+        return _hold_one_line(merchant, reservation_id, requests, order_ref, ttl, source, ctx)
     reservation = Reservation.objects.create(
         id=reservation_id,
         merchant=merchant,
@@ -255,6 +257,65 @@ def reservation_create(
                 if attempt == ALLOCATION_ATTEMPTS - 1:
                     raise
     reservation._prefetched_objects_cache = {"lines": created}
+    reservation.replayed = False
+    return reservation
+
+
+def _single_location(requests: dict[tuple[Product, Location | None], int]) -> bool:
+    return all(location is not None for _, location in requests)
+
+
+def _hold_one_line(
+    merchant: Merchant,
+    reservation_id: uuid.UUID,
+    requests: dict[tuple[Product, Location | None], int],
+    order_ref: str,
+    ttl: int,
+    source: str,
+    ctx: MovementContext,
+) -> Reservation:
+    """The hot path (one line at a given location): the reservation, its line, the stock change,
+    the ledger and outbox rows in one statement, the row lock held only until COMMIT."""
+    [((product, location), quantity)] = requests.items()
+    reservation = Reservation(
+        id=reservation_id,
+        merchant=merchant,
+        status=Status.ACTIVE,
+        order_ref=order_ref[:200],
+        expires_at=ctx.at + timedelta(seconds=ttl),
+        source=source,
+        created_by_id=ctx.actor_id,
+        created_at=ctx.at,
+    )
+    held = quantities.reserve_into_new_reservation(
+        product_id=product.pk,
+        location_id=location.pk,
+        quantity=quantity,
+        reservation={
+            "id": reservation.pk,
+            "status": reservation.status,
+            "order_ref": reservation.order_ref,
+            "expires_at": reservation.expires_at,
+        },
+        ctx=ctx,
+    )
+    if held is None:
+        raise InsufficientStock(
+            [Shortage(sku=product.sku, location=location.code, requested=quantity, available=0)]
+        )
+    reservation._state.adding = False
+    reservation._state.db = connection.alias
+    line = ReservationLine(
+        id=held.line_id,
+        reservation=reservation,
+        stock_level_id=held.entry.stock_level_id,
+        product=product,
+        location=location,
+        quantity=quantity,
+    )
+    line._state.adding = False
+    line._state.db = connection.alias
+    reservation._prefetched_objects_cache = {"lines": [line]}
     reservation.replayed = False
     return reservation
 
