@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCENARIO_NAMES = ("hot", "flash", "spread", "reads", "bulk+mixed")
+SCENARIO_NAMES = ("hot", "flash", "spread", "reads", "bulk+mixed", "fanout")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -11,7 +11,12 @@ from typing import Any
 
 from bench.stack import ROOT, child_env
 
-DRIVERS = {"api": "bench.loadgen", "psycopg": "bench.ceiling", "service": "bench.inprocess"}
+DRIVERS = {
+    "api": "bench.loadgen",
+    "psycopg": "bench.ceiling",
+    "service": "bench.inprocess",
+    "fanout": "bench.fanout",
+}
 
 
 def run_driver(driver: str, job: dict[str, Any], *, pool: int = 4) -> dict[str, Any]:

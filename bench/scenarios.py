@@ -382,10 +382,44 @@ def bulk_and_mixed(opts: Options) -> list[tuple[str, dict[str, Any]]]:
     return [("bulk", bulk), ("mixed", mixed)]
 
 
+def fan_out(opts: Options) -> dict[str, Any]:
+    """500 websocket subscribers (all of the merchant's stock) while one SKU changes 20 times a
+    second through the API."""
+    clients = 20 if opts.small else 500
+    catalog = data.catalog("fanout", products=1, locations=1, on_hand=10)
+    job = {
+        "host": opts.stack.host,
+        "port": opts.stack.port,
+        "token": catalog.token,
+        "clients": clients,
+        "rate": 20,
+        "seconds": opts.seconds,
+        "sku": catalog.skus[0],
+        "location": catalog.locations[0],
+    }
+    raw = run_driver("fanout", job, pool=opts.db_connections)
+    latencies = raw["latencies_ms"]
+    writes = sum(n for status, n in raw["writes"].items() if status == "201")
+    facts = {
+        "clients_connected": raw["connected"],
+        "clients_failed": raw["failed"],
+        "writes_201": writes,
+        "writes_other": {k: v for k, v in raw["writes"].items() if k != "201"},
+        "deliveries": len(latencies),
+        "expected_deliveries": writes * raw["connected"],
+        "p50_ms": percentile(latencies, 0.5),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": max(latencies) if latencies else None,
+        "errors": raw["errors"],
+    }
+    return {"rows": [], "facts": facts, "verify": verify()}
+
+
 SCENARIOS = {
     "hot": hot_sku,
     "flash": flash_sellout,
     "spread": spread,
     "reads": availability_reads,
     "bulk+mixed": bulk_and_mixed,
+    "fanout": fan_out,
 }
