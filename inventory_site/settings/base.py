@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "apps.inventory",
     "apps.apikeys",
     "apps.feeds",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -181,6 +182,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from our own static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.core.api.schema.add_path_examples",
