@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.alerts",
     "apps.webhooks",
     "apps.dashboard",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -209,6 +210,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from our own static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.core.api.schema.add_path_examples",

@@ -5,6 +5,8 @@ from apps.feeds.services.bulk import ADJUST, COUNT
 from apps.inventory.services.lines import MAX_LINES
 from apps.inventory.services.quantities import MAX_QUANTITY
 
+MAX_VERSION = 2**62
+
 MAX_EVENTS = 1000
 
 
@@ -23,7 +25,9 @@ class BulkLineSerializer(serializers.Serializer):
         required=False,
         help_text="mode=adjust: signed change, not zero.",
     )
-    expected_version = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    expected_version = serializers.IntegerField(
+        min_value=0, max_value=MAX_VERSION, required=False, allow_null=True
+    )
 
 
 class BulkStockRequestSerializer(serializers.Serializer):

@@ -58,7 +58,7 @@ def parse_bulk_lines(mode: str, raw: list[dict]) -> list[dict[str, Any]]:
                 else "A whole number of units, 0 or more."
             ]
         version = line.get("expected_version")
-        if version is not None and (_int(version) is None or version < 0):
+        if version is not None and (_int(version) is None or not 0 <= version <= 2**62):
             errors[f"{at}.expected_version"] = ["A whole number, 0 or more."]
         if not errors:
             lines.append(

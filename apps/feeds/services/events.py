@@ -123,13 +123,16 @@ def _apply(merchant: Merchant, event: InboundEvent) -> EventOutcome:
         newest_count.source,
         newest_count.event_id,
     )
-    row = _record(merchant, event, Outcome.STALE if stale else Outcome.APPLIED)
+    detail = (
+        f"Older than the applied count {newest_count.source}:{newest_count.event_id}."
+        if stale
+        else ""
+    )
+    row = _record(merchant, event, Outcome.STALE if stale else Outcome.APPLIED, detail)
     if row is None:
         return _duplicate(merchant, event)
     if stale:
-        row.detail = f"Older than the applied count {newest_count.source}:{newest_count.event_id}."
-        row.save(update_fields=["detail"])
-        return EventOutcome(Outcome.STALE, code="stale", detail=row.detail)
+        return EventOutcome(Outcome.STALE, code="stale", detail=detail)
     line_quantity = event.quantity
     if event.type == Type.COUNT:
         position, source, event_id = event.order_key
@@ -154,7 +157,7 @@ def _apply(merchant: Merchant, event: InboundEvent) -> EventOutcome:
     return EventOutcome(Outcome.APPLIED, ledger_ids=row.ledger_entry_ids)
 
 
-def _record(merchant: Merchant, event: InboundEvent, outcome: str) -> FeedEvent | None:
+def _record(merchant: Merchant, event: InboundEvent, outcome: str, detail: str) -> FeedEvent | None:
     """Claim (source, event_id); None when a concurrent delivery of it claimed it first."""
     try:
         with transaction.atomic():
@@ -171,6 +174,7 @@ def _record(merchant: Merchant, event: InboundEvent, outcome: str) -> FeedEvent 
                 occurred_at=event.occurred_at,
                 position=event.position,
                 outcome=outcome,
+                detail=detail,
                 received_at=timezone.now(),
             )
     except IntegrityError:

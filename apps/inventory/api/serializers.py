@@ -9,6 +9,8 @@ from apps.inventory.models import LedgerEntry, Reservation, Transfer
 from apps.inventory.services.lines import MAX_LINES
 from apps.inventory.services.quantities import MAX_QUANTITY
 
+MAX_VERSION = 2**62
+
 SKU = {"max_length": 64, "help_text": "Product SKU."}
 LOCATION = {"max_length": 50, "help_text": "Location code."}
 
@@ -58,7 +60,9 @@ class StockLevelSettingsSerializer(serializers.Serializer):
         allow_null=True,
         help_text="null removes the maximum.",
     )
-    expected_version = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    expected_version = serializers.IntegerField(
+        min_value=0, max_value=MAX_VERSION, required=False, allow_null=True
+    )
 
     def validate(self, attrs):
         if not set(attrs) - {"expected_version"}:
@@ -99,6 +103,7 @@ class _LineBase(serializers.Serializer):
     location = serializers.CharField(**LOCATION)
     expected_version = serializers.IntegerField(
         min_value=0,
+        max_value=MAX_VERSION,
         required=False,
         allow_null=True,
         help_text="Compare-and-set: refused with 412 unless the level is at this version.",
