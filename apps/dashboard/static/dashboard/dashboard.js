@@ -156,7 +156,11 @@
       if (event.type === "subscribed") setStatus("live", "Live");
       onEvent(event);
     };
-    socket.onclose = () => {
+    socket.onclose = (closed) => {
+      if (closed.code === 4403) {
+        setStatus("offline", "Not allowed: sign in again");
+        return;
+      }
       setStatus("reconnecting", "Reconnecting…");
       window.setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 10000);
