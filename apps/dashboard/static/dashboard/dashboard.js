@@ -64,6 +64,7 @@
   }
 
   function addMovement(m, isNew) {
+    if (movementsList.querySelector('li[data-ledger="' + m.ledger_id + '"]')) return;
     const li = document.createElement("li");
     const time = new Date(m.at).toLocaleTimeString();
     li.append(time + " " + m.sku + " " + m.reason.replace(/_/g, " ") + " ");
@@ -168,7 +169,7 @@
   }
 
   for (const m of config.movements) addMovement(m, false);
-  for (const alert of config.alerts) onAlert(alert);
+  for (const alert of config.alerts.slice().reverse()) onAlert(alert); // newest ends on top
   alertsEmpty.hidden = alertsList.children.length > 0;
   window.addEventListener("offline", () => setStatus("offline", "Offline"));
   connect();
