@@ -119,10 +119,10 @@ def celery_workers(
 
 
 @contextlib.contextmanager
-def asgi_server(timeout: float = 30) -> Iterator[str]:
-    """Serve the ASGI application (HTTP + websockets, channels-redis) on a free loopback port;
-    yields its base URL."""
-    port = free_port()
+def asgi_server(timeout: float = 30, port: int | None = None) -> Iterator[str]:
+    """Serve the ASGI application (HTTP + websockets, channels-redis) on a loopback port (a
+    free one by default); yields its base URL."""
+    port = port or free_port()
     process = subprocess.Popen(
         [
             sys.executable, "-m", "uvicorn", "inventory_site.asgi:application",
