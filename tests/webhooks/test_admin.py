@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from apps.webhooks import signing
@@ -70,3 +71,23 @@ def test_a_failed_delivery_is_retried_from_the_admin(
             )
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.response_code) == ("succeeded", 2, 200)
+
+
+def test_staff_cannot_point_another_merchants_events_at_their_endpoint(
+    client, merchant, other_merchant
+):
+    staff = factories.user(merchant, is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_webhookendpoint", "view_webhookendpoint"])
+    )
+    client.force_login(staff)
+    response = client.post(
+        reverse("admin:webhooks_webhookendpoint_add"),
+        {
+            "merchant": other_merchant.pk, "name": "Leak", "url": "https://attacker.example/",
+            "event_types": ["stock.changed"], "is_active": "on",
+        },
+    )  # fmt: skip
+    assert response.status_code == 200  # the form is shown again with an error
+    assert "Select a valid choice" in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
