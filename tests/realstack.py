@@ -86,15 +86,20 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def celery_workers(count: int = 1, timeout: float = 30) -> Iterator[list[subprocess.Popen]]:
-    """Start `count` real worker processes (one task at a time each) and wait until they all
-    answer a ping; terminate them on exit."""
+def celery_workers(
+    count: int = 1, timeout: float = 30, **settings_env: str
+) -> Iterator[list[subprocess.Popen]]:
+    """Start `count` real worker processes (one task at a time each), with extra environment
+    settings, and wait until they all answer a ping; terminate them on exit."""
     declare_broker_queues()
     names = [f"test-{uuid.uuid4().hex[:8]}@localhost" for _ in range(count)]
     command = [sys.executable, "-m", "celery", "-A", "inventory_site", "worker", "--pool", "solo"]
     flags = ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    # The workers queue follow-up tasks (webhook attempts, alert notifications) as in
+    # production, instead of running them inline.
+    env = process_env(CELERY_TASK_ALWAYS_EAGER="false", **settings_env)
     processes = [
-        subprocess.Popen([*command, "--hostname", name, *flags], cwd=ROOT, env=process_env())
+        subprocess.Popen([*command, "--hostname", name, *flags], cwd=ROOT, env=env)
         for name in names
     ]
     try:
@@ -114,10 +119,10 @@ def celery_workers(count: int = 1, timeout: float = 30) -> Iterator[list[subproc
 
 
 @contextlib.contextmanager
-def asgi_server(timeout: float = 30) -> Iterator[str]:
-    """Serve the ASGI application (HTTP + websockets, channels-redis) on a free loopback port;
-    yields its base URL."""
-    port = free_port()
+def asgi_server(timeout: float = 30, port: int | None = None) -> Iterator[str]:
+    """Serve the ASGI application (HTTP + websockets, channels-redis) on a loopback port (a
+    free one by default); yields its base URL."""
+    port = port or free_port()
     process = subprocess.Popen(
         [
             sys.executable, "-m", "uvicorn", "inventory_site.asgi:application",

@@ -4,10 +4,11 @@ from django.http import HttpRequest
 
 from apps.alerts.models import Alert
 from apps.alerts.services import alert_acknowledge, alert_resolve
+from apps.merchants.models import Membership, Merchant
 
 
 class MerchantScopedAdminMixin:
-    """Staff who are not superusers see the rows of the merchants they belong to."""
+    """Staff who are not superusers see, and may only pick, the merchants they own or manage."""
 
     merchant_lookup = "merchant"
 
@@ -18,6 +19,14 @@ class MerchantScopedAdminMixin:
         return queryset.filter(
             **{f"{self.merchant_lookup}__memberships__user": request.user}
         ).distinct()
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "merchant" and not request.user.is_superuser:
+            kwargs["queryset"] = Merchant.objects.filter(
+                memberships__user=request.user,
+                memberships__role__in=[Membership.Role.OWNER, Membership.Role.MANAGER],
+            ).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Alert)

@@ -71,7 +71,3 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in self.OPEN_STATUSES

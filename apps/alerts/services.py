@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Value
 from django.db.models.functions import Greatest
@@ -56,10 +57,25 @@ def reorder_quantity(level: StockLevel) -> int:
 
 
 def _notify_after_commit(alert_id: int, event: str) -> None:
-    transaction.on_commit(functools.partial(_notify, alert_id, event), robust=True)
+    transaction.on_commit(functools.partial(_queue_notification, alert_id, event), robust=True)
 
 
-def _notify(alert_id: int, event: str) -> None:
+def _queue_notification(alert_id: int, event: str) -> None:
+    """Listeners run in their own task, so a slow mail server never delays event publishing;
+    without a broker (or when it is unreachable) they run here."""
+    from apps.alerts.tasks import alert_notify
+
+    if not current_app.conf.task_always_eager:
+        try:
+            alert_notify.apply_async((alert_id, event), retry=False)
+            return
+        except Exception:
+            logger.warning("Could not queue alert %s notification", alert_id, exc_info=True)
+    alert_notify_listeners(alert_id=alert_id, event=event)
+
+
+def alert_notify_listeners(*, alert_id: int, event: str) -> None:
+    """Tell every configured listener (see apps.alerts.listeners) about an alert event."""
     alert = alert_get(alert_id)
     if alert is not None:
         notify_listeners(alert, event)

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from apps.alerts.services import alert_notify_listeners
 from apps.alerts.services import ledger_verify as ledger_verify_service
 from apps.alerts.services import low_stock_scan as low_stock_scan_service
 
@@ -14,3 +15,9 @@ def low_stock_scan() -> dict[str, int]:
 def ledger_verify() -> int:
     """Replay the ledger and raise an alert for every drifting stock level."""
     return ledger_verify_service()
+
+
+@shared_task(name="alerts.notify", ignore_result=True)
+def alert_notify(alert_id: int, event: str) -> None:
+    """Run the alert listeners (email, webhooks, websocket push, log) for one alert event."""
+    alert_notify_listeners(alert_id=alert_id, event=event)

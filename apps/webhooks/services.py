@@ -14,6 +14,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,29 @@ def _endpoints_by_merchant(merchant_ids: Iterable[int]) -> dict[int, list[Webhoo
     return by_merchant
 
 
+def _delivery(
+    endpoint: WebhookEndpoint, document: dict[str, Any], event_key: str
+) -> WebhookDelivery:
+    now = timezone.now()
+    return WebhookDelivery(
+        endpoint=endpoint,
+        merchant_id=endpoint.merchant_id,
+        event_type=document["type"],
+        event_key=event_key,
+        payload=document,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+def _document(merchant_id: int, event_type: str, event_key: str, data: dict) -> dict[str, Any]:
+    """The envelope of an event that is not in the outbox (the same shape as outbox events)."""
+    return {
+        "id": event_key, "type": event_type, "merchant_id": merchant_id,
+        "occurred_at": timezone.now().isoformat(), "data": data,
+    }  # fmt: skip
+
+
 def _create(deliveries: Sequence[WebhookDelivery]) -> list[int]:
     """Insert deliveries (an event already queued for an endpoint is skipped) and queue their
     first attempt after commit. Returns the ids of the new deliveries."""
@@ -99,18 +123,9 @@ def _create(deliveries: Sequence[WebhookDelivery]) -> list[int]:
 def webhook_deliveries_create(documents: Sequence[dict[str, Any]]) -> list[int]:
     """Deliveries of published outbox events to every active endpoint subscribed to them."""
     endpoints = _endpoints_by_merchant(d["merchant_id"] for d in documents)
-    now = timezone.now()
     return _create(
         [
-            WebhookDelivery(
-                endpoint=endpoint,
-                merchant_id=document["merchant_id"],
-                event_type=document["type"],
-                event_key=f"event:{document['id']}",
-                payload=document,
-                next_attempt_at=now,
-                created_at=now,
-            )
+            _delivery(endpoint, document, f"event:{document['id']}")
             for document in documents
             for endpoint in endpoints.get(document["merchant_id"], [])
             if endpoint.subscribes_to(document["type"])
@@ -123,22 +138,10 @@ def webhook_event_send(
 ) -> list[int]:
     """Deliver an event that is not in the outbox (alerts) to subscribed endpoints. Idempotent
     per `event_key`."""
-    now = timezone.now()
-    document = {
-        "id": event_key, "type": event_type, "merchant_id": merchant_id,
-        "occurred_at": now.isoformat(), "data": data,
-    }  # fmt: skip
+    document = _document(merchant_id, event_type, event_key, data)
     return _create(
         [
-            WebhookDelivery(
-                endpoint=endpoint,
-                merchant_id=merchant_id,
-                event_type=event_type,
-                event_key=event_key,
-                payload=document,
-                next_attempt_at=now,
-                created_at=now,
-            )
+            _delivery(endpoint, document, event_key)
             for endpoint in _endpoints_by_merchant([merchant_id]).get(merchant_id, [])
             if endpoint.subscribes_to(event_type)
         ]
@@ -147,16 +150,11 @@ def webhook_event_send(
 
 def webhook_ping(*, endpoint: WebhookEndpoint) -> int:
     """Send a test event to one endpoint, whatever it subscribes to. Returns the delivery id."""
-    now = timezone.now()
-    key = f"ping:{now.timestamp():.6f}"
-    document = {
-        "id": key, "type": PING_EVENT, "merchant_id": endpoint.merchant_id,
-        "occurred_at": now.isoformat(), "data": {"endpoint": endpoint.name},
-    }  # fmt: skip
-    delivery = WebhookDelivery.objects.create(
-        endpoint=endpoint, merchant_id=endpoint.merchant_id, event_type=PING_EVENT,
-        event_key=key, payload=document, next_attempt_at=now, created_at=now,
-    )  # fmt: skip
+    key = f"ping:{uuid.uuid4()}"
+    delivery = _delivery(
+        endpoint, _document(endpoint.merchant_id, PING_EVENT, key, {"endpoint": endpoint.name}), key
+    )
+    delivery.save()
     transaction.on_commit(functools.partial(_queue_attempts, [delivery.pk]), robust=True)
     return delivery.pk
 

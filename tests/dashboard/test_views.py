@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.alerts import services as alerts
@@ -59,3 +61,20 @@ def test_a_manager_only_gets_their_locations(client, merchant, location, other_l
     assert response.context["location"] == other_location
     assert list(response.context["locations"]) == [other_location]
     assert client.get(URL, {"merchant": merchant.pk, "location": location.pk}).status_code == 404
+
+
+def test_the_page_costs_the_same_queries_for_many_rows(client, merchant, owner, location):
+
+    client.force_login(owner)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(URL, {"merchant": merchant.pk}).status_code == 200
+        return len(captured)
+
+    factories.stock(factories.product(merchant), location, 5, low_stock_threshold=9)
+    few = queries()
+    for _ in range(8):
+        level = factories.stock(factories.product(merchant), location, 5, low_stock_threshold=9)
+        alerts.low_stock_evaluate(level_ids=[level.pk])
+    assert queries() == few

@@ -173,6 +173,8 @@ def test_subscriptions_by_location_and_sku(merchant, owner, location, other_loca
         assert (await ws.receive_json_from())["data"]["sku"] == unwanted.sku
         await ws.send_json_to({"action": "ping"})
         assert await ws.receive_json_from() == {"type": "pong"}
+        await ws.send_to(text_data="{not json")
+        assert (await ws.receive_json_from())["type"] == "error"
         await ws.disconnect()
 
     run(scenario)

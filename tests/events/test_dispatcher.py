@@ -6,6 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.events import hooks, services
@@ -223,3 +224,21 @@ def test_pruning_keeps_unpublished_and_recent_events(merchant, product, location
     assert list(OutboxEvent.objects.order_by("id")) == [recent, pending]
     assert services.outbox_prune(older_than=timedelta(0)) == 1
     assert list(OutboxEvent.objects.all()) == [pending]
+
+
+@pytest.mark.django_db
+def test_publishing_a_batch_costs_the_same_queries_for_many_events(merchant, location):
+
+    def publish_queries(lines: int) -> int:
+        products = [factories.product(merchant) for _ in range(lines)]
+        stock.stock_receive(
+            merchant=merchant,
+            lines=[stock.StockLine(product=p, location=location, quantity=20) for p in products],
+            actor=None,
+            idempotency_key=factories.key(),
+        )
+        with CaptureQueriesContext(connection) as captured:
+            assert services.outbox_publish_pending() == lines
+        return len(captured)
+
+    assert publish_queries(2) == publish_queries(40)

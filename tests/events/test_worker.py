@@ -12,17 +12,27 @@ from apps.events.groups import merchant_group
 from apps.events.tasks import reservations_expire_due
 from apps.inventory import services
 from apps.inventory.models import OutboxEvent, Reservation, StockLevel
+from apps.webhooks import signing
+from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
+from apps.webhooks.tasks import retry_due
 from inventory_site.celery import app as celery_app
 from tests import factories
 from tests.events.test_tasks import assert_expired_exactly_once, make_due_reservations
-from tests.realstack import ROOT, celery_workers, declare_broker_queues, process_env, wait_for
+from tests.realstack import (
+    ROOT,
+    celery_workers,
+    declare_broker_queues,
+    process_env,
+    wait_for,
+    webhook_receiver,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
 
 @pytest.fixture(scope="module")
 def workers(django_db_setup):
-    with celery_workers(count=2) as processes:
+    with celery_workers(count=2, STOCKROOM_WEBHOOK_BACKOFF_SECONDS="0") as processes:
         yield processes
 
 
@@ -88,3 +98,29 @@ def test_beat_runs_the_expiry_by_itself(broker, merchant, product, location):
         beat.wait(timeout=10)
     level = StockLevel.objects.get(product=product, location=location)
     assert (level.on_hand, level.reserved) == (6, 0)
+
+
+def test_workers_deliver_a_signed_webhook_and_retry_it_after_a_500(
+    broker, merchant, product, location
+):
+    with webhook_receiver([500, 200]) as receiver:
+        endpoint = WebhookEndpoint.objects.create(
+            merchant=merchant, name="ERP", url=receiver.url, event_types=["stock.changed"]
+        )
+        services.stock_receive(
+            merchant=merchant,
+            lines=[services.StockLine(product=product, location=location, quantity=4)],
+            actor=None,
+            idempotency_key=factories.key(),
+        )  # -> outbox_dispatch -> webhooks.deliver (500)
+        wait_for(lambda: WebhookDelivery.objects.filter(response_code=500).exists(), 20)
+        retry_due.delay()  # what beat does every 30 s -> webhooks.deliver (200)
+        wait_for(lambda: WebhookDelivery.objects.filter(status="succeeded").exists(), 20)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.attempts, delivery.response_code) == (2, 200)
+    assert len(receiver.requests) == 2
+    for request in receiver.requests:
+        assert signing.verify(
+            endpoint.secret, request.headers[signing.SIGNATURE_HEADER], request.body
+        )
+    assert receiver.requests[1].json["data"]["on_hand"] == 4

@@ -13,6 +13,8 @@ from apps.inventory import services
 from apps.webhooks import signing
 from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
 from apps.webhooks.services import (
+    Policy,
+    backoff_delay,
     webhook_deliver_attempt,
     webhook_endpoint_enable,
     webhook_retry_due,
@@ -259,3 +261,11 @@ def test_signature_rejects_tampering_and_old_timestamps():
     assert signing.verify(
         "whsec_s", signing.signature_header("whsec_s", body), body, now=time.time()
     )
+
+
+def test_backoff_doubles_up_to_its_ceiling():
+    policy = Policy(
+        timeout=5, max_attempts=12, backoff_base=15, backoff_max=3600, disable_after=25, lease=50
+    )
+    delays = [backoff_delay(attempts, policy).total_seconds() for attempts in range(1, 10)]
+    assert delays == [15, 30, 60, 120, 240, 480, 960, 1920, 3600]

@@ -64,6 +64,7 @@
   }
 
   function addMovement(m, isNew) {
+    if (movementsList.querySelector('li[data-ledger="' + m.ledger_id + '"]')) return;
     const li = document.createElement("li");
     const time = new Date(m.at).toLocaleTimeString();
     li.append(time + " " + m.sku + " " + m.reason.replace(/_/g, " ") + " ");
@@ -156,7 +157,11 @@
       if (event.type === "subscribed") setStatus("live", "Live");
       onEvent(event);
     };
-    socket.onclose = () => {
+    socket.onclose = (closed) => {
+      if (closed.code === 4403) {
+        setStatus("offline", "Not allowed: sign in again");
+        return;
+      }
       setStatus("reconnecting", "Reconnecting…");
       window.setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 10000);
@@ -164,7 +169,7 @@
   }
 
   for (const m of config.movements) addMovement(m, false);
-  for (const alert of config.alerts) onAlert(alert);
+  for (const alert of config.alerts.slice().reverse()) onAlert(alert); // newest ends on top
   alertsEmpty.hidden = alertsList.children.length > 0;
   window.addEventListener("offline", () => setStatus("offline", "Offline"));
   connect();
