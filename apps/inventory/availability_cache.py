@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -36,6 +37,7 @@ from apps.catalog.models import Product
 from apps.inventory import selectors
 from apps.inventory.exceptions import ObjectNotFound
 from apps.merchants.models import Merchant
+from inventory_site.redis_pool import SharedConnectionPool
 
 logger = logging.getLogger(__name__)
 
@@ -51,23 +53,31 @@ local gen = redis.call('GET', 'avail:gen:' .. product) or '0'
 return {product, gen, redis.call('GET', ARGV[1] .. gen) or ''}
 """
 
-_state = threading.local()
+_client_lock = threading.Lock()
+_clients: dict[str, tuple[redis.Redis, Any]] = {}
 _down_until = 0.0
 
 
-def _client() -> redis.Redis | None:
-    if not settings.REDIS_URL or time.monotonic() < _down_until:
+def _connection() -> tuple[redis.Redis, Any] | None:
+    """The process's client (thread-safe, pooled) and read script, or None when Redis is not
+    configured or failed less than BACKOFF_SECONDS ago."""
+    url = settings.REDIS_URL
+    if not url or time.monotonic() < _down_until:
         return None
-    client = getattr(_state, "client", None)
-    if client is None:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=TIMEOUT_SECONDS,
-            socket_connect_timeout=TIMEOUT_SECONDS,
-        )
-        _state.client = client
-        _state.read = client.register_script(_READ)
-    return client
+    found = _clients.get(url)
+    if found is None:
+        with _client_lock:
+            found = _clients.get(url)
+            if found is None:
+                client = redis.Redis(
+                    connection_pool=SharedConnectionPool.from_url(
+                        url,
+                        socket_timeout=TIMEOUT_SECONDS,
+                        socket_connect_timeout=TIMEOUT_SECONDS,
+                    )
+                )
+                found = _clients[url] = (client, client.register_script(_READ))
+    return found
 
 
 def _mark_down(error: Exception) -> None:
@@ -103,13 +113,14 @@ def _decode(raw: bytes) -> selectors.Availability:
 def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> selectors.Availability:
     """The same answer as `selectors.availability`, from the cache when it holds the current
     generation. Never fails because of Redis."""
-    client = _client()
-    if client is None:
+    found = _connection()
+    if found is None:
         return selectors.availability(merchant=merchant, sku=sku, quantity=quantity)
+    client, read = found
     prefix = _data_prefix(merchant.pk, sku)
     sku_key = f"avail:sku:{merchant.pk}:{sku}"
     try:
-        found = _state.read(keys=[sku_key], args=[prefix])
+        found = read(keys=[sku_key], args=[prefix])
         if found and found[2]:
             return _for_quantity(_decode(found[2]), quantity)
         if found:
@@ -137,9 +148,10 @@ def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> selector
 
 def invalidate(product_ids: Iterable[int]) -> None:
     """Move the generation of each product on: cached figures for it stop being served."""
-    client = _client()
-    if client is None:
+    found = _connection()
+    if found is None:
         return
+    client, _ = found
     try:
         pipe = client.pipeline(transaction=False)
         for product_id in sorted(set(product_ids)):

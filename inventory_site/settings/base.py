@@ -121,7 +121,12 @@ STORAGES = {
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # One pool per process, not one per request (see inventory_site/redis_pool.py).
+            "OPTIONS": {"pool_class": "inventory_site.redis_pool.SharedConnectionPool"},
+        }
     }
     CHANNEL_LAYERS = {
         "default": {

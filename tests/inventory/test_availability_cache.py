@@ -16,11 +16,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _fresh_client():
-    """Each test starts with a new Redis client and no back-off from an earlier failure."""
-    availability_cache._state.__dict__.clear()
+    """Each test starts with no back-off from an earlier failure."""
     availability_cache._down_until = 0.0
     yield
-    availability_cache._state.__dict__.clear()
     availability_cache._down_until = 0.0
 
 
