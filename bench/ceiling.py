@@ -79,9 +79,9 @@ async def reserve(conn: psycopg.AsyncConnection, job: dict[str, Any], rng: rando
             await conn.execute(LINE, [reservation_id, level_id, product_id, location_id, quantity])
             params = dict(job["reserve_params"])
             params.update(
-                stock_level_id_0=level_id,
-                d_reserved_0=quantity,
-                reference_0=f"reservation:{reservation_id}",
+                r_stock_level_id=[level_id],
+                r_d_reserved=[quantity],
+                r_reference=[f"reservation:{reservation_id}"],
                 idempotency_key=key,
                 at=now,
             )

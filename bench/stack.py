@@ -107,7 +107,11 @@ class Stack:
                 env,
             )
             self._spawn("celery-beat", [*celery, "beat", "--loglevel", "WARNING"], env)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:

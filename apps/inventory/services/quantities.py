@@ -88,15 +88,43 @@ def ensure_stock_levels(
     found = levels_by_pair(wanted)
     missing = [pair for pair in wanted if pair not in found]
     if missing:
+        _create_levels(merchant_id, missing)
+        found.update(levels_by_pair(missing))
+    return found
+
+
+def _create_levels(merchant_id: int, pairs: Sequence[tuple[int, int]]) -> None:
+    """Insert empty levels (every field at its model default) in one set-based statement, in
+    the order given; levels created meanwhile by another transaction are left alone."""
+    if connection.vendor != "postgresql":
         StockLevel.objects.bulk_create(
             [
                 StockLevel(merchant_id=merchant_id, product_id=p, location_id=loc)
-                for p, loc in missing
+                for p, loc in pairs
             ],
             ignore_conflicts=True,
         )
-        found.update(levels_by_pair(missing))
-    return found
+        return
+    template = StockLevel(merchant_id=merchant_id, product_id=0, location_id=0)
+    constant_fields = [
+        f
+        for f in StockLevel._meta.concrete_fields
+        if not f.primary_key and f.attname not in ("product_id", "location_id")
+    ]
+    constants = [
+        f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in constant_fields
+    ]
+    columns = ", ".join(f.column for f in constant_fields)
+    placeholders = ", ".join(["%s"] * len(constants))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO inventory_stocklevel ({columns}, product_id, location_id) "
+            f"SELECT {placeholders}, pair.product_id, pair.location_id "
+            "FROM unnest(%s::bigint[], %s::bigint[]) WITH ORDINALITY "
+            "AS pair(product_id, location_id, position) ORDER BY pair.position "
+            "ON CONFLICT DO NOTHING",
+            [*constants, [p for p, _ in pairs], [loc for _, loc in pairs]],
+        )
 
 
 def levels_by_pair(pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], int]:
@@ -214,8 +242,8 @@ def _context_params(ctx: MovementContext) -> dict[str, Any]:
     }
 
 
-# A statement carries at most 65,535 parameters; 12 per movement.
-_MOVEMENTS_PER_STATEMENT = 2000
+# Requests travel as arrays (no parameter limit); chunks keep each statement's work bounded.
+_MOVEMENTS_PER_STATEMENT = 10_000
 
 
 def _apply_postgresql(movements: Sequence[Movement], ctx: MovementContext) -> list[dict[str, Any]]:
@@ -268,21 +296,17 @@ def movement_statement(
     movements: Sequence[Movement], ctx: MovementContext
 ) -> tuple[str, dict[str, Any]]:
     """The PostgreSQL statement (and its parameters) that applies `movements`: guard, update,
-    ledger rows and outbox rows in one round trip. Exposed so that benchmarks can drive the
-    very same statement without the ORM."""
+    ledger rows and outbox rows in one round trip. The requests travel as one array per column
+    (unnest), so the statement's text is the same for any number of movements. Exposed so that
+    benchmarks can drive the very same statement without the ORM."""
     params = _context_params(ctx)
-    value_rows = []
-    for index, movement in enumerate(movements):
-        cells = []
-        for column, sql_type, value in zip(
-            _REQUEST_COLUMNS, _REQUEST_TYPES, _request_values(movement), strict=True
-        ):
-            name = f"{column}_{index}"
-            params[name] = value
-            cells.append(f"%({name})s::{sql_type}")
-        value_rows.append("(" + ", ".join(cells) + ")")
+    columns = list(zip(*(_request_values(m) for m in movements), strict=True))
+    arrays = []
+    for column, sql_type, values in zip(_REQUEST_COLUMNS, _REQUEST_TYPES, columns, strict=True):
+        params[f"r_{column}"] = list(values)
+        arrays.append(f"%(r_{column})s::{sql_type}[]")
     sql = f"""
-        WITH r ({", ".join(_REQUEST_COLUMNS)}) AS (VALUES {", ".join(value_rows)}),
+        WITH r ({", ".join(_REQUEST_COLUMNS)}) AS (SELECT * FROM unnest({", ".join(arrays)})),
         {_MOVED_ENTRY_EVENT}
         SELECT moved.stock_level_id, moved.product_id, moved.location_id, moved.on_hand,
             moved.reserved, moved.damaged, moved.in_transit, moved.safety_stock, moved.version,
