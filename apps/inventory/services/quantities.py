@@ -257,6 +257,12 @@ def _apply_postgresql(movements: Sequence[Movement], ctx: MovementContext) -> li
     return rows
 
 
+# The new balances, read from the ledger rows just written (no join back to `moved`: joins of
+# data-modifying CTEs are planned blind and would be quadratic on large batches).
+_ENTRY_RESULT = """entry.stock_level_id, entry.product_id, entry.location_id, entry.on_hand_after,
+    entry.reserved_after, entry.damaged_after, entry.in_transit_after, entry.safety_stock_after,
+    entry.version_after, entry.id"""
+
 # Given a CTE `r` of requests (the columns of _REQUEST_COLUMNS): the guarded update, its ledger
 # rows and its outbox rows, as CTEs `moved`, `entry` and `event`.
 _MOVED_ENTRY_EVENT = f"""
@@ -275,7 +281,8 @@ _MOVED_ENTRY_EVENT = f"""
                 on_hand, reserved, damaged, in_transit, safety_stock,
                 version, %(actor_id)s, %(source)s, reference, note, %(idempotency_key)s, %(at)s
             FROM moved
-            RETURNING id, stock_level_id
+            RETURNING id, stock_level_id, product_id, location_id, on_hand_after, reserved_after,
+                damaged_after, in_transit_after, safety_stock_after, version_after
         ),
         event AS (
             INSERT INTO inventory_outboxevent (merchant_id, topic, ledger_entry_id, payload, created_at)
@@ -308,10 +315,7 @@ def movement_statement(
     sql = f"""
         WITH r ({", ".join(_REQUEST_COLUMNS)}) AS (SELECT * FROM unnest({", ".join(arrays)})),
         {_MOVED_ENTRY_EVENT}
-        SELECT moved.stock_level_id, moved.product_id, moved.location_id, moved.on_hand,
-            moved.reserved, moved.damaged, moved.in_transit, moved.safety_stock, moved.version,
-            entry.id
-        FROM moved JOIN entry ON entry.stock_level_id = moved.stock_level_id
+        SELECT {_ENTRY_RESULT} FROM entry
     """
     return sql, params
 
@@ -373,10 +377,7 @@ def reserve_statement(
             FROM held CROSS JOIN moved
             RETURNING id
         )
-        SELECT moved.stock_level_id, moved.product_id, moved.location_id, moved.on_hand,
-            moved.reserved, moved.damaged, moved.in_transit, moved.safety_stock, moved.version,
-            entry.id, line.id
-        FROM moved JOIN entry ON entry.stock_level_id = moved.stock_level_id CROSS JOIN line
+        SELECT {_ENTRY_RESULT}, line.id FROM entry CROSS JOIN line
     """
     return sql, params
 
