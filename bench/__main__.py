@@ -91,12 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"Unknown scenarios: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
+    load_at_start = os.getloadavg()
     runs = []
     for index in range(args.runs):
         print(f"run {index + 1}/{args.runs}", file=sys.stderr, flush=True)
         runs.append(run_once(args, names))
     report = {
-        "machine": machine(),
+        "machine": {**machine(), "loadavg_at_start": load_at_start},
         "argv": sys.argv[1:] if argv is None else argv,
         "workers": args.workers,
         "db_connections": args.db_connections,

@@ -79,6 +79,12 @@ def render(report: dict[str, Any]) -> str:
         f"workers, {report['seconds']:g} s per driver, medians of {len(runs)} run(s). "
         f"Drivers: psycopg = the same transaction on raw psycopg (the ceiling), service = "
         f"services called in-process, api = HTTP through the ASGI server.",
+        "Load average (1, 5, 15 min) at start {} and end {}.".format(
+            *(
+                ", ".join(f"{x:.1f}" for x in report["machine"].get(k, ()))
+                for k in ("loadavg_at_start", "loadavg_at_end")
+            )
+        ),
     ]
     header = " ".join(title.rjust(width) for title, _, width in COLUMNS)
     for scenario in runs[0]:
