@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from apps.core.api.idempotency import stock_write
 from apps.core.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
+from apps.core.api.tenancy import require_locations
 from apps.core.api.views import MerchantAPIView
 from apps.inventory import selectors, services
 from apps.inventory.api import serializers as s
@@ -67,6 +68,13 @@ class ReservationListView(MerchantAPIView):
         def perform(key: str) -> tuple[Response, bool]:
             data = self.body(s.ReservationRequestSerializer)
             products, locations = resolve(request.merchant, data["lines"])
+            if request.location_scope is not None and not all(
+                line.get("location") for line in data["lines"]
+            ):
+                raise exceptions.PermissionDenied(
+                    "You work on a limited set of locations: name the location of every line."
+                )
+            require_locations(request, locations.values())
             near = data.get("near")
             reservation = services.reservation_create(
                 merchant=request.merchant,
@@ -118,6 +126,11 @@ def _reservation_action(
 
     def post(self, request, reservation_id):
         def perform(key: str) -> tuple[Response, bool]:
+            if request.location_scope is not None:
+                held = selectors.reservation_get(
+                    merchant=request.merchant, reservation_id=reservation_id
+                )
+                require_locations(request, [line.location for line in held.lines.all()])
             extra = dict(self.body(request_serializer)) if request_serializer else {}
             if with_source:
                 extra["source"] = Source.API
@@ -216,6 +229,7 @@ class TransferListView(MerchantAPIView):
                 ],
                 location_fields=("source", "destination"),
             )
+            require_locations(request, [locations[data["source"]]])
             transfer = services.transfer_create(
                 merchant=request.merchant,
                 source_location=locations[data["source"]],
@@ -254,6 +268,10 @@ def _transfer_action(
 
     def post(self, request, transfer_id):
         def perform(key: str) -> tuple[Response, bool]:
+            if request.location_scope is not None:
+                moving = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer_id)
+                end = moving.destination_location if name == "receive" else moving.source_location
+                require_locations(request, [end])
             kwargs = {"source": Source.API} if with_source else {}
             transfer = action(
                 merchant=request.merchant,
