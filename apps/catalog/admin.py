@@ -13,9 +13,11 @@ from apps.inventory.models import LedgerEntry, StockLevel
 
 
 def stock_table(levels) -> str:
-    levels = list(levels.select_related("location").order_by("location__priority", "location__code"))
+    levels = list(
+        levels.select_related("location").order_by("location__priority", "location__code")
+    )
     if not levels:
-        return format_html('<p class="help">No stock at any location you can see.</p>')
+        return format_html('<p class="help">{}</p>', "No stock at any location you can see.")
     rows = format_html_join(
         "",
         "<tr><td><a href='{}'>{}</a></td><td class='sr-num'>{}</td><td class='sr-num'>{}</td>"
@@ -74,12 +76,17 @@ class ProductAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
         return [("Import products", reverse("reports:import_upload", args=["products"]))]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        product = self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
+        product = (
+            self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
+        )
         panels = []
         if product is not None:
             visible = location_q(access_for(request.user), "location_id")
             panels = [
-                ("Stock by location", stock_table(StockLevel.objects.filter(visible, product=product))),
+                (
+                    "Stock by location",
+                    stock_table(StockLevel.objects.filter(visible, product=product)),
+                ),
                 (
                     "Recent movements",
                     movements_table(

@@ -78,7 +78,13 @@ def access_for(user) -> Access:
     elif user.is_superuser:
         access = Access(True, *(frozenset(),) * 5)
     else:
-        merchants, owned, all_locations, stock_merchants, managed = set(), set(), set(), set(), set()
+        merchants, owned, all_locations, stock_merchants, managed = (
+            set(),
+            set(),
+            set(),
+            set(),
+            set(),
+        )
         memberships = Membership.objects.filter(user=user, merchant__is_active=True)
         for membership in memberships.prefetch_related("locations"):
             mid = membership.merchant_id
@@ -177,9 +183,7 @@ class ScopedAdminMixin:
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)
-        return scope_queryset(
-            queryset, request.user, self.merchant_field, self.location_fields
-        )
+        return scope_queryset(queryset, request.user, self.merchant_field, self.location_fields)
 
     def _access(self, request: HttpRequest) -> Access:
         return access_for(request.user)

@@ -98,7 +98,7 @@ class CsvExportMixin:
             path(
                 "export.csv",
                 self.admin_site.admin_view(self.export_view),
-                name="%s_%s_export" % info,
+                name="{}_{}_export".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -128,7 +128,7 @@ class CsvExportMixin:
         extra_context = extra_context or {}
         info = self.opts.app_label, self.opts.model_name
         query = request.GET.urlencode()
-        export_url = reverse("admin:%s_%s_export" % info)
+        export_url = reverse("admin:{}_{}_export".format(*info))
         links = [("Export CSV", f"{export_url}?{query}" if query else export_url)]
         links.extend(self.changelist_links(request))
         extra_context["stockroom_links"] = links

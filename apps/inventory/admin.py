@@ -21,7 +21,6 @@ from apps.core.admin_scoping import (
 )
 from apps.core.admin_tools import CsvExportMixin, EstimatedCountPaginator
 from apps.inventory import admin_views
-from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK
 from apps.inventory.models import (
     LedgerEntry,
     Reservation,
@@ -30,6 +29,7 @@ from apps.inventory.models import (
     Transfer,
     TransferLine,
 )
+from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK
 
 RECENT_MOVEMENTS = 20
 
@@ -80,10 +80,12 @@ class StockStatusFilter(admin.SimpleListFilter):
 
 def stock_badge(level: StockLevel) -> str:
     if level.available == 0:
-        return format_html('<span class="sr-badge sr-badge-out">Out of stock</span>')
-    if level.is_low:
-        return format_html('<span class="sr-badge sr-badge-low">Low stock</span>')
-    return format_html('<span class="sr-badge sr-badge-ok">In stock</span>')
+        css, label = "out", "Out of stock"
+    elif level.is_low:
+        css, label = "low", "Low stock"
+    else:
+        css, label = "ok", "In stock"
+    return format_html('<span class="sr-badge sr-badge-{}">{}</span>', css, label)
 
 
 def movements_table(entries: QuerySet[LedgerEntry], more_url: str | None = None) -> str:
@@ -93,7 +95,7 @@ def movements_table(entries: QuerySet[LedgerEntry], more_url: str | None = None)
         entries.select_related("product", "location", "actor").order_by("-id")[:RECENT_MOVEMENTS]
     )
     if not rows:
-        return format_html('<p class="help">No movements yet.</p>')
+        return format_html('<p class="help">{}</p>', "No movements yet.")
     body = format_html_join(
         "",
         "<tr><td>#{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class='sr-num'>{}</td>"
@@ -246,9 +248,7 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         level = self.get_queryset(request).select_related("location").filter(pk=object_id).first()
-        can_change = level is not None and access_for(request.user).changes_stock_at(
-            level.location
-        )
+        can_change = level is not None and access_for(request.user).changes_stock_at(level.location)
         extra_context = {**(extra_context or {}), "can_change_stock": can_change}
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -476,4 +476,3 @@ class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Cancel selected draft transfers")
     def cancel_selected(self, request, queryset):
         self._step_all(request, queryset, "cancel")
-

@@ -5,6 +5,7 @@ quantities)."""
 from __future__ import annotations
 
 from django import forms
+
 from apps.catalog.models import Product
 from apps.core.admin_scoping import locations_changeable, transfer_destinations
 from apps.core.admin_tools import IdempotencyKeyField
@@ -65,9 +66,7 @@ class AdjustForm(StockOperationForm):
         max_value=MAX_QUANTITY,
         help_text="Signed change of on hand: 5 adds five units, -3 removes three.",
     )
-    reason = forms.CharField(
-        max_length=500, help_text="Why on hand is wrong (kept in the ledger)."
-    )
+    reason = forms.CharField(max_length=500, help_text="Why on hand is wrong (kept in the ledger).")
     note = None
 
     def clean_quantity(self) -> int:
@@ -172,4 +171,3 @@ def resolve_transfer_lines(formset, merchant_id: int) -> list[tuple[Product, int
             form.add_error("sku", error)
             ok = False
     return lines if ok else []
-

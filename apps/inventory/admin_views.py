@@ -97,10 +97,7 @@ def _initial_from_query(request: HttpRequest) -> dict[str, Any]:
     if not level_id.isdigit():
         return {}
     level = (
-        changeable_levels(request.user)
-        .select_related("product")
-        .filter(pk=int(level_id))
-        .first()
+        changeable_levels(request.user).select_related("product").filter(pk=int(level_id)).first()
     )
     return {"location": level.location_id, "sku": level.product.sku} if level else {}
 
@@ -126,7 +123,7 @@ def stock_operation_view(model_admin, request: HttpRequest, slug: str) -> HttpRe
             else:
                 messages.success(
                     request,
-                    f"{operation.done} {data['quantity']} × {data['product'].sku} at "
+                    f"{operation.done} {data['quantity']} x {data['product'].sku} at "
                     f"{data['location'].code}. On hand is now {entry.on_hand_after} "
                     f"(ledger #{entry.pk}).",
                 )
@@ -164,7 +161,11 @@ def _ids(raw: str) -> list[int]:
 
 def _preview(request, model_admin, levels, counted: dict[int, int], error: str | None = None):
     rows = [
-        {"level": level, "counted": counted[level.pk], "variance": counted[level.pk] - level.on_hand}
+        {
+            "level": level,
+            "counted": counted[level.pk],
+            "variance": counted[level.pk] - level.on_hand,
+        }
         for level in levels
     ]
     confirm = CountConfirmFormSet(
@@ -206,7 +207,8 @@ def count_view(model_admin, request: HttpRequest) -> HttpResponse:
             levels = _levels_for_count(request, list(counted))
             return _preview(request, model_admin, levels, counted)
         levels = _levels_for_count(
-            request, [int(v) for k, v in request.POST.items() if k.endswith("-level") and v.isdigit()]
+            request,
+            [int(v) for k, v in request.POST.items() if k.endswith("-level") and v.isdigit()],
         )
     else:
         levels = _levels_for_count(request, _ids(request.GET.get("levels", "")))
@@ -215,10 +217,7 @@ def count_view(model_admin, request: HttpRequest) -> HttpResponse:
         messages.warning(request, "Select the stock levels to count first.")
         return redirect(reverse("admin:inventory_stocklevel_changelist"))
     by_id = {level.pk: level for level in levels}
-    rows = [
-        (by_id.get(_int(form["level"].value())), form)
-        for form in formset.forms
-    ]
+    rows = [(by_id.get(_int(form["level"].value())), form) for form in formset.forms]
     return render(
         request,
         "admin/inventory/count_entry.html",
@@ -319,7 +318,9 @@ def level_settings_view(model_admin, request: HttpRequest, object_id: str) -> Ht
         except InventoryError as error:
             form.add_error(None, error.message)
         else:
-            messages.success(request, f"Settings saved for {level.product.sku} at {level.location.code}.")
+            messages.success(
+                request, f"Settings saved for {level.product.sku} at {level.location.code}."
+            )
             return redirect(reverse(STOCK_LEVEL_CHANGE, args=[level.pk]))
     return render(
         request,
@@ -367,9 +368,7 @@ def transfer_create_view(model_admin, request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "admin/inventory/transfer_form.html",
-        admin_context(
-            request, title="New transfer", form=form, lines=lines, opts=model_admin.opts
-        ),
+        admin_context(request, title="New transfer", form=form, lines=lines, opts=model_admin.opts),
     )
 
 
@@ -442,9 +441,7 @@ def reservation_changeable(user, reservation: Reservation) -> bool:
 def reservation_step(request: HttpRequest, reservation: Reservation, step: str) -> bool:
     call, done, status = RESERVATION_STEPS[step]
     if not reservation_changeable(request.user, reservation):
-        messages.error(
-            request, f"{reservation}: it holds stock at locations you do not manage."
-        )
+        messages.error(request, f"{reservation}: it holds stock at locations you do not manage.")
         return False
     try:
         result = call(
@@ -469,4 +466,3 @@ def reservation_step_view(model_admin, request: HttpRequest, object_id: str, ste
     )
     reservation_step(request, reservation, step)
     return redirect(reverse("admin:inventory_reservation_change", args=[reservation.pk]))
-

@@ -3,14 +3,14 @@ with the stock held there and its recent movements."""
 
 from django.contrib import admin
 from django.db.models import Count, Sum
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.core.admin_scoping import ScopedAdminMixin
 from apps.core.admin_tools import CsvExportMixin
 from apps.inventory.admin import ScopedMerchantFilter, ledger_url, movements_table
 from apps.inventory.models import LedgerEntry, StockLevel
 from apps.locations.models import Location
-from django.utils.html import format_html
-from django.urls import reverse
 
 
 @admin.register(Location)
@@ -42,7 +42,9 @@ class LocationAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
         return fields
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        location = self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
+        location = (
+            self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
+        )
         panels = []
         if location is not None:
             totals = StockLevel.objects.filter(location=location).aggregate(

@@ -11,6 +11,7 @@ from apps.reports.models import ImportBatch
 admin.site.site_header = "Stockroom"
 admin.site.site_title = "Stockroom"
 admin.site.index_title = "Stock work"
+admin.site.site_url = None  # the admin is the product's web interface: no "view site" link
 
 
 @admin.register(ImportBatch)

@@ -10,6 +10,11 @@ from django.utils.safestring import SafeString
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 720, 220, 48, 28, 12
 
 
+def _n(value: float) -> str:
+    """A coordinate as SVG text (format_html escapes its arguments, so format them first)."""
+    return f"{value:.1f}"
+
+
 def _scale(maximum: float) -> float:
     return (HEIGHT - PAD_BOTTOM - PAD_TOP) / maximum if maximum > 0 else 0.0
 
@@ -19,9 +24,9 @@ def _axis(maximum: float, labels: Sequence[str], step: float) -> SafeString:
     every = max(1, len(labels) // 8)
     ticks = format_html_join(
         "",
-        '<text x="{:.1f}" y="{}" class="sr-chart-label" text-anchor="middle">{}</text>',
+        '<text x="{}" y="{}" class="sr-chart-label" text-anchor="middle">{}</text>',
         (
-            (PAD_LEFT + step * (index + 0.5), HEIGHT - 8, label)
+            (_n(PAD_LEFT + step * (index + 0.5)), HEIGHT - 8, label)
             for index, label in enumerate(labels)
             if index % every == 0
         ),
@@ -46,12 +51,12 @@ def bar_chart(
     bottom = HEIGHT - PAD_BOTTOM
     bars = format_html_join(
         "",
-        '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" class="{}">'
+        '<rect x="{}" y="{}" width="{}" height="{}" class="{}">'
         "<title>{}: {} {}</title></rect>",
         (
             (
-                PAD_LEFT + step * index + step * 0.1 + bar * position,
-                bottom - value * scale, max(bar - 1, 1), value * scale, css,
+                _n(PAD_LEFT + step * index + step * 0.1 + bar * position),
+                _n(bottom - value * scale), _n(max(bar - 1, 1)), _n(value * scale), css,
                 labels[index], f"{value:,.0f}", name,
             )
             for position, (name, css, values) in enumerate(series)

@@ -3,6 +3,7 @@ Nothing here writes: `apps.reports.services` stores the preview and applies conf
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Iterator
@@ -36,6 +37,11 @@ class Parsed:
         self.errors.append({"row": row, "message": message})
 
 
+def _sentence(problems: list[str]) -> str:
+    text = "; ".join(problems)
+    return text[:1].upper() + text[1:] + "."
+
+
 def read_table(filename: str, content: bytes) -> Iterator[tuple[int, dict[str, str]]]:
     """(row number as a spreadsheet shows it, {column: text}) for each data row. The first
     row is the header; column names are matched case-insensitively."""
@@ -64,10 +70,8 @@ def _csv_records(content: bytes) -> Iterator[list[str]]:
     except UnicodeDecodeError as error:
         raise ImportFileError("The CSV file is not UTF-8 text.") from error
     dialect = csv.excel
-    try:
+    with contextlib.suppress(csv.Error):
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        pass
     yield from csv.reader(io.StringIO(text), dialect)
 
 
@@ -141,7 +145,7 @@ def parse_products(filename: str, content: bytes, merchant_id: int) -> Parsed:
         if active_text not in TRUE | FALSE:
             problems.append(f"is_active {active_text!r} is not yes or no")
         if problems:
-            parsed.error(number, "; ".join(problems).capitalize() + ".")
+            parsed.error(number, _sentence(problems))
             continue
         seen[sku] = number
         parsed.rows.append(
@@ -175,8 +179,10 @@ def parse_counts(
         parsed.total += 1
         if parsed.total > MAX_ROWS:
             raise ImportFileError(f"At most {MAX_ROWS:,} rows per file.")
-        sku, code, counted_text = cells.get("sku", ""), cells.get("location", ""), cells.get(
-            "counted", ""
+        sku, code, counted_text = (
+            cells.get("sku", ""),
+            cells.get("location", ""),
+            cells.get("counted", ""),
         )
         problems = []
         product_id, location_id = products.get(sku), locations.get(code)
@@ -190,9 +196,11 @@ def parse_counts(
         if counted is None:
             problems.append(f"counted {counted_text!r} is not a whole number from 0")
         if not problems and (product_id, location_id) in seen:
-            problems.append(f"{sku} at {code} already appears on row {seen[(product_id, location_id)]}")
+            problems.append(
+                f"{sku} at {code} already appears on row {seen[(product_id, location_id)]}"
+            )
         if problems:
-            parsed.error(number, "; ".join(problems).capitalize() + ".")
+            parsed.error(number, _sentence(problems))
             continue
         seen[(product_id, location_id)] = number
         wanted.append(

@@ -84,20 +84,24 @@ def stock_by_location(scope: ReportScope) -> list[dict]:
     return list(
         scope.levels()
         .values("location_id", "location__code", "location__name", "merchant__name")
+        # Expressions over the row's columns come first: the later annotations named like
+        # the columns (on_hand, reserved, ...) would otherwise shadow them.
         .annotate(
-            skus=Count("id"),
-            on_hand=Sum("on_hand"),
-            reserved=Sum("reserved"),
             available=Sum(AVAILABLE),
-            damaged=Sum("damaged"),
-            in_transit=Sum("in_transit"),
-            low=Count("id", filter=LOW_STOCK & ~OUT_OF_STOCK),
-            out=Count("id", filter=OUT_OF_STOCK),
             value=Coalesce(
                 Sum(F("on_hand") * F("product__price"), output_field=MONEY),
                 Value(Decimal("0")),
                 output_field=MONEY,
             ),
+            low=Count("id", filter=LOW_STOCK & ~OUT_OF_STOCK),
+            out=Count("id", filter=OUT_OF_STOCK),
+        )
+        .annotate(
+            skus=Count("id"),
+            on_hand=Sum("on_hand"),
+            reserved=Sum("reserved"),
+            damaged=Sum("damaged"),
+            in_transit=Sum("in_transit"),
         )
         .order_by("merchant__name", "location__code")
     )
@@ -195,9 +199,14 @@ def transfers_in_transit(scope: ReportScope) -> list[dict]:
     return list(
         queryset.annotate(units=Sum("lines__quantity"), lines_count=Count("lines"))
         .values(
-            "id", "reference", "source_location__code", "destination_location__code",
-            "shipped_at", "units", "lines_count",
-        )  # fmt: skip
+            "id",
+            "reference",
+            "source_location__code",
+            "destination_location__code",
+            "shipped_at",
+            "units",
+            "lines_count",
+        )
         .order_by("shipped_at")[:LIST_LIMIT]
     )
 
@@ -267,4 +276,3 @@ def stock_history(scope: ReportScope, days: int = 90) -> list[dict]:
         )
         .order_by("date")
     )
-

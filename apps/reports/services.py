@@ -153,7 +153,15 @@ def _apply_products(batch: ImportBatch, rows: list[dict], chunk_index: int) -> d
         products,
         update_conflicts=True,
         unique_fields=["merchant", "sku"],
-        update_fields=["name", "description", "price", "barcode", "unit", "is_active", "updated_at"],
+        update_fields=[
+            "name",
+            "description",
+            "price",
+            "barcode",
+            "unit",
+            "is_active",
+            "updated_at",
+        ],
     )
     created = sum(1 for row in rows if not row["exists"])
     return {"counts": {"created": created, "updated": len(rows) - created}}

@@ -176,7 +176,9 @@ def as_of(request: HttpRequest) -> HttpResponse:
         day = form.cleaned_data["date"]
         rows, source = selectors.stock_as_of(scope, day)
         if request.GET.get("export"):
-            report = Report("as-of", None, REPORTS["by_location"].columns[:9] + (("Value", "value"),))
+            report = Report(
+                "as-of", None, (*REPORTS["by_location"].columns[:9], ("Value", "value"))
+            )
             return _csv(f"stock-as-of-{day}", report, rows)
     history = selectors.stock_history(scope)
     labels = [row["date"].strftime("%d %b") for row in history]
@@ -207,9 +209,9 @@ def import_merchants(user, kind: str):
     if access.is_superuser:
         return Merchant.objects.all()
     ids = access.stock_merchants | set(
-        locations_visible(user).filter(pk__in=access.managed_locations).values_list(
-            "merchant_id", flat=True
-        )
+        locations_visible(user)
+        .filter(pk__in=access.managed_locations)
+        .values_list("merchant_id", flat=True)
     )
     return Merchant.objects.filter(pk__in=ids)
 
@@ -299,7 +301,7 @@ def import_batch(request: HttpRequest, batch_id) -> HttpResponse:
         if batch.merchant not in import_merchants(request.user, batch.kind):
             raise PermissionDenied
         if services.import_confirm(batch=batch):
-            messages.success(request, f"{batch}: confirmed, applying {batch.valid_rows} rows.")
+            messages.success(request, f"{batch}: confirmed; applying {batch.valid_rows} row(s).")
         else:
             messages.info(request, f"{batch} was already confirmed; nothing started twice.")
         return redirect(reverse("reports:import_batch", args=[batch.pk]))
@@ -310,7 +312,10 @@ def import_batch(request: HttpRequest, batch_id) -> HttpResponse:
         request,
         "admin/reports/import_batch.html",
         admin_context(
-            request, title=str(batch), batch=batch, preview=preview,
+            request,
+            title=str(batch),
+            batch=batch,
+            preview=preview,
             more_rows=max(batch.valid_rows - PREVIEW_ROWS, 0),
         ),
     )
