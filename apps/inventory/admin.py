@@ -5,9 +5,12 @@ inventory services with the logged-in user as the actor."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -155,7 +158,7 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     allow_add = False
     list_display = (
         "sku", "product_name", "location_code", "on_hand", "reserved", "available_units",
-        "damaged", "in_transit", "version", "status_badge", "updated_at",
+        "damaged", "in_transit", "version", "status_badge", "last_movement",
     )  # fmt: skip
     list_select_related = ("product", "location")
     list_filter = (
@@ -174,9 +177,9 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     fields = (
         "product", "location", "merchant", "on_hand", "reserved", "available_units", "damaged",
         "in_transit", "safety_stock", "low_stock_threshold", "reorder_point", "max_level",
-        "version", "updated_at", "recent_movements",
+        "version", "updated_at",
     )  # fmt: skip
-    readonly_fields = ("available_units", "recent_movements")
+    readonly_fields = ("available_units",)
     change_form_template = "admin/inventory/stocklevel/change_form.html"
     csv_filename = "stock"
     csv_fields = (
@@ -203,16 +206,13 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     def available_units(self, level: StockLevel) -> int:
         return level.available
 
+    @admin.display(description="Last movement", ordering="updated_at")
+    def last_movement(self, level: StockLevel):
+        return level.updated_at
+
     @admin.display(description="Status")
     def status_badge(self, level: StockLevel) -> str:
         return stock_badge(level)
-
-    @admin.display(description="Recent movements")
-    def recent_movements(self, level: StockLevel) -> str:
-        return movements_table(
-            LedgerEntry.objects.filter(stock_level=level),
-            ledger_url(stock_level__id__exact=level.pk),
-        )
 
     def get_urls(self):
         def view(function, **kwargs):
@@ -247,15 +247,31 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        level = self.get_queryset(request).select_related("location").filter(pk=object_id).first()
-        can_change = level is not None and access_for(request.user).changes_stock_at(level.location)
-        extra_context = {**(extra_context or {}), "can_change_stock": can_change}
+        level = (
+            self.get_queryset(request)
+            .select_related("product", "location")
+            .filter(pk=object_id if str(object_id).isdigit() else None)
+            .first()
+        )
+        extra_context = dict(extra_context or {})
+        if level is not None:
+            extra_context.update(
+                subtitle=f"{level.product.sku} at {level.location.code}",
+                can_change_stock=access_for(request.user).changes_stock_at(level.location),
+                stockroom_panels=[
+                    (
+                        "Recent movements",
+                        movements_table(
+                            LedgerEntry.objects.filter(stock_level=level),
+                            ledger_url(stock_level__id__exact=level.pk),
+                        ),
+                    )
+                ],
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Count selected stock levels")
     def count_selected(self, request, queryset):
-        from django.shortcuts import redirect
-
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:500])
         return redirect(f"{reverse('admin:inventory_stocklevel_count')}?levels={ids}")
 
@@ -377,9 +393,7 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
             admin_views.reservation_step(request, reservation, "commit")
 
 
-def _uuid_or_none(value: str):
-    import uuid
-
+def _uuid_or_none(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
     except ValueError:

@@ -72,7 +72,13 @@ def _scope(request: HttpRequest, form: ScopeForm) -> ReportScope:
 class Report:
     title: str
     rows: object  # callable(scope) -> list[dict]
-    columns: tuple[tuple[str, str], ...]  # (header, key)
+    columns: tuple[tuple[str, str], ...]  # (header, key), as exported to CSV
+    link: tuple[str, str] | None = None  # (admin url name, id key): the page links row 1
+    csv_only: tuple[str, ...] = ()  # keys left off the page (ids)
+
+    @property
+    def page_columns(self) -> tuple[tuple[str, str], ...]:
+        return tuple(column for column in self.columns if column[1] not in self.csv_only)
 
 
 REPORTS = {
@@ -90,6 +96,7 @@ REPORTS = {
         (("SKU", "product__sku"), ("Product", "product__name"), ("Location", "location__code"),
          ("On hand", "on_hand"), ("Reserved", "reserved"), ("Safety stock", "safety_stock"),
          ("Available", "available_units"), ("Threshold", "low_stock_threshold")),
+        link=("admin:inventory_stocklevel_change", "id"),
     ),
     "out_of_stock": Report(
         "Out of stock",
@@ -97,6 +104,7 @@ REPORTS = {
         (("SKU", "product__sku"), ("Product", "product__name"), ("Location", "location__code"),
          ("On hand", "on_hand"), ("Reserved", "reserved"), ("Safety stock", "safety_stock"),
          ("Last change", "updated_at")),
+        link=("admin:inventory_stocklevel_change", "id"),
     ),
     "movements": Report(
         "Movements per day",
@@ -109,12 +117,15 @@ REPORTS = {
         selectors.top_movers,
         (("SKU", "product__sku"), ("Product", "product__name"), ("Units sold", "units"),
          ("Movements", "movements")),
+        link=("admin:catalog_product_change", "product_id"),
     ),
     "expiring": Report(
         "Reservations expiring within an hour",
         selectors.reservations_expiring,
-        (("Reservation", "id"), ("Order", "order_ref"), ("Merchant", "merchant__name"),
-         ("Units", "units"), ("Expires", "expires_at")),
+        (("Order", "order_ref"), ("Merchant", "merchant__name"), ("Units", "units"),
+         ("Expires", "expires_at"), ("Reservation", "id")),
+        link=("admin:inventory_reservation_change", "id"),
+        csv_only=("id",),
     ),
     "in_transit": Report(
         "Transfers in transit",
@@ -122,6 +133,8 @@ REPORTS = {
         (("Reference", "reference"), ("From", "source_location__code"),
          ("To", "destination_location__code"), ("Lines", "lines_count"), ("Units", "units"),
          ("Shipped", "shipped_at"), ("Transfer", "id")),
+        link=("admin:inventory_transfer_change", "id"),
+        csv_only=("id",),
     ),
 }  # fmt: skip
 
