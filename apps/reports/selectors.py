@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from apps.core.admin_scoping import access_for, location_q, reservations_visible
 from apps.inventory.models import LedgerEntry, Reservation, StockLevel, Transfer
+from apps.locations.models import Location
 from apps.merchants.models import Merchant
 from apps.reports.models import StockSnapshot
 
@@ -78,12 +80,29 @@ class ReportScope:
         return self._narrow(StockSnapshot.objects.filter(visible))
 
 
+def with_location_names(rows: list[dict]) -> list[dict]:
+    """Adds location code and name and merchant name to rows grouped by location_id (looked up
+    in one query afterwards: grouping by the ids alone keeps the aggregate off the joins),
+    ordered by merchant and location code."""
+    locations = Location.objects.select_related("merchant").in_bulk(
+        [row["location_id"] for row in rows]
+    )
+    for row in rows:
+        location = locations[row["location_id"]]
+        row.update(
+            location__code=location.code,
+            location__name=location.name,
+            merchant__name=location.merchant.name,
+        )
+    return sorted(rows, key=lambda row: (row["merchant__name"], row["location__code"]))
+
+
 def stock_by_location(scope: ReportScope) -> list[dict]:
     """Per location: SKUs stocked, on hand, reserved, available, damaged, in transit, low and
     out-of-stock counts and stock value (on hand x current price)."""
-    return list(
+    rows = (
         scope.levels()
-        .values("location_id", "location__code", "location__name", "merchant__name")
+        .values("location_id")
         # Expressions over the row's columns come first: the later annotations named like
         # the columns (on_hand, reserved, ...) would otherwise shadow them.
         .annotate(
@@ -103,8 +122,9 @@ def stock_by_location(scope: ReportScope) -> list[dict]:
             damaged=Sum("damaged"),
             in_transit=Sum("in_transit"),
         )
-        .order_by("merchant__name", "location__code")
+        .order_by()
     )
+    return with_location_names(list(rows))
 
 
 def totals(rows: list[dict], fields: tuple[str, ...]) -> dict:
@@ -216,22 +236,43 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
+LATEST_COLUMNS = (
+    "merchant_id", "stock_level_id", "product_id", "location_id", "on_hand_after",
+    "reserved_after", "damaged_after", "in_transit_after", "safety_stock_after",
+)  # fmt: skip
+
+
 def latest_entries_before(ledger: QuerySet[LedgerEntry], cutoff: datetime) -> QuerySet:
-    """Per stock level, its last ledger row before `cutoff`: that row's *_after columns are
-    the level's balances then (GROUP BY stock level, max id)."""
-    last_ids = (
-        ledger.filter(created_at__lt=cutoff)
-        .order_by()
-        .values("stock_level_id")
-        .annotate(last_id=Max("id"))
-        .values("last_id")
+    """Per stock level, its last ledger row before `cutoff`, whose *_after columns are the
+    level's balances then. PostgreSQL: DISTINCT ON (stock_level_id) ORDER BY id DESC; other
+    databases: the rows whose id is their level's max id."""
+    before = ledger.filter(created_at__lt=cutoff)
+    if connection.vendor == "postgresql":
+        latest = before.order_by("stock_level_id", "-id").distinct("stock_level_id")
+    else:
+        last_ids = before.order_by().values("stock_level_id").annotate(last=Max("id"))
+        latest = LedgerEntry.objects.filter(id__in=last_ids.values("last"))
+    return latest.values(*LATEST_COLUMNS)
+
+
+def balances_sql(ledger: QuerySet[LedgerEntry], cutoff: datetime) -> tuple[str, tuple]:
+    """SQL (and params) of `latest_entries_before` plus available units and value (at the
+    current price), to aggregate or insert from in one statement."""
+    inner, params = latest_entries_before(ledger, cutoff).query.sql_with_params()
+    return (
+        f"""SELECT e.merchant_id, e.stock_level_id, e.product_id, e.location_id,
+            e.on_hand_after AS on_hand, e.reserved_after AS reserved,
+            e.damaged_after AS damaged, e.in_transit_after AS in_transit,
+            CASE WHEN e.on_hand_after - e.reserved_after - e.safety_stock_after > 0
+                 THEN e.on_hand_after - e.reserved_after - e.safety_stock_after ELSE 0 END
+                AS available,
+            e.on_hand_after * p.price AS value
+        FROM ({inner}) e JOIN catalog_product p ON p.id = e.product_id""",
+        params,
     )
-    return LedgerEntry.objects.filter(id__in=last_ids)
 
 
-AS_OF_AVAILABLE = Greatest(
-    F("on_hand_after") - F("reserved_after") - F("safety_stock_after"), Value(0)
-)
+_AS_OF_TOTALS = ("skus", "on_hand", "reserved", "available", "damaged", "in_transit", "value")
 
 
 def stock_as_of(scope: ReportScope, day: date) -> tuple[list[dict], str]:
@@ -240,26 +281,35 @@ def stock_as_of(scope: ReportScope, day: date) -> tuple[list[dict], str]:
     the price at snapshot time (snapshots) or the current price (ledger)."""
     snapshots = scope.snapshots().filter(date=day)
     if snapshots.exists():
-        rows = snapshots.values(
-            "location_id", "location__code", "location__name", "merchant__name"
-        ).annotate(
-            skus=Count("id"), on_hand=Sum("on_hand"), reserved=Sum("reserved"),
-            available=Sum("available"), damaged=Sum("damaged"), in_transit=Sum("in_transit"),
-            value=Sum("value"),
-        )  # fmt: skip
-        source = "snapshot"
-    else:
-        entries = latest_entries_before(scope.ledger(), end_of_day(day))
-        rows = entries.values(
-            "location_id", "location__code", "location__name", "merchant__name"
-        ).annotate(
-            skus=Count("id"), on_hand=Sum("on_hand_after"), reserved=Sum("reserved_after"),
-            available=Sum(AS_OF_AVAILABLE), damaged=Sum("damaged_after"),
-            in_transit=Sum("in_transit_after"),
-            value=Sum(F("on_hand_after") * F("product__price"), output_field=MONEY),
-        )  # fmt: skip
-        source = "ledger"
-    return list(rows.order_by("merchant__name", "location__code")), source
+        rows = list(
+            snapshots.values("location_id")
+            .annotate(
+                skus=Count("id"),
+                on_hand=Sum("on_hand"),
+                reserved=Sum("reserved"),
+                available=Sum("available"),
+                damaged=Sum("damaged"),
+                in_transit=Sum("in_transit"),
+                value=Sum("value"),
+            )
+            .order_by()
+        )
+        return with_location_names(rows), "snapshot"
+    balances, params = balances_sql(scope.ledger(), end_of_day(day))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT location_id, COUNT(*), SUM(on_hand), SUM(reserved), SUM(available),
+                SUM(damaged), SUM(in_transit), SUM(value)
+            FROM ({balances}) b GROUP BY location_id""",
+            params,
+        )
+        rows = [
+            {"location_id": row[0], **dict(zip(_AS_OF_TOTALS, row[1:], strict=True))}
+            for row in cursor.fetchall()
+        ]
+    for row in rows:
+        row["value"] = Decimal(row["value"] or 0).quantize(Decimal("0.01"))
+    return with_location_names(rows), "ledger"
 
 
 def stock_history(scope: ReportScope, days: int = 90) -> list[dict]:

@@ -14,12 +14,12 @@ from apps.accounts.models import User
 from apps.catalog.models import Product
 from apps.inventory import services as inventory
 from apps.inventory.exceptions import InventoryError
-from apps.inventory.models import Source
+from apps.inventory.models import LedgerEntry, Source
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 from apps.reports import imports
 from apps.reports.models import ImportBatch
-from apps.reports.selectors import end_of_day
+from apps.reports.selectors import balances_sql, end_of_day
 
 logger = logging.getLogger(__name__)
 Status = ImportBatch.Status
@@ -27,23 +27,10 @@ CHUNK_ROWS = 500
 
 # --- Daily snapshots ----------------------------------------------------------------------
 
-_SNAPSHOT_INSERT = """
-INSERT INTO reports_stocksnapshot
-    (date, merchant_id, stock_level_id, product_id, location_id,
-     on_hand, reserved, damaged, in_transit, available, value)
-SELECT %(day)s, e.merchant_id, e.stock_level_id, e.product_id, e.location_id,
-    e.on_hand_after, e.reserved_after, e.damaged_after, e.in_transit_after,
-    CASE WHEN e.on_hand_after - e.reserved_after - e.safety_stock_after > 0
-         THEN e.on_hand_after - e.reserved_after - e.safety_stock_after ELSE 0 END,
-    e.on_hand_after * p.price
-FROM inventory_ledgerentry e
-JOIN catalog_product p ON p.id = e.product_id
-WHERE e.id IN (
-    SELECT MAX(id) FROM inventory_ledgerentry
-    WHERE created_at < %(cutoff)s
-    GROUP BY stock_level_id
+_SNAPSHOT_COLUMNS = (
+    "merchant_id, stock_level_id, product_id, location_id, on_hand, reserved, available, "
+    "damaged, in_transit, value"
 )
-"""
 
 
 @transaction.atomic
@@ -53,9 +40,14 @@ def snapshot_take(*, day: date) -> int:
     transaction, so running it twice gives the same rows. Returns the number of rows."""
     if day > timezone.now().date():
         raise ValueError(f"{day} is in the future: there is nothing to snapshot yet.")
+    balances, params = balances_sql(LedgerEntry.objects.all(), end_of_day(day))
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM reports_stocksnapshot WHERE date = %s", [day])
-        cursor.execute(_SNAPSHOT_INSERT, {"day": day, "cutoff": end_of_day(day)})
+        cursor.execute(
+            f"INSERT INTO reports_stocksnapshot (date, {_SNAPSHOT_COLUMNS}) "
+            f"SELECT %s, {_SNAPSHOT_COLUMNS} FROM ({balances}) b",
+            (day, *params),
+        )
         return cursor.rowcount
 
 
