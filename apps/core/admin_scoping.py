@@ -180,6 +180,7 @@ class ScopedAdminMixin:
     change_role: str | None = "owner"
     allow_add: bool = True
     allow_delete: bool = True
+    stock_actions: tuple[str, ...] = ()  # actions offered only to users who change stock
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)
@@ -222,6 +223,13 @@ class ScopedAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self.allow_delete and self._may_change(request, obj)
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        if not self._access(request).changes_any_stock:
+            for name in self.stock_actions:
+                actions.pop(name, None)
+        return actions
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         """Merchant choices are the merchants the user owns; location choices the locations

@@ -174,6 +174,7 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     list_per_page = 50
     actions = ["count_selected", "export_selected_csv"]
+    stock_actions = ("count_selected",)
     fields = (
         "product", "location", "merchant", "on_hand", "reserved", "available_units", "damaged",
         "in_transit", "safety_stock", "low_stock_threshold", "reorder_point", "max_level",
@@ -352,6 +353,7 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     inlines = [ReservationLineInline]
     actions = ["release_selected", "commit_selected"]
+    stock_actions = ("release_selected", "commit_selected")
     change_form_template = "admin/inventory/reservation/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reservation]:
@@ -431,6 +433,7 @@ class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     inlines = [TransferLineInline]
     actions = ["ship_selected", "receive_selected", "cancel_selected"]
+    stock_actions = ("ship_selected", "receive_selected", "cancel_selected")
     change_form_template = "admin/inventory/transfer/change_form.html"
 
     def has_add_permission(self, request, *args):

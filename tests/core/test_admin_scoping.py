@@ -7,7 +7,7 @@ from django.urls import reverse
 from apps.inventory import services
 from apps.inventory.models import LedgerEntry, StockLevel, Transfer
 from tests import factories
-from tests.admin_helpers import Role, idempotency_key, logged_in, staff
+from tests.admin_helpers import Role, idempotency_key, logged_in, messages_of, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -181,3 +181,13 @@ def test_owner_edits_the_catalog_manager_does_not(client, merchant, product):
     assert client.post(url, data).status_code == 302
     product.refresh_from_db()
     assert (product.name, str(product.price)) == ("Renamed", "3.50")
+
+
+def test_viewer_is_not_offered_stock_actions(client, merchant, site):
+    logged_in(client, staff(merchant, Role.VIEWER))
+    body = client.get(STOCK).content.decode()
+    assert "count_selected" not in body
+    assert "export_selected_csv" in body
+    response = client.post(STOCK, {"action": "count_selected", "_selected_action": [site["a"].pk]})
+    assert response.status_code == 302
+    assert messages_of(response) == ["No action selected."]

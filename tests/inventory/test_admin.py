@@ -385,3 +385,19 @@ def test_reservation_release_and_commit(client, merchant, product, location):
     )
     assert "is released and cannot be committed" in response.content.decode()
     assert StockLevel.objects.get(product=product).on_hand == 7
+
+
+def test_stock_list_queries_do_not_grow_with_rows(client, merchant, location):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    logged_in(client, staff(merchant, Role.VIEWER))
+    changelist = reverse("admin:inventory_stocklevel_changelist")
+    counts = []
+    for _ in range(2):
+        for _ in range(5):
+            factories.stock(factories.product(merchant), location, 3)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(changelist).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

@@ -166,3 +166,33 @@ def test_import_permissions(client, merchant, other_merchant):
     assert client.get(reverse("reports:import_batch", args=[batch.pk])).status_code == 404
     assert client.post(reverse("reports:import_batch", args=[batch.pk])).status_code == 404
     assert ImportBatch.objects.get(pk=batch.pk).status == "preview"
+
+
+def test_large_count_import_applies_in_chunks_and_resumes_without_repeating(
+    merchant, location, monkeypatch
+):
+    from apps.reports import services as report_services
+
+    monkeypatch.setattr(report_services, "CHUNK_ROWS", 2)
+    owner = staff(merchant, Role.OWNER)
+    products = [factories.product(merchant) for _ in range(5)]
+    content = "sku,location,counted\n" + "".join(
+        f"{p.sku},{location.code},{n + 1}\n" for n, p in enumerate(products)
+    )
+    batch = report_services.import_preview(
+        merchant=merchant, kind="counts", filename="big.csv", content=content.encode(), user=owner
+    )
+    # A run whose worker died leaves the batch running: the next run picks it up.
+    ImportBatch.objects.filter(pk=batch.pk).update(status="running")
+    report_services.import_run(batch_id=batch.pk)
+    batch.refresh_from_db()
+    assert (batch.status, batch.processed_rows, batch.result["counted"]) == ("done", 5, 5)
+    first = StockLevel.objects.get(product=products[0])
+    assert first.on_hand == 1
+    keys = set(LedgerEntry.objects.filter(reason="count").values_list("idempotency_key", flat=True))
+    assert keys == {f"import:{batch.pk}:chunk:{n}" for n in range(3)}
+    # Running it again (a duplicated task) applies nothing a second time.
+    ImportBatch.objects.filter(pk=batch.pk).update(status="running", processed_rows=2)
+    report_services.import_run(batch_id=batch.pk)
+    assert LedgerEntry.objects.filter(reason="count").count() == 5
+    assert StockLevel.objects.get(product=products[4]).on_hand == 5
