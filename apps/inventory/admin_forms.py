@@ -28,6 +28,14 @@ def find_product(merchant_id: int, code: str) -> Product:
     raise forms.ValidationError(f"No product with SKU or barcode {code!r} at this merchant.")
 
 
+def preselect_single(field: forms.ModelChoiceField, queryset) -> None:
+    """Offer `queryset`; a manager of a single location finds it already chosen."""
+    field.queryset = queryset
+    choices = list(queryset[:2])
+    if len(choices) == 1:
+        field.initial = choices[0].pk
+
+
 class LocationChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Location) -> str:
         return f"{obj.merchant.name} / {obj.code} {obj.name}"
@@ -47,7 +55,7 @@ class StockOperationForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["location"].queryset = locations_changeable(user)
+        preselect_single(self.fields["location"], locations_changeable(user))
 
     def clean(self):
         data = super().clean()
@@ -127,7 +135,7 @@ class TransferForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["source_location"].queryset = locations_changeable(user)
+        preselect_single(self.fields["source_location"], locations_changeable(user))
         self.fields["destination_location"].queryset = transfer_destinations(user)
 
     def clean(self):

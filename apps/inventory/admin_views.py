@@ -165,6 +165,7 @@ def _preview(request, model_admin, levels, counted: dict[int, int], error: str |
             "level": level,
             "counted": counted[level.pk],
             "variance": counted[level.pk] - level.on_hand,
+            "below_reserved": counted[level.pk] < level.reserved,
         }
         for level in levels
     ]

@@ -206,6 +206,7 @@ def test_count_below_reserved_is_refused(client, manager, merchant, product, loc
     level.refresh_from_db()
     logged_in(client, manager)
     preview = _preview(client, level, 4)
+    assert "this count will be refused" in preview.content.decode()
     response = _confirm(client, preview, level, 4, level.version)
     assert "counted 4 but 6 units are reserved" in response.content.decode()
     assert StockLevel.objects.get(pk=level.pk).on_hand == 10
