@@ -78,27 +78,26 @@ def access_for(user) -> Access:
     elif user.is_superuser:
         access = Access(True, *(frozenset(),) * 5)
     else:
-        merchants, owned, all_locations, stock_merchants, managed = (
-            set(),
-            set(),
-            set(),
-            set(),
-            set(),
-        )
+        merchants: set[int] = set()
+        owned: set[int] = set()
+        all_locations: set[int] = set()
+        stock_merchants: set[int] = set()
+        managed: set[int] = set()
         memberships = Membership.objects.filter(user=user, merchant__is_active=True)
         for membership in memberships.prefetch_related("locations"):
             mid = membership.merchant_id
             merchants.add(mid)
-            location_ids = {loc.pk for loc in membership.locations.all()}
+            assigned = list(membership.locations.all())
             if membership.role == Role.OWNER:
                 owned.add(mid)
                 stock_merchants.add(mid)
                 all_locations.add(mid)
-            elif membership.role == Role.MANAGER and not location_ids:
+            elif membership.role == Role.MANAGER and not assigned:
                 stock_merchants.add(mid)
                 all_locations.add(mid)
             elif membership.role == Role.MANAGER:
-                managed.update(location_ids)
+                # Only the merchant's own locations count, whatever was assigned by mistake.
+                managed.update(loc.pk for loc in assigned if loc.merchant_id == mid)
             else:
                 all_locations.add(mid)
         access = Access(

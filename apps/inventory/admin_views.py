@@ -203,7 +203,7 @@ def count_view(model_admin, request: HttpRequest) -> HttpResponse:
         return _count_confirm(model_admin, request)
     if step == "preview":
         formset = CountLineFormSet(request.POST, prefix="lines")
-        if formset.is_valid():
+        if formset.is_valid() and formset.forms:
             counted = {form.cleaned_data["level"]: form.cleaned_data["counted"] for form in formset}
             levels = _levels_for_count(request, list(counted))
             return _preview(request, model_admin, levels, counted)
@@ -238,7 +238,7 @@ def _int(value) -> int | None:
 def _count_confirm(model_admin, request: HttpRequest) -> HttpResponse:
     formset = CountConfirmFormSet(request.POST, prefix="lines")
     meta = CountMetaForm(request.POST)
-    if not (formset.is_valid() and meta.is_valid()):
+    if not (formset.is_valid() and meta.is_valid() and formset.forms):
         messages.error(request, "The count could not be read; enter it again.")
         return redirect(reverse("admin:inventory_stocklevel_changelist"))
     lines = {form.cleaned_data["level"]: form.cleaned_data for form in formset}

@@ -191,3 +191,14 @@ def test_viewer_is_not_offered_stock_actions(client, merchant, site):
     response = client.post(STOCK, {"action": "count_selected", "_selected_action": [site["a"].pk]})
     assert response.status_code == 302
     assert messages_of(response) == ["No action selected."]
+
+
+def test_a_location_of_another_merchant_assigned_by_mistake_grants_nothing(
+    client, merchant, other_merchant, site, location
+):
+    foreign = factories.location(other_merchant)
+    factories.stock(factories.product(other_merchant), foreign, 5)
+    manager = staff(merchant, Role.MANAGER, locations=[location, foreign])
+    logged_in(client, manager)
+    assert listed(client) == [site["a"]]
+    assert listed(client, reverse("admin:locations_location_changelist")) == [location]

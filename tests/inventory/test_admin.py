@@ -402,3 +402,15 @@ def test_stock_list_queries_do_not_grow_with_rows(client, merchant, location):
             assert client.get(changelist).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_count_with_no_lines_or_garbage_is_a_message_not_an_error(client, manager):
+    logged_in(client, manager)
+    for step in ("preview", "confirm"):
+        response = client.post(
+            COUNT, {"step": step, "lines-TOTAL_FORMS": 0, "lines-INITIAL_FORMS": 0}
+        )
+        assert response.status_code == 302
+    garbage = client.post(COUNT, {"step": "preview", "lines-TOTAL_FORMS": "x"})
+    assert garbage.status_code == 302
+    assert client.get(COUNT, {"levels": "abc"}).status_code == 302
