@@ -12,8 +12,10 @@ from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
+    Exists,
     F,
     Max,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -255,21 +257,57 @@ def latest_entries_before(ledger: QuerySet[LedgerEntry], cutoff: datetime) -> Qu
     return latest.values(*LATEST_COLUMNS)
 
 
-def balances_sql(ledger: QuerySet[LedgerEntry], cutoff: datetime) -> tuple[str, tuple]:
-    """SQL (and params) of `latest_entries_before` plus available units and value (at the
-    current price), to aggregate or insert from in one statement."""
+BALANCE_COLUMNS = (
+    "merchant_id, stock_level_id, product_id, location_id, on_hand, reserved, damaged, "
+    "in_transit, available, value"
+)
+
+
+def base_snapshot_day(day: date) -> date | None:
+    """The latest day before `day` with a snapshot (snapshots are taken whole, in one
+    transaction, so a day that has rows has all of them)."""
+    return StockSnapshot.objects.filter(date__lt=day).aggregate(latest=Max("date"))["latest"]
+
+
+def balances_sql(
+    ledger: QuerySet[LedgerEntry],
+    day: date,
+    snapshots: QuerySet[StockSnapshot] | None = None,
+) -> tuple[str, tuple]:
+    """SQL (and params) selecting every level's balances at the end of `day` as
+    BALANCE_COLUMNS, value at the current price, to aggregate or insert from in one statement.
+
+    With `snapshots` (scoped like `ledger`) and an earlier snapshot day S, only the ledger rows
+    after S are read: levels that moved since take their last row, the others S's figures.
+    Without, every level's last row before the cutoff is found in the whole ledger."""
+    cutoff = end_of_day(day)
+    base = base_snapshot_day(day) if snapshots is not None else None
+    if base is not None:
+        ledger = ledger.filter(created_at__gte=end_of_day(base))
     inner, params = latest_entries_before(ledger, cutoff).query.sql_with_params()
-    return (
-        f"""SELECT e.merchant_id, e.stock_level_id, e.product_id, e.location_id,
+    sql = f"""SELECT e.merchant_id, e.stock_level_id, e.product_id, e.location_id,
             e.on_hand_after AS on_hand, e.reserved_after AS reserved,
             e.damaged_after AS damaged, e.in_transit_after AS in_transit,
             CASE WHEN e.on_hand_after - e.reserved_after - e.safety_stock_after > 0
                  THEN e.on_hand_after - e.reserved_after - e.safety_stock_after ELSE 0 END
                 AS available,
             e.on_hand_after * p.price AS value
-        FROM ({inner}) e JOIN catalog_product p ON p.id = e.product_id""",
-        params,
-    )
+        FROM ({inner}) e JOIN catalog_product p ON p.id = e.product_id"""
+    if base is None:
+        return sql, params
+    moved = ledger.filter(created_at__lt=cutoff, stock_level_id=OuterRef("stock_level_id"))
+    carried, carried_params = (
+        snapshots.filter(~Exists(moved), date=base)
+        .values("merchant_id", "stock_level_id", "product_id", "location_id", "on_hand",
+                "reserved", "damaged", "in_transit", "available", "product__price")
+        .query.sql_with_params()
+    )  # fmt: skip
+    sql = f"""{sql}
+        UNION ALL
+        SELECT c.merchant_id, c.stock_level_id, c.product_id, c.location_id, c.on_hand,
+            c.reserved, c.damaged, c.in_transit, c.available, c.on_hand * c.product__price
+        FROM ({carried}) c"""
+    return sql, (*params, *carried_params)
 
 
 _AS_OF_TOTALS = ("skus", "on_hand", "reserved", "available", "damaged", "in_transit", "value")
@@ -277,8 +315,9 @@ _AS_OF_TOTALS = ("skus", "on_hand", "reserved", "available", "damaged", "in_tran
 
 def stock_as_of(scope: ReportScope, day: date) -> tuple[list[dict], str]:
     """Stock per location at the end of `day`: from the daily snapshot when one was taken for
-    that day, else rebuilt from the ledger. Returns (rows, "snapshot" | "ledger"). Values use
-    the price at snapshot time (snapshots) or the current price (ledger)."""
+    that day, else rebuilt from the ledger (starting at the latest earlier snapshot, if any).
+    Returns (rows, "snapshot" | "ledger"). Values use the price at snapshot time (snapshots)
+    or the current price (ledger)."""
     snapshots = scope.snapshots().filter(date=day)
     if snapshots.exists():
         rows = list(
@@ -295,7 +334,7 @@ def stock_as_of(scope: ReportScope, day: date) -> tuple[list[dict], str]:
             .order_by()
         )
         return with_location_names(rows), "snapshot"
-    balances, params = balances_sql(scope.ledger(), end_of_day(day))
+    balances, params = balances_sql(scope.ledger(), day, scope.snapshots())
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT location_id, COUNT(*), SUM(on_hand), SUM(reserved), SUM(available),

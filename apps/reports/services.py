@@ -18,8 +18,8 @@ from apps.inventory.models import LedgerEntry, Source
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 from apps.reports import imports
-from apps.reports.models import ImportBatch
-from apps.reports.selectors import balances_sql, end_of_day
+from apps.reports.models import ImportBatch, StockSnapshot
+from apps.reports.selectors import BALANCE_COLUMNS, balances_sql
 
 logger = logging.getLogger(__name__)
 Status = ImportBatch.Status
@@ -27,25 +27,21 @@ CHUNK_ROWS = 500
 
 # --- Daily snapshots ----------------------------------------------------------------------
 
-_SNAPSHOT_COLUMNS = (
-    "merchant_id, stock_level_id, product_id, location_id, on_hand, reserved, available, "
-    "damaged, in_transit, value"
-)
-
 
 @transaction.atomic
 def snapshot_take(*, day: date) -> int:
-    """Store every stock level's balances at the end of `day` (UTC), rebuilt from the ledger
-    in one set-based INSERT ... SELECT. Idempotent: the day's rows are replaced in the same
+    """Store every stock level's balances at the end of `day` (UTC) in one set-based
+    INSERT ... SELECT: the previous snapshot plus the ledger rows since (the whole ledger when
+    there is no earlier snapshot). Idempotent: the day's rows are replaced in the same
     transaction, so running it twice gives the same rows. Returns the number of rows."""
     if day > timezone.now().date():
         raise ValueError(f"{day} is in the future: there is nothing to snapshot yet.")
-    balances, params = balances_sql(LedgerEntry.objects.all(), end_of_day(day))
+    balances, params = balances_sql(LedgerEntry.objects.all(), day, StockSnapshot.objects.all())
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM reports_stocksnapshot WHERE date = %s", [day])
         cursor.execute(
-            f"INSERT INTO reports_stocksnapshot (date, {_SNAPSHOT_COLUMNS}) "
-            f"SELECT %s, {_SNAPSHOT_COLUMNS} FROM ({balances}) b",
+            f"INSERT INTO reports_stocksnapshot (date, {BALANCE_COLUMNS}) "
+            f"SELECT %s, {BALANCE_COLUMNS} FROM ({balances}) b",
             (day, *params),
         )
         return cursor.rowcount

@@ -166,3 +166,34 @@ def test_stock_as_of_a_past_date_from_the_ledger_then_from_snapshots(owner, merc
 def test_snapshot_of_the_future_is_refused():
     with pytest.raises(ValueError, match="future"):
         snapshot_take(day=timezone.now().date() + timedelta(days=1))
+
+
+def test_as_of_starts_from_the_latest_earlier_snapshot(owner, merchant, location, other_location):
+    """Wednesday is rebuilt from Monday's snapshot plus the later ledger rows: levels that
+    moved since, levels that did not, and a level that did not exist on Monday."""
+    quiet, busy, newer = (factories.product(merchant, price=Decimal("1.00")) for _ in range(3))
+    today = timezone.now().date()
+    monday, tuesday, wednesday = (today - timedelta(days=n) for n in (3, 2, 1))
+    with at(monday):
+        receive(quiet, location, 4)
+        receive(busy, location, 10)
+    with at(tuesday):
+        ship(busy, location, 3)
+        receive(newer, other_location, 6)
+    with at(today):
+        receive(busy, location, 100)  # after Wednesday: not counted
+    scope = ReportScope(owner)
+    full = {r["location__code"]: r["on_hand"] for r in selectors.stock_as_of(scope, wednesday)[0]}
+    assert snapshot_take(day=monday) == 2
+    rows, source = selectors.stock_as_of(scope, wednesday)
+    assert source == "ledger"
+    assert (
+        {r["location__code"]: r["on_hand"] for r in rows}
+        == full
+        == {location.code: 11, other_location.code: 6}
+    )
+    assert snapshot_take(day=wednesday) == 3
+    snapshot = {
+        r["location__code"]: r["on_hand"] for r in selectors.stock_as_of(scope, wednesday)[0]
+    }
+    assert snapshot == full
