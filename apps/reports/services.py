@@ -78,11 +78,12 @@ def import_preview(
 
 
 def import_confirm(*, batch: ImportBatch) -> bool:
-    """Queue a previewed import. True only for the call that moved it from preview to queued:
-    a second submit of the same confirmation changes nothing."""
+    """Queue a previewed (or failed) import. True only for the call that moved it to queued:
+    a second submit of the same confirmation changes nothing. A failed import continues after
+    its last applied chunk."""
     with transaction.atomic():
         queued = (
-            ImportBatch.objects.filter(pk=batch.pk, status=Status.PREVIEW)
+            ImportBatch.objects.filter(pk=batch.pk, status__in=[Status.PREVIEW, Status.FAILED])
             .exclude(valid_rows=0)
             .update(status=Status.QUEUED)
         )

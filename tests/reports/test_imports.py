@@ -196,3 +196,31 @@ def test_large_count_import_applies_in_chunks_and_resumes_without_repeating(
     report_services.import_run(batch_id=batch.pk)
     assert LedgerEntry.objects.filter(reason="count").count() == 5
     assert StockLevel.objects.get(product=products[4]).on_hand == 5
+
+
+def test_a_failed_import_can_be_retried_and_continues(
+    merchant, location, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.reports import services as report_services
+
+    owner = staff(merchant, Role.OWNER)
+    product = factories.product(merchant)
+    batch = report_services.import_preview(
+        merchant=merchant, kind="counts", filename="c.csv", user=owner,
+        content=f"sku,location,counted\n{product.sku},{location.code},3\n".encode(),
+    )  # fmt: skip
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("worker lost its database connection")
+
+    monkeypatch.setattr(report_services, "_apply_counts", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        report_services.import_confirm(batch=batch)  # the task fails (and is logged)
+    batch.refresh_from_db()
+    assert (batch.status, batch.processed_rows) == ("failed", 0)
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert report_services.import_confirm(batch=batch)
+    batch.refresh_from_db()
+    assert (batch.status, batch.processed_rows) == ("done", 1)
+    assert StockLevel.objects.get(product=product).on_hand == 3
