@@ -5,8 +5,6 @@ inventory services with the logged-in user as the actor."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -376,7 +374,9 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return [*urls, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        reservation = self.get_queryset(request).filter(pk=_uuid_or_none(object_id)).first()
+        reservation = (
+            self.get_queryset(request).filter(pk=admin_views.uuid_or_none(object_id)).first()
+        )
         extra_context = {
             **(extra_context or {}),
             "can_change_stock": reservation is not None
@@ -394,13 +394,6 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def commit_selected(self, request, queryset):
         for reservation in queryset.select_related("merchant"):
             admin_views.reservation_step(request, reservation, "commit")
-
-
-def _uuid_or_none(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 # --- Transfers ----------------------------------------------------------------------------
@@ -461,7 +454,7 @@ class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
         transfer = (
             self.get_queryset(request)
             .select_related("source_location", "destination_location")
-            .filter(pk=_uuid_or_none(object_id))
+            .filter(pk=admin_views.uuid_or_none(object_id))
             .first()
         )
         steps = []

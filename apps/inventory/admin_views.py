@@ -3,6 +3,7 @@ logged-in user as the actor and `Source.ADMIN`, and show a refusal's message on 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -235,6 +236,14 @@ def _int(value) -> int | None:
         return None
 
 
+def uuid_or_none(value) -> uuid.UUID | None:
+    """A URL's object id as a UUID; None (found nowhere) when it is not one."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 def _count_confirm(model_admin, request: HttpRequest) -> HttpResponse:
     formset = CountConfirmFormSet(request.POST, prefix="lines")
     meta = CountMetaForm(request.POST)
@@ -412,7 +421,7 @@ def transfer_step_view(model_admin, request: HttpRequest, object_id: str, step: 
         model_admin.get_queryset(request).select_related(
             "merchant", "source_location", "destination_location"
         ),
-        pk=object_id,
+        pk=uuid_or_none(object_id),
     )
     transfer_step(request, transfer, step)
     return redirect(reverse("admin:inventory_transfer_change", args=[transfer.pk]))
@@ -463,7 +472,7 @@ def reservation_step_view(model_admin, request: HttpRequest, object_id: str, ste
     if request.method != "POST":
         return redirect(reverse("admin:inventory_reservation_change", args=[object_id]))
     reservation = get_object_or_404(
-        model_admin.get_queryset(request).select_related("merchant"), pk=object_id
+        model_admin.get_queryset(request).select_related("merchant"), pk=uuid_or_none(object_id)
     )
     reservation_step(request, reservation, step)
     return redirect(reverse("admin:inventory_reservation_change", args=[reservation.pk]))

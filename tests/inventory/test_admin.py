@@ -414,3 +414,14 @@ def test_count_with_no_lines_or_garbage_is_a_message_not_an_error(client, manage
     garbage = client.post(COUNT, {"step": "preview", "lines-TOTAL_FORMS": "x"})
     assert garbage.status_code == 302
     assert client.get(COUNT, {"levels": "abc"}).status_code == 302
+
+
+def test_malformed_object_ids_are_not_found(client, manager):
+    logged_in(client, manager)
+    for url in (
+        reverse("admin:inventory_transfer_ship", args=["not-a-uuid"]),
+        reverse("admin:inventory_reservation_release", args=["not-a-uuid"]),
+    ):
+        assert client.post(url).status_code == 404
+    assert client.get(reverse("admin:inventory_stocklevel_settings", args=["x"])).status_code == 404
+    assert client.get(reverse("admin:inventory_transfer_change", args=["x"])).status_code == 302
