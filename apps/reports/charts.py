@@ -80,12 +80,21 @@ def line_chart(labels: Sequence[str], values: Sequence[float], title: str, css: 
     scale = _scale(maximum)
     step = (WIDTH - PAD_LEFT) / max(len(labels), 1)
     bottom = HEIGHT - PAD_BOTTOM
-    points = " ".join(
-        f"{PAD_LEFT + step * (index + 0.5):.1f},{bottom - value * scale:.1f}"
+    coordinates = [
+        (_n(PAD_LEFT + step * (index + 0.5)), _n(bottom - value * scale))
         for index, value in enumerate(values)
+    ]
+    dots = format_html_join(
+        "",
+        '<circle cx="{}" cy="{}" r="3" class="{}"><title>{}: {}</title></circle>',
+        (
+            (x, y, css, label, f"{value:,.0f}")
+            for (x, y), label, value in zip(coordinates, labels, values, strict=True)
+        ),
     )
     return format_html(
         '<figure class="sr-chart"><svg viewBox="0 0 {} {}" role="img" aria-label="{}">{}'
-        '<polyline points="{}" class="{}" fill="none"/></svg></figure>',
-        WIDTH, HEIGHT, title, _axis(maximum, labels, step), points, css,
+        '<polyline points="{}" class="{}" fill="none"/>{}</svg></figure>',
+        WIDTH, HEIGHT, title, _axis(maximum, labels, step),
+        " ".join(f"{x},{y}" for x, y in coordinates), css, dots,
     )  # fmt: skip
