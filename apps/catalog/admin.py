@@ -2,6 +2,7 @@
 product's stock per visible location and its recent movements."""
 
 from django.contrib import admin
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -10,6 +11,7 @@ from apps.core.admin_scoping import ScopedAdminMixin, access_for, location_q
 from apps.core.admin_tools import CsvExportMixin
 from apps.inventory.admin import ScopedMerchantFilter, ledger_url, movements_table, stock_badge
 from apps.inventory.models import LedgerEntry, StockLevel
+from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK
 
 
 def stock_table(levels) -> str:
@@ -40,12 +42,31 @@ def stock_table(levels) -> str:
     )
 
 
+class ProductStockFilter(admin.SimpleListFilter):
+    """Products low or out of stock at any location the user sees."""
+
+    title = "stock"
+    parameter_name = "stock"
+
+    def lookups(self, request, model_admin):
+        return [("low", "Low at some location"), ("out", "Out of stock at some location")]
+
+    def queryset(self, request, queryset):
+        condition = {"low": LOW_STOCK, "out": OUT_OF_STOCK}.get(self.value())
+        if condition is None:
+            return queryset
+        levels = StockLevel.objects.filter(
+            condition, location_q(access_for(request.user), "location_id"), product=OuterRef("pk")
+        )
+        return queryset.filter(Exists(levels))
+
+
 @admin.register(Product)
 class ProductAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     change_role = "owner"
     list_display = ("sku", "name", "merchant", "price", "unit", "barcode", "is_active")
     list_select_related = ("merchant",)
-    list_filter = (("merchant", ScopedMerchantFilter), "is_active", "unit")
+    list_filter = (("merchant", ScopedMerchantFilter), ProductStockFilter, "is_active", "unit")
     search_fields = ("^sku", "name", "=barcode")
     search_help_text = "SKU (prefix), name or barcode."
     show_full_result_count = False

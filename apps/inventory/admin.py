@@ -343,6 +343,7 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_filter = (
         ("merchant", ScopedMerchantFilter),
         "status",
+        ("lines__location", ScopedLocationFilter),
         "source",
         ("created_at", admin.DateFieldListFilter),
         ("expires_at", admin.DateFieldListFilter),

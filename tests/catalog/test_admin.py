@@ -43,3 +43,15 @@ def test_product_csv_export_follows_the_list_filters(client, merchant):
     lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
     assert lines[0] == "merchant,sku,name,description,price,unit,barcode,is_active"
     assert [line.split(",")[1] for line in lines[1:]] == ["B-1"]
+
+
+def test_products_filter_by_low_stock_at_visible_locations(
+    client, merchant, location, other_location
+):
+    low_here, low_elsewhere, fine = (factories.product(merchant) for _ in range(3))
+    factories.stock(low_here, location, 1, low_stock_threshold=5)
+    factories.stock(low_elsewhere, other_location, 1, low_stock_threshold=5)
+    factories.stock(fine, location, 50, low_stock_threshold=5)
+    logged_in(client, staff(merchant, Role.MANAGER, locations=[location]))
+    page = client.get(reverse("admin:catalog_product_changelist"), {"stock": "low"})
+    assert list(page.context["cl"].result_list) == [low_here]

@@ -425,3 +425,20 @@ def test_malformed_object_ids_are_not_found(client, manager):
         assert client.post(url).status_code == 404
     assert client.get(reverse("admin:inventory_stocklevel_settings", args=["x"])).status_code == 404
     assert client.get(reverse("admin:inventory_transfer_change", args=["x"])).status_code == 302
+
+
+def test_reservations_filter_by_location(client, merchant, product, location, other_location):
+    factories.stock(product, location, 5)
+    factories.stock(product, other_location, 5)
+    here, there = (
+        services.reservation_create(
+            merchant=merchant, lines=[services.ReservationLineRequest(product, 1, place)],
+            actor=None, idempotency_key=factories.key(),
+        )
+        for place in (location, other_location)
+    )  # fmt: skip
+    logged_in(client, staff(merchant, Role.VIEWER))
+    changelist = reverse("admin:inventory_reservation_changelist")
+    page = client.get(changelist, {"lines__location__id__exact": other_location.pk})
+    assert list(page.context["cl"].result_list) == [there]
+    assert here not in page.context["cl"].result_list
