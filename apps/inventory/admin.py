@@ -242,6 +242,7 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
             ("Receive", reverse("admin:inventory_stocklevel_receive")),
             ("Adjust", reverse("admin:inventory_stocklevel_adjust")),
             ("Mark damaged", reverse("admin:inventory_stocklevel_damage")),
+            ("Write off", reverse("admin:inventory_stocklevel_write_off")),
             ("Import counts", reverse("reports:import_upload", args=["counts"])),
         ]
 

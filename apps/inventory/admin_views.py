@@ -88,6 +88,10 @@ OPERATIONS = {
             "damage", "Mark stock damaged", "Mark damaged", "Marked damaged",
             StockOperationForm, services.stock_damage,
         ),
+        StockOperation(
+            "write_off", "Write off damaged stock", "Write off", "Wrote off",
+            StockOperationForm, services.stock_write_off,
+        ),
     )
 }  # fmt: skip
 
@@ -125,7 +129,8 @@ def stock_operation_view(model_admin, request: HttpRequest, slug: str) -> HttpRe
                 messages.success(
                     request,
                     f"{operation.done} {data['quantity']} x {data['product'].sku} at "
-                    f"{data['location'].code}. On hand is now {entry.on_hand_after} "
+                    f"{data['location'].code}. On hand is now {entry.on_hand_after}"
+                    f"{f', damaged {entry.damaged_after}' if entry.damaged_after else ''} "
                     f"(ledger #{entry.pk}).",
                 )
             return redirect(reverse(STOCK_LEVEL_CHANGE, args=[entry.stock_level_id]))

@@ -119,7 +119,7 @@ def test_adjust_below_reserved_is_refused_with_the_figures(
     assert ledger_count() == before
 
 
-def test_mark_damaged_moves_units_out_of_on_hand(client, manager, product, location):
+def test_mark_damaged_then_write_off(client, manager, product, location):
     factories.stock(product, location, 10)
     logged_in(client, manager)
     form = client.get(DAMAGE)
@@ -128,8 +128,19 @@ def test_mark_damaged_moves_units_out_of_on_hand(client, manager, product, locat
         "note": "Crushed pallet", "idempotency_key": idempotency_key(form),
     })  # fmt: skip
     assert response.status_code == 302
+    assert "On hand is now 6, damaged 4" in messages_of(response)[-1]
     level = StockLevel.objects.get(product=product)
     assert (level.on_hand, level.damaged) == (6, 4)
+    write_off = reverse("admin:inventory_stocklevel_write_off")
+    form = client.get(write_off)
+    data = {"location": location.pk, "sku": product.sku, "quantity": 5, "reference": "",
+            "note": "Skip", "idempotency_key": idempotency_key(form)}  # fmt: skip
+    refused = client.post(write_off, data)
+    assert "requested 5, available 4" in refused.content.decode()
+    assert client.post(write_off, {**data, "quantity": 4}).status_code == 302
+    level.refresh_from_db()
+    assert (level.on_hand, level.damaged) == (6, 0)
+    assert LedgerEntry.objects.filter(reason="write_off", actor=manager).count() == 1
 
 
 def _preview(client, level, counted):
