@@ -22,6 +22,7 @@ from apps.core.admin_scoping import (
     merchants_visible,
 )
 from apps.core.admin_tools import csv_response
+from apps.inventory.admin_forms import LocationChoiceField
 from apps.merchants.models import Merchant
 from apps.reports import charts, selectors, services
 from apps.reports.imports import COUNT_COLUMNS, PRODUCT_COLUMNS, ImportFileError
@@ -38,7 +39,7 @@ def _require_access(request: HttpRequest) -> None:
 
 class ScopeForm(forms.Form):
     merchant = forms.ModelChoiceField(queryset=Merchant.objects.none(), required=False)
-    location = forms.ModelChoiceField(queryset=None, required=False)
+    location = LocationChoiceField(queryset=None, required=False)
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
