@@ -43,18 +43,8 @@ class Access:
     def is_empty(self) -> bool:
         return not self.is_superuser and not self.merchants
 
-    def sees_merchant(self, merchant_id: int) -> bool:
-        return self.is_superuser or merchant_id in self.merchants
-
     def owns(self, merchant_id: int) -> bool:
         return self.is_superuser or merchant_id in self.owned
-
-    def sees_location(self, location: Location) -> bool:
-        return (
-            self.is_superuser
-            or location.merchant_id in self.all_locations
-            or location.pk in self.managed_locations
-        )
 
     def changes_stock_at(self, location: Location) -> bool:
         return (
