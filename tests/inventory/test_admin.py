@@ -453,3 +453,79 @@ def test_reservations_filter_by_location(client, merchant, product, location, ot
     page = client.get(changelist, {"lines__location__id__exact": other_location.pk})
     assert list(page.context["cl"].result_list) == [there]
     assert here not in page.context["cl"].result_list
+
+
+def test_mark_damaged_beyond_unreserved_units_is_refused(client, manager, product, location):
+    factories.stock(product, location, 3)
+    before = ledger_count()
+    logged_in(client, manager)
+    form = client.get(DAMAGE)
+    response = client.post(DAMAGE, {
+        "location": location.pk, "sku": product.sku, "quantity": 5, "reference": "",
+        "note": "", "idempotency_key": idempotency_key(form),
+    })  # fmt: skip
+    assert "requested 5, available 3" in response.content.decode()
+    assert StockLevel.objects.get(product=product).damaged == 0
+    assert ledger_count() == before
+
+
+def test_settings_refused_when_the_level_changed_meanwhile(
+    client, manager, merchant, product, location
+):
+    level = factories.stock(product, location, 10)
+    logged_in(client, manager)
+    url = reverse("admin:inventory_stocklevel_settings", args=[level.pk])
+    form = client.get(url)
+    receive_key = factories.key()
+    services.stock_receive(
+        merchant=merchant, lines=[services.StockLine(product, location, 1)], actor=None,
+        idempotency_key=receive_key,
+    )  # fmt: skip
+    response = client.post(url, {
+        "safety_stock": 4, "low_stock_threshold": 0, "reorder_point": 0, "max_level": "",
+        "expected_version": level.version, "idempotency_key": idempotency_key(form),
+    })  # fmt: skip
+    assert response.status_code == 200
+    assert "Read the level again" in response.content.decode()
+    assert StockLevel.objects.get(pk=level.pk).safety_stock == 0
+
+
+def test_transfer_form_refusals(client, merchant, product, location, other_location):
+    logged_in(client, staff(merchant, Role.OWNER))
+    add = reverse("admin:inventory_transfer_add")
+    form = client.get(add)
+    base = {"reference": "", "note": "", "idempotency_key": idempotency_key(form),
+            "lines-TOTAL_FORMS": 1, "lines-INITIAL_FORMS": 0}  # fmt: skip
+    same = client.post(add, {**base, "source_location": location.pk,
+                             "destination_location": location.pk,
+                             "lines-0-sku": product.sku, "lines-0-quantity": 1})  # fmt: skip
+    assert "Pick a location other than the source." in same.content.decode()
+    unknown = client.post(add, {**base, "source_location": location.pk,
+                                "destination_location": other_location.pk,
+                                "lines-0-sku": "NOPE", "lines-0-quantity": 1})  # fmt: skip
+    assert "No product with SKU or barcode" in unknown.content.decode()
+    empty = client.post(add, {**base, "source_location": location.pk,
+                              "destination_location": other_location.pk,
+                              "lines-0-sku": "", "lines-0-quantity": ""})  # fmt: skip
+    assert "Add at least one line." in empty.content.decode()
+    assert not Transfer.objects.exists()
+
+
+def test_transfer_steps_out_of_order_are_refused(
+    client, merchant, product, location, other_location
+):
+    factories.stock(product, location, 10)
+    transfer = services.transfer_create(
+        merchant=merchant, source_location=location, destination_location=other_location,
+        lines=[services.TransferLineRequest(product, 4)], actor=None, idempotency_key=factories.key(),
+    )  # fmt: skip
+    logged_in(client, staff(merchant, Role.OWNER))
+    early = client.post(
+        reverse("admin:inventory_transfer_receive", args=[transfer.pk]), follow=True
+    )
+    assert "is draft: ship it first" in early.content.decode()
+    client.post(reverse("admin:inventory_transfer_ship", args=[transfer.pk]))
+    late = client.post(reverse("admin:inventory_transfer_cancel", args=[transfer.pk]), follow=True)
+    assert "it has shipped; receive it at the destination" in late.content.decode()
+    assert Transfer.objects.get(pk=transfer.pk).status == "in_transit"
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 6
