@@ -42,6 +42,19 @@ class _Echo:
         return value
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell as written to CSV: text that a spreadsheet would run as a formula is quoted
+    with a leading apostrophe (numbers are left alone)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return f"'{value}"
+    return value
+
+
 def csv_response(
     filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> StreamingHttpResponse:
@@ -52,7 +65,7 @@ def csv_response(
         yield "\ufeff"  # a BOM so spreadsheet programs read UTF-8
         yield writer.writerow(header)
         for row in rows:
-            yield writer.writerow(["" if value is None else value for value in row])
+            yield writer.writerow([csv_cell(value) for value in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")

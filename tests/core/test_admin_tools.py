@@ -29,3 +29,13 @@ def test_unfiltered_large_list_takes_its_count_from_the_planner(
         filtered = admin_client.get(changelist, {"location__id__exact": location.pk})
     assert filtered.context["cl"].result_count == 3
     assert [q for q in queries if 'COUNT(*) AS "__count"' in q["sql"]]
+
+
+def test_csv_cells_never_become_spreadsheet_formulas():
+    from apps.core.admin_tools import csv_cell
+
+    assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert csv_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert csv_cell(-3) == -3
+    assert csv_cell("Black tee") == "Black tee"
+    assert csv_cell(None) == ""
