@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.locations",
     "apps.inventory",
+    "apps.reports",
     "apps.apikeys",
     "apps.feeds",
     "apps.events",

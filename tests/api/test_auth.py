@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.apikeys.services import api_key_create, api_key_revoke
+from apps.inventory.models import StockLevel
 from apps.merchants.models import Membership
 from tests import factories
 
@@ -114,3 +115,41 @@ def test_throttling_is_per_key_with_retry_after(settings, merchant, other_mercha
     assert_problem(response, 429, "throttled")
     assert 1 <= int(response["Retry-After"]) <= 60
     assert second.get("/api/v1/products/").status_code == 200  # a budget per key
+
+
+def test_a_manager_limited_to_some_locations_changes_stock_only_there(
+    merchant, product, location, other_location
+):
+    factories.stock(product, location, 10)
+    factories.stock(product, other_location, 10)
+    manager = factories.user(merchant, role=Membership.Role.MANAGER)
+    manager.memberships.get().locations.set([location])
+    client = APIClient()
+    client.force_login(manager)
+
+    def post(path, body=None):
+        return client.post(path, body, format="json", headers={"Idempotency-Key": factories.key()})
+
+    assert len(client.get("/api/v1/stock/").json()["results"]) == 2  # reads everything
+    mine = {"sku": product.sku, "location": location.code, "quantity": 1}
+    theirs = {**mine, "location": other_location.code}
+    assert post("/api/v1/stock/shipments/", mine).status_code == 201
+    assert_problem(post("/api/v1/stock/shipments/", theirs), 403, "permission_denied")
+    assert_problem(post("/api/v1/bulk/stock/", {"mode": "count", "lines": [theirs]}), 403,
+                   "permission_denied")  # fmt: skip
+    unlocated = {"lines": [{"sku": product.sku, "quantity": 1}]}
+    assert_problem(post("/api/v1/reservations/", unlocated), 403, "permission_denied")
+    reserved = post("/api/v1/reservations/", {"lines": [mine]})
+    assert post(f"/api/v1/reservations/{reserved.json()['id']}/commit/").status_code == 200
+    transfer = post("/api/v1/transfers/", {"source": other_location.code,
+                                           "destination": location.code,
+                                           "lines": [{"sku": product.sku, "quantity": 1}]})  # fmt: skip
+    assert_problem(transfer, 403, "permission_denied")
+    events = post("/api/v1/events/", {"events": [
+        {"source": "pos", "event_id": "1", "sequence": 1, "type": "sale", "sku": product.sku,
+         "location": other_location.code, "quantity": 1}]})  # fmt: skip
+    assert events.json()["results"][0]["code"] == "permission_denied"
+    assert_problem(client.patch(f"/api/v1/locations/{location.code}/", {"name": "Mine"},
+                                format="json"), 403, "permission_denied")  # fmt: skip
+    assert StockLevel.objects.get(product=product, location=other_location).on_hand == 10
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 8

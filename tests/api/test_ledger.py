@@ -67,7 +67,9 @@ def test_ledger_csv_export(api, product, other_location, history):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    )
     assert len(rows) == 1
     assert rows[0]["id"] == str(history[2].pk)
     assert rows[0]["sku"] == product.sku

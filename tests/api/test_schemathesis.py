@@ -62,7 +62,7 @@ def seeded_key(settings, _keep_connection) -> str:
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(
-    max_examples=8,
+    max_examples=5,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,

@@ -201,3 +201,9 @@ def test_malformed_json_and_wrong_content_type_are_problems(api):
     assert_problem(response, 415, "unsupported_media_type")
     assert_problem(api.get("/api/v1/stock/receipts/"), 405, "method_not_allowed")
     assert_problem(api.get("/api/v1/no-such-thing/"), 404, "not_found")
+
+
+def test_options_is_not_offered(api):
+    response = api.options("/api/v1/stock/receipts/")
+    assert_problem(response, 405, "method_not_allowed")
+    assert "OPTIONS" not in response["Allow"]

@@ -126,7 +126,7 @@ def test_lists_and_the_ledger_show_only_the_keys_merchant(api, theirs, product, 
         assert "their-wh" not in text, path
         assert str(theirs["reservation"].pk) not in text
         assert str(theirs["transfer"].pk) not in text
-    export = b"".join(api.get("/api/v1/ledger/export/").streaming_content).decode()
+    export = b"".join(api.get("/api/v1/ledger/export/").streaming_content).decode("utf-8-sig")
     assert product.sku in export
     assert "THEIRS-1" not in export
 

@@ -3,15 +3,19 @@
 - API key: the key's merchant; read-only keys may not write.
 - Session (a signed-in user): the merchant of their membership. A user with several
   memberships chooses with the `X-Merchant: <code>` header or the `?merchant=<code>` query
-  parameter. Viewers may not write.
+  parameter. Viewers may not write. Managers limited to some locations read everything but
+  change stock only at those locations (`request.location_scope`, None when unlimited).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
 from apps.apikeys.models import ApiKey
+from apps.locations.models import Location
 from apps.merchants.models import Membership, Merchant
 
 MERCHANT_HEADER = "X-Merchant"
@@ -57,15 +61,43 @@ class MerchantAccess(permissions.BasePermission):
             read_only = request.auth.read_only
             why = "This API key is read-only."
             request.actor = None
+            request.location_scope = None
         elif request.user and request.user.is_authenticated:
             membership = membership_for(request)
             merchant = membership.merchant
             read_only = membership.role == Membership.Role.VIEWER
             why = "Viewers may not change anything."
             request.actor = request.user
+            request.location_scope = _location_scope(membership)
         else:
             return False
         request.merchant = merchant
         if read_only and request.method not in permissions.SAFE_METHODS:
             raise exceptions.PermissionDenied(why)
         return True
+
+
+def _location_scope(membership: Membership) -> frozenset[int] | None:
+    if membership.role != Membership.Role.MANAGER:
+        return None
+    return frozenset(membership.locations.values_list("pk", flat=True)) or None
+
+
+def require_locations(request: Request, locations: Iterable[Location]) -> None:
+    """403 unless the credentials may change stock at every one of `locations`."""
+    scope = getattr(request, "location_scope", None)
+    if scope is None:
+        return
+    outside = sorted({location.code for location in locations if location.pk not in scope})
+    if outside:
+        raise exceptions.PermissionDenied(
+            f"You work on a limited set of locations; {', '.join(outside)} is not among them."
+        )
+
+
+def require_all_locations(request: Request, what: str) -> None:
+    """403 for managers limited to some locations (e.g. for changes to locations themselves)."""
+    if getattr(request, "location_scope", None) is not None:
+        raise exceptions.PermissionDenied(
+            f"You work on a limited set of locations and may not {what}."
+        )

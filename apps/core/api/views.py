@@ -15,7 +15,8 @@ class MerchantAPIView(GenericAPIView):
 
     permission_classes = [MerchantAccess]
     pagination_class = StandardPagination
-    metadata_class = None  # OPTIONS answers 405: the OpenAPI schema is the description
+    # No OPTIONS metadata: the OpenAPI schema is the description (OPTIONS answers 405).
+    http_method_names = ["get", "post", "put", "patch", "delete", "head"]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -17,6 +17,7 @@ from apps.core.api.idempotency import (
 )
 from apps.core.api.problems import flatten_errors
 from apps.core.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
+from apps.core.api.tenancy import require_locations
 from apps.core.api.views import MerchantAPIView
 from apps.feeds.api import serializers as s
 from apps.feeds.services.bulk import ADJUST, BulkLine, bulk_stock_apply
@@ -115,6 +116,7 @@ class BulkStockView(MerchantAPIView):
             data = self.body(s.BulkStockRequestSerializer)
             lines = parse_bulk_lines(data["mode"], data["lines"])
             products, locations = resolve(request.merchant, lines)
+            require_locations(request, locations.values())
             result = bulk_stock_apply(
                 merchant=request.merchant,
                 mode=data["mode"],
@@ -225,6 +227,13 @@ class EventFeedView(MerchantAPIView):
                 )
                 if event[name] not in known
             }
+            scope = request.location_scope
+            if not unknown and scope is not None and locations[event["location"]].pk not in scope:
+                results[index].update(
+                    code="permission_denied",
+                    detail=f"You do not work on location {event['location']}.",
+                )
+                continue
             if unknown:
                 results[index].update(
                     code="invalid_request",

@@ -1,17 +1,13 @@
 """The ledger: every change of every stock level, newest first, cursor-paginated; and a CSV
-export of the same filters, streamed."""
+export of the same filters, streamed (formula-safe, see apps.core.admin_tools)."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
-
-from django.http import StreamingHttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import renderers
 
+from apps.core.admin_tools import csv_response
 from apps.core.api.pagination import LedgerCursorPagination
 from apps.core.api.views import MerchantAPIView
 from apps.inventory import selectors
@@ -56,9 +52,6 @@ class LedgerListView(MerchantAPIView):
         )
 
 
-TEXT_COLUMNS = {"sku", "location", "actor", "reference", "note"}
-
-
 class CSVRenderer(renderers.BaseRenderer):
     """Lets `Accept: text/csv` through content negotiation; errors still render as JSON."""
 
@@ -68,18 +61,6 @@ class CSVRenderer(renderers.BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return renderers.JSONRenderer().render(data)
-
-
-def _cell(column: str, value: object) -> object:
-    """Neutralise spreadsheet formulas in free-text cells (CSV injection)."""
-    if column in TEXT_COLUMNS and isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 class LedgerExportView(MerchantAPIView):
@@ -95,17 +76,10 @@ class LedgerExportView(MerchantAPIView):
     def get(self, request):
         filters = self.query(s.LedgerFilterSerializer)
         entries = selectors.ledger_list(merchant=request.merchant, **filters)
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        response = StreamingHttpResponse(
-            self._rows(entries), content_type="text/csv; charset=utf-8"
+        rows = (
+            [row[column] for column in CSV_COLUMNS]
+            for row in (
+                s.LedgerEntrySerializer(entry).data for entry in entries.iterator(chunk_size=2000)
+            )
         )
-        response["Content-Disposition"] = f'attachment; filename="ledger-{stamp}.csv"'
-        return response
-
-    @staticmethod
-    def _rows(entries) -> Iterator[str]:
-        writer = csv.writer(_Echo())
-        yield writer.writerow(CSV_COLUMNS)
-        for entry in entries.iterator(chunk_size=2000):
-            row = s.LedgerEntrySerializer(entry).data
-            yield writer.writerow([_cell(column, row[column]) for column in CSV_COLUMNS])
+        return csv_response("ledger", CSV_COLUMNS, rows)

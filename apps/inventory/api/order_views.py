@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from apps.core.api.idempotency import stock_write
 from apps.core.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
+from apps.core.api.tenancy import require_locations
 from apps.core.api.views import MerchantAPIView
 from apps.inventory import selectors, services
 from apps.inventory.api import serializers as s
 from apps.inventory.api.lines import resolve
-from apps.inventory.models import Source
+from apps.inventory.models import Reservation, Source, Transfer
 
 SKU, LOCATION = PATH_EXAMPLES["sku"], PATH_EXAMPLES["location"]
 
@@ -64,6 +68,13 @@ class ReservationListView(MerchantAPIView):
         def perform(key: str) -> tuple[Response, bool]:
             data = self.body(s.ReservationRequestSerializer)
             products, locations = resolve(request.merchant, data["lines"])
+            if request.location_scope is not None and not all(
+                line.get("location") for line in data["lines"]
+            ):
+                raise exceptions.PermissionDenied(
+                    "You work on a limited set of locations: name the location of every line."
+                )
+            require_locations(request, locations.values())
             near = data.get("near")
             reservation = services.reservation_create(
                 merchant=request.merchant,
@@ -104,9 +115,22 @@ class ReservationDetailView(MerchantAPIView):
         return Response(s.ReservationSerializer(reservation).data)
 
 
-def _reservation_action(name, action, description, request_serializer=None, with_source=True):
+def _reservation_action(
+    name: str,
+    action: Callable[..., Reservation],
+    description: str,
+    request_serializer: type[Serializer] | None = None,
+    with_source: bool = True,
+) -> type[MerchantAPIView]:
+    """A view for POST reservations/{id}/<name>/ calling `action` (a reservation service)."""
+
     def post(self, request, reservation_id):
         def perform(key: str) -> tuple[Response, bool]:
+            if request.location_scope is not None:
+                held = selectors.reservation_get(
+                    merchant=request.merchant, reservation_id=reservation_id
+                )
+                require_locations(request, [line.location for line in held.lines.all()])
             extra = dict(self.body(request_serializer)) if request_serializer else {}
             if with_source:
                 extra["source"] = Source.API
@@ -205,6 +229,7 @@ class TransferListView(MerchantAPIView):
                 ],
                 location_fields=("source", "destination"),
             )
+            require_locations(request, [locations[data["source"]]])
             transfer = services.transfer_create(
                 merchant=request.merchant,
                 source_location=locations[data["source"]],
@@ -236,19 +261,26 @@ class TransferDetailView(MerchantAPIView):
         return Response(s.TransferSerializer(transfer).data)
 
 
-def _transfer_action(name, action, description, with_source=True):
+def _transfer_action(
+    name: str, action: Callable[..., Transfer], description: str, with_source: bool = True
+) -> type[MerchantAPIView]:
+    """A view for POST transfers/{id}/<name>/ calling `action` (a transfer service)."""
+
     def post(self, request, transfer_id):
         def perform(key: str) -> tuple[Response, bool]:
+            if request.location_scope is not None:
+                moving = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer_id)
+                end = moving.destination_location if name == "receive" else moving.source_location
+                require_locations(request, [end])
             kwargs = {"source": Source.API} if with_source else {}
-            before = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer_id)
-            action(
+            transfer = action(
                 merchant=request.merchant,
-                transfer_id=before.pk,
+                transfer_id=transfer_id,
                 actor=request.actor,
                 idempotency_key=key,
                 **kwargs,
             )
-            fresh = selectors.transfer_get(merchant=request.merchant, transfer_id=before.pk)
+            fresh = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer.pk)
             return Response(s.TransferSerializer(fresh).data), False
 
         return stock_write(request, perform)

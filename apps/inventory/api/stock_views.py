@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from apps.core.api.idempotency import stock_write
 from apps.core.api.schema import IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER, PATH_EXAMPLES
+from apps.core.api.tenancy import require_locations
 from apps.core.api.views import MerchantAPIView
 from apps.inventory import availability_cache, selectors, services
 from apps.inventory.api import serializers as s
@@ -62,6 +63,7 @@ class StockLevelDetailView(MerchantAPIView):
     def patch(self, request, sku: str, location: str):
         def perform(key: str) -> tuple[Response, bool]:
             level = selectors.stock_level_get(merchant=request.merchant, sku=sku, location=location)
+            require_locations(request, [level.location])
             settings = dict(self.body(s.StockLevelSettingsSerializer))
             expected = settings.pop("expected_version", None)
             header_version = if_match_version(request)
@@ -120,6 +122,7 @@ class StockChangeView(MerchantAPIView):
                 {"If-Match": ["If-Match applies to one line; use expected_version per line."]}
             )
         products, locations = resolve(request.merchant, lines, single=not is_batch)
+        require_locations(request, locations.values())
         stock_lines = [
             services.StockLine(
                 product=products[line["sku"]],

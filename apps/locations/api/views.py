@@ -4,6 +4,7 @@ from rest_framework.response import Response
 
 from apps.core.api.idempotency import plain_write
 from apps.core.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
+from apps.core.api.tenancy import require_all_locations
 from apps.core.api.views import MerchantAPIView
 from apps.locations import selectors, services
 from apps.locations.api.serializers import LocationFilterSerializer, LocationSerializer
@@ -35,6 +36,7 @@ class LocationListView(MerchantAPIView):
             location = services.location_create(merchant=request.merchant, **fields)
             return Response(LocationSerializer(location).data, status=status.HTTP_201_CREATED)
 
+        require_all_locations(request, "create locations")
         return plain_write(request, "POST locations", perform)
 
 
@@ -76,6 +78,7 @@ class LocationDetailView(MerchantAPIView):
             location = services.location_update(location=location, **data.validated_data)
             return Response(LocationSerializer(location).data)
 
+        require_all_locations(request, "change locations")
         return plain_write(request, f"{request.method} locations", perform)
 
     @extend_schema(
@@ -91,4 +94,5 @@ class LocationDetailView(MerchantAPIView):
             services.location_delete(location=self.location(code))
             return Response(status=status.HTTP_204_NO_CONTENT)
 
+        require_all_locations(request, "delete locations")
         return plain_write(request, "DELETE locations", perform)
