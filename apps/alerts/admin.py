@@ -36,7 +36,13 @@ class AlertAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
         "triggered_at", "kind", "status", "merchant", "product", "location", "available",
         "threshold", "reorder_quantity", "message",
     )  # fmt: skip
-    list_filter = ("status", "kind", "merchant", "location")
+    # Related-only filters list what the (merchant-scoped) rows point at, never other tenants.
+    list_filter = (
+        "status",
+        "kind",
+        ("merchant", admin.RelatedOnlyFieldListFilter),
+        ("location", admin.RelatedOnlyFieldListFilter),
+    )
     list_select_related = ("merchant", "product", "location")
     search_fields = ("message", "product__sku", "location__code")
     date_hierarchy = "triggered_at"

@@ -40,7 +40,7 @@ class WebhookEndpointAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
         "name", "merchant", "url", "is_active", "event_list", "consecutive_failures",
         "disabled_at", "delivery_log",
     )  # fmt: skip
-    list_filter = ("is_active", "merchant")
+    list_filter = ("is_active", ("merchant", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "url")
     readonly_fields = (
         "secret", "consecutive_failures", "disabled_at", "disabled_reason", "created_at",
@@ -90,7 +90,12 @@ class WebhookDeliveryAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
         "id", "created_at", "endpoint", "event_type", "status", "attempts", "response_code",
         "last_attempt_at", "next_attempt_at", "last_error",
     )  # fmt: skip
-    list_filter = ("status", "event_type", "merchant", "endpoint")
+    list_filter = (
+        "status",
+        "event_type",
+        ("merchant", admin.RelatedOnlyFieldListFilter),
+        ("endpoint", admin.RelatedOnlyFieldListFilter),
+    )
     list_select_related = ("endpoint",)
     search_fields = ("event_key",)
     date_hierarchy = "created_at"

@@ -65,3 +65,5 @@ def test_staff_only_see_the_alerts_of_their_merchants(client, merchant, product,
     body = page.content.decode()
     assert product.sku in body
     assert other_level.product.sku not in body
+    assert other.name not in body  # not even in the filters
+    assert other_level.location.code not in body
