@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.alerts.admin import MerchantScopedAdminMixin
+from apps.core.admin_scoping import ScopedAdminMixin
 from apps.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
 from apps.webhooks.services import (
     webhook_delivery_retry_now,
@@ -34,7 +34,8 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    change_role = "owner"  # owners configure where their merchant's events go
     form = WebhookEndpointForm
     list_display = (
         "name", "merchant", "url", "is_active", "event_list", "consecutive_failures",
@@ -85,7 +86,9 @@ class WebhookEndpointAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    change_role = "owner"  # the "retry now" action
+    allow_add = allow_delete = False
     list_display = (
         "id", "created_at", "endpoint", "event_type", "status", "attempts", "response_code",
         "last_attempt_at", "next_attempt_at", "last_error",
@@ -101,9 +104,6 @@ class WebhookDeliveryAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ("retry_now",)
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
     @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:

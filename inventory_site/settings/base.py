@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.locations",
     "apps.inventory",
+    "apps.reports",
     "apps.events",
     "apps.alerts",
     "apps.webhooks",
