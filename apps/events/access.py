@@ -38,10 +38,13 @@ def stream_access(*, user: Any, api_key: Any, merchant: str | None) -> StreamAcc
     ]
     if len(memberships) == 1:
         membership = memberships[0]
-        scoped = frozenset(membership.locations.values_list("pk", flat=True))
-        restricted = membership.role == Membership.Role.MANAGER and scoped
+        assigned = list(membership.locations.values_list("pk", "merchant_id"))
+        if membership.role != Membership.Role.MANAGER or not assigned:
+            return StreamAccess(merchant_id=membership.merchant_id, location_ids=None)
+        # A limited manager: only the merchant's own locations count, whatever was assigned.
         return StreamAccess(
-            merchant_id=membership.merchant_id, location_ids=scoped if restricted else None
+            merchant_id=membership.merchant_id,
+            location_ids=frozenset(pk for pk, mid in assigned if mid == membership.merchant_id),
         )
     if not memberships and user.is_superuser and merchant:
         lookup = {"pk": int(merchant)} if merchant.isdigit() else {"code": merchant}

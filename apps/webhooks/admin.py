@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.alerts.admin import MerchantScopedAdminMixin
+from apps.core.admin_scoping import ScopedAdminMixin
 from apps.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
 from apps.webhooks.services import (
     webhook_delivery_retry_now,
@@ -34,13 +34,14 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    change_role = "owner"  # owners configure where their merchant's events go
     form = WebhookEndpointForm
     list_display = (
         "name", "merchant", "url", "is_active", "event_list", "consecutive_failures",
         "disabled_at", "delivery_log",
     )  # fmt: skip
-    list_filter = ("is_active", "merchant")
+    list_filter = ("is_active", ("merchant", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "url")
     readonly_fields = (
         "secret", "consecutive_failures", "disabled_at", "disabled_reason", "created_at",
@@ -85,20 +86,24 @@ class WebhookEndpointAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    change_role = "owner"  # the "retry now" action
+    allow_add = allow_delete = False
     list_display = (
         "id", "created_at", "endpoint", "event_type", "status", "attempts", "response_code",
         "last_attempt_at", "next_attempt_at", "last_error",
     )  # fmt: skip
-    list_filter = ("status", "event_type", "merchant", "endpoint")
+    list_filter = (
+        "status",
+        "event_type",
+        ("merchant", admin.RelatedOnlyFieldListFilter),
+        ("endpoint", admin.RelatedOnlyFieldListFilter),
+    )
     list_select_related = ("endpoint",)
     search_fields = ("event_key",)
     date_hierarchy = "created_at"
     actions = ("retry_now",)
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
     @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -78,3 +78,10 @@ def test_the_page_costs_the_same_queries_for_many_rows(client, merchant, owner, 
         level = factories.stock(factories.product(merchant), location, 5, low_stock_threshold=9)
         alerts.low_stock_evaluate(level_ids=[level.pk])
     assert queries() == few
+
+
+def test_the_admin_links_to_the_dashboard(client, owner):
+    owner.is_staff = True
+    owner.save(update_fields=["is_staff"])
+    client.force_login(owner)
+    assert f'href="{URL}"' in client.get(reverse("admin:index")).content.decode()

@@ -3,6 +3,7 @@ routing) with channels-redis."""
 
 from __future__ import annotations
 
+import importlib.util
 from types import SimpleNamespace
 
 import pytest
@@ -325,5 +326,31 @@ def test_a_stream_closes_when_its_session_ends(monkeypatch, owner, product, loca
         await sync_to_async(Session.objects.filter(session_key=owner_cookie).delete)()  # signed out
         await sync_to_async(change)(product, location, 1)
         assert (await ws.receive_output())["type"] == "websocket.close"
+
+    run(scenario)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("apps.apikeys") is None, reason="the API key app is not installed"
+)
+def test_a_real_api_key_streams_its_own_merchant_until_revoked(
+    monkeypatch, merchant, other_merchant, product, location
+):
+    from apps.apikeys.services import api_key_create, api_key_revoke
+
+    api_key, raw = api_key_create(merchant=merchant, name="stream", read_only=True)
+    monkeypatch.setattr("apps.events.consumers.ACCESS_RECHECK_SECONDS", 0)
+    bearer = [(b"authorization", f"Bearer {raw}".encode())]
+
+    async def scenario():
+        hello = await connected(ws := stream(origin="", headers=bearer))
+        assert hello["merchant_id"] == merchant.pk
+        assert await refused(stream(f"merchant={other_merchant.code}", origin="", headers=bearer))
+        await sync_to_async(change)(product, location, 2)
+        assert (await ws.receive_json_from())["data"]["on_hand"] == 2
+        await sync_to_async(api_key_revoke)(api_key=api_key)
+        await sync_to_async(change)(product, location, 1)
+        assert (await ws.receive_output())["type"] == "websocket.close"
+        assert await refused(stream(origin="", headers=bearer)) == 4403
 
     run(scenario)
