@@ -56,7 +56,7 @@ async def reserve(conn: psycopg.AsyncConnection, job: dict[str, Any], rng: rando
     merchant_id = job["merchant_id"]
     digest = hashlib.sha256(f"{product_id}:{location_id}:{quantity}".encode()).hexdigest()
     claim = [merchant_id, key, "reservation.create", digest, Jsonb({"r": str(reservation_id)}), now]
-    expires_at = now + timedelta(seconds=900)
+    expires_at = now + timedelta(seconds=job.get("ttl_seconds", 900))
     async with conn.transaction() as tx:
         await conn.execute(CLAIM, claim)
         if job.get("shape", "fused") == "fused":
@@ -104,8 +104,13 @@ async def availability(
 
 async def run(job: dict[str, Any]) -> dict[str, Any]:
     recorder = Recorder(float(job["seconds"]), job.get("max_requests"))
-    operation = reserve if job["kind"] == "reserve" else availability
-    kind = "write" if job["kind"] == "reserve" else "read"
+
+    def pick(rng: random.Random):
+        """(operation, kind) of the next request: `mixed` reads with probability read_share."""
+        kind = job["kind"]
+        if kind == "mixed":
+            kind = "availability" if rng.random() < job.get("read_share", 0.9) else "reserve"
+        return (reserve, "write") if kind == "reserve" else (availability, "read")
 
     async def client(index: int) -> None:
         rng = random.Random(index)
@@ -114,6 +119,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
                 # Only to show what the WAL flush under the row lock costs; never the product's.
                 await conn.execute("SET synchronous_commit = off")
             while recorder.take():
+                operation, kind = pick(rng)
                 began = time.perf_counter()
                 status = await operation(conn, job, rng)
                 recorder.record(kind, status, began)

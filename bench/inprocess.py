@@ -60,7 +60,12 @@ def main() -> None:
         availability_read(merchant=merchant, sku=rng.choice(job["read_skus"]))
         return 200
 
-    operation, kind = (reserve, "write") if job["kind"] == "reserve" else (read, "read")
+    def pick(rng: random.Random):
+        """(operation, kind) of the next call: `mixed` reads with probability read_share."""
+        kind = job["kind"]
+        if kind == "mixed":
+            kind = "availability" if rng.random() < job.get("read_share", 0.9) else "reserve"
+        return (reserve, "write") if kind == "reserve" else (read, "read")
 
     def worker(index: int) -> None:
         rng = random.Random(index)
@@ -69,6 +74,7 @@ def main() -> None:
                 with lock:
                     if not recorder.take():
                         return
+                operation, kind = pick(rng)
                 began = time.perf_counter()
                 status = operation(rng)
                 with lock:
