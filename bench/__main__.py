@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCENARIO_NAMES = ("hot", "flash", "spread", "reads", "bulk+mixed", "fanout")
+SCENARIO_NAMES = ("hot", "flash", "spread", "reads", "bulk+mixed", "fanout", "soak")
+DEFAULT_SCENARIOS = SCENARIO_NAMES[:-1]  # the soak runs only when asked for
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -26,7 +27,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0, help="Per driver and scenario.")
     parser.add_argument("--runs", type=int, default=1, help="Repeat; the table shows medians.")
     parser.add_argument(
-        "--scenarios", default=",".join(SCENARIO_NAMES), help=f"Any of {', '.join(SCENARIO_NAMES)}."
+        "--scenarios",
+        default=",".join(DEFAULT_SCENARIOS),
+        help=f"Any of {', '.join(SCENARIO_NAMES)}.",
+    )
+    parser.add_argument(
+        "--soak-minutes", type=float, default=10, help="Length of the soak scenario."
     )
     parser.add_argument("--small", action="store_true", help="Small data sets (smoke runs).")
     parser.add_argument(
@@ -64,6 +70,7 @@ def run_once(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
             db_connections=args.db_connections,
             stack=stack,
             shape=args.ceiling_shape,
+            soak_minutes=args.soak_minutes,
         )
         for name in names:
             began = time.perf_counter()

@@ -38,6 +38,7 @@ class Options:
     db_connections: int
     stack: Stack
     shape: str = "fused"
+    soak_minutes: float = 10
 
     @property
     def dsn(self) -> str:
@@ -412,6 +413,39 @@ def fan_out(opts: Options) -> dict[str, Any]:
     return {"rows": [], "facts": facts, "verify": verify()}
 
 
+def soak(opts: Options) -> dict[str, Any]:
+    """Mixed load (90 % reads, 10 % reservations with a 5 s TTL, so the sweeper works too) over
+    `soak_minutes`, in one-minute rounds; the RSS of every server process after each round.
+    Growth is the last round's RSS minus the first round's (after warm-up)."""
+    minutes = max(1, round(opts.soak_minutes))
+    catalog = data.catalog("soak", products=100 if opts.small else 1_000, locations=10,
+                           on_hand=1_000_000)  # fmt: skip
+    job = reserve_job(
+        catalog,
+        opts,
+        kind="mixed",
+        read_share=0.9,
+        ttl_seconds=5,
+        read_skus=catalog.skus,
+        seconds=60 if not opts.small else opts.seconds,
+    )
+    samples = []
+    answered = 0
+    for _ in range(minutes):
+        raw = run_driver("api", {**job, "concurrency": 64}, pool=opts.db_connections)
+        answered += sum(raw["statuses"].values())
+        samples.append({name: m["rss_mb"] for name, m in opts.stack.memory().items()})
+    growth = {name: round(samples[-1].get(name, 0) - samples[0][name], 1) for name in samples[0]}
+    facts = {
+        "rounds": minutes,
+        "requests": answered,
+        "rss_first_round_mb": samples[0],
+        "rss_last_round_mb": samples[-1],
+        "growth_mb": growth,
+    }
+    return {"rows": [], "facts": facts, "verify": verify()}
+
+
 SCENARIOS = {
     "hot": hot_sku,
     "flash": flash_sellout,
@@ -419,4 +453,5 @@ SCENARIOS = {
     "reads": availability_reads,
     "bulk+mixed": bulk_and_mixed,
     "fanout": fan_out,
+    "soak": soak,
 }
