@@ -443,7 +443,7 @@ def soak(opts: Options) -> dict[str, Any]:
         "rss_last_round_mb": samples[-1],
         "growth_mb": growth,
     }
-    return {"rows": [], "facts": facts, "verify": verify()}
+    return {"rows": [], "facts": facts, "rss_by_round_mb": samples, "verify": verify()}
 
 
 SCENARIOS = {
