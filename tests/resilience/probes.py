@@ -8,6 +8,7 @@ import argparse
 import json
 import threading
 import time
+from pathlib import Path
 
 import django
 
@@ -42,11 +43,15 @@ def load(args: argparse.Namespace) -> dict:
     counts = {"ok": 0, "database_errors": 0, "refused": 0, "ok_after_errors": 0}
     lock = threading.Lock()
     deadline = time.monotonic() + args.seconds
+    stop_file = Path(args.until_file) if args.until_file else None
+
+    def running() -> bool:
+        return time.monotonic() < deadline and not (stop_file and stop_file.exists())
 
     def worker(n: int) -> None:
         seen_error = False
         i = 0
-        while time.monotonic() < deadline:
+        while running():
             i += 1
             try:
                 reservation = services.reservation_create(
@@ -147,6 +152,7 @@ def main() -> None:
     load_parser = sub.add_parser("load")
     load_parser.add_argument("--seconds", type=float, default=10)
     load_parser.add_argument("--threads", type=int, default=4)
+    load_parser.add_argument("--until-file", default=None, help="Stop early once it exists.")
     sub.add_parser("replica")
     args = parser.parse_args()
     django.setup()
