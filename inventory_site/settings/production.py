@@ -11,6 +11,7 @@ from .base import (
     LOGGING,
     MIDDLEWARE,
     REDIS_URL,
+    STATIC_ROOT,
     STATICFILES_DIRS,
     env,
 )
@@ -69,6 +70,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 STATICFILES_DIRS = [path for path in STATICFILES_DIRS if path.is_dir()]
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(STATIC_ROOT))
 
 # --- Workers ------------------------------------------------------------------------------
 CELERY_TASK_ALWAYS_EAGER = False

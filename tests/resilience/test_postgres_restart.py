@@ -34,7 +34,12 @@ def test_postgres_restart_during_load(private_postgres, private_redis, workdir, 
     web, port = web_server(env, workdir)
     processes.append(web)
     base = f"http://127.0.0.1:{port}"
-    assert requests.get(f"{base}/admin/", cookies=SESSION, allow_redirects=False, timeout=5).status_code == 302
+    assert (
+        requests.get(
+            f"{base}/admin/", cookies=SESSION, allow_redirects=False, timeout=5
+        ).status_code
+        == 302
+    )
 
     load = subprocess.Popen(
         [sys.executable, "-m", "tests.resilience.probes", "load", "--seconds", "120", "--threads", "3",

@@ -64,7 +64,10 @@ def test_stock_writes_and_reservations_work_with_redis_stopped(
         idempotency_key=factories.key(),
     )
     services.reservation_commit(
-        merchant=merchant, reservation_id=reservation.pk, actor=None, idempotency_key=factories.key()
+        merchant=merchant,
+        reservation_id=reservation.pk,
+        actor=None,
+        idempotency_key=factories.key(),
     )
 
     level.refresh_from_db()

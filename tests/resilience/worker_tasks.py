@@ -23,7 +23,9 @@ def _attempt(marker_dir: Path) -> int:
 
 
 @shared_task(name="tests.resilience.release_then_stall", acks_late=True)
-def release_then_stall(merchant_id: int, reservation_id: str, key: str, marker_dir: str, stall: str):
+def release_then_stall(
+    merchant_id: int, reservation_id: str, key: str, marker_dir: str, stall: str
+):
     marker = Path(marker_dir)
     merchant = Merchant.objects.get(pk=merchant_id)
     attempt = _attempt(marker)
