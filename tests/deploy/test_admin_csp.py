@@ -4,12 +4,11 @@ violation is reported on the pages a person uses, and logging in works."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from playwright.sync_api import sync_playwright
 
 from apps.accounts.models import User
 from tests.deploy.test_production_settings import production_env, static_root  # noqa: F401
-from tests.resilience.servers import processes, web_server, workdir  # noqa: F401
+from tests.resilience.servers import current_database_url, processes, web_server, workdir  # noqa: F401
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(180)]
 
@@ -30,12 +29,11 @@ def test_admin_pages_load_without_csp_violations(static_root, workdir, processes
     # A hash the production settings can verify (the test settings use a fast one).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     User.objects.create_superuser("ops-admin", "ops@example.com", "a-long-test-password-1")
-    db = connection.settings_dict
     env = production_env(
         DJANGO_STATIC_ROOT=static_root,
         DJANGO_ALLOWED_HOSTS="localhost",
         DJANGO_SECURE_SSL_REDIRECT="false",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        DATABASE_URL=current_database_url(),
         DJANGO_LOG_FORMAT="plain",
     )
     server, port = web_server(env, workdir)

@@ -65,6 +65,8 @@ def load(args: argparse.Namespace) -> dict:
                 with lock:
                     counts["ok"] += 1
                     counts["ok_after_errors"] += seen_error
+                if seen_error and stop_file is not None:
+                    stop_file.with_suffix(".recovered").touch()
             except (OperationalError, InterfaceError):
                 seen_error = True
                 with lock:
@@ -82,6 +84,28 @@ def load(args: argparse.Namespace) -> dict:
     for thread in threads:
         thread.join()
     return counts
+
+
+def race(args: argparse.Namespace) -> dict:
+    """Reserve one unit at a time of the given product until refused; count the successes."""
+    from apps.catalog.models import Product
+    from apps.inventory import services
+    from apps.inventory.exceptions import InsufficientStock
+    from tests import factories
+
+    product = Product.objects.select_related("merchant").get(pk=args.product)
+    reserved = refused = 0
+    for _ in range(args.attempts):
+        try:
+            services.reservation_create(
+                merchant=product.merchant,
+                lines=[services.ReservationLineRequest(product=product, quantity=1)],
+                actor=None, idempotency_key=factories.key(),
+            )  # fmt: skip
+            reserved += 1
+        except InsufficientStock:
+            refused += 1
+    return {"reserved": reserved, "refused": refused}
 
 
 def replica(args: argparse.Namespace) -> dict:
@@ -154,9 +178,12 @@ def main() -> None:
     load_parser.add_argument("--threads", type=int, default=4)
     load_parser.add_argument("--until-file", default=None, help="Stop early once it exists.")
     sub.add_parser("replica")
+    race_parser = sub.add_parser("race")
+    race_parser.add_argument("--product", type=int, required=True)
+    race_parser.add_argument("--attempts", type=int, default=20)
     args = parser.parse_args()
     django.setup()
-    scenario = {"seed": seed, "load": load, "replica": replica}[args.scenario]
+    scenario = {"seed": seed, "load": load, "replica": replica, "race": race}[args.scenario]
     print(json.dumps(scenario(args)))
 
 

@@ -230,12 +230,12 @@ class Process:
         return self.log.read_text(errors="replace")
 
 
-def web_server(env: dict[str, str], workdir: Path, port: int | None = None) -> tuple[Process, int]:
+def web_server(env: dict[str, str], workdir: Path, workers: int = 1) -> tuple[Process, int]:
     """The product's own serve command (uvicorn, no background jobs) on a free loopback port."""
-    port = port or free_port()
+    port = free_port()
     process = Process(
         [sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port",
-         str(port), "--no-background"],
+         str(port), "--no-background", "--workers", str(workers)],
         env, workdir / f"web-{port}.log",
     )  # fmt: skip
     import requests
@@ -288,3 +288,82 @@ def processes() -> Iterator[list[Process]]:
     yield started
     for process in reversed(started):
         process.stop()
+
+
+NGINX_CONF = """
+worker_processes 1;
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx-error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {workdir}/nginx-body;
+    proxy_temp_path {workdir}/nginx-proxy;
+    fastcgi_temp_path {workdir}/nginx-fastcgi;
+    uwsgi_temp_path {workdir}/nginx-uwsgi;
+    scgi_temp_path {workdir}/nginx-scgi;
+    upstream stockroom {{
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://stockroom;
+            proxy_http_version 1.1;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Request-ID $request_id;
+            proxy_next_upstream error timeout;
+            add_header X-Upstream $upstream_addr always;
+            add_header X-Proxy-Request-ID $request_id always;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if not found:
+        pytest.fail("nginx is not installed (apt-get install nginx; .ci/run installs it).")
+    return found
+
+
+def load_balancer(upstream_ports: list[int], workdir: Path) -> tuple[Process, int]:
+    """nginx from the distribution, round-robin over the given loopback ports."""
+    port = free_port()
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            workdir=workdir,
+            port=port,
+            servers="\n".join(f"        server 127.0.0.1:{p};" for p in upstream_ports),
+        )
+    )
+    process = Process(
+        [nginx_binary(), "-c", str(conf), "-p", str(workdir), "-g", "daemon off;"],
+        dict(os.environ), workdir / "nginx.log",
+    )  # fmt: skip
+
+    def listening() -> bool:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"nginx exited:\n{process.output()}")
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    try:
+        wait_for(listening, 20, f"nginx on port {port}")
+    except BaseException:
+        process.stop()
+        raise
+    return process, port
+
+
+def current_database_url() -> str:
+    """URL of the database this test process uses (pytest's test database), for children."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

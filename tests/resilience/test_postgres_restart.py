@@ -71,7 +71,12 @@ def test_postgres_restart_during_load(private_postgres, private_redis, workdir, 
         )
         back = requests.get(f"{base}/admin/", cookies=SESSION, allow_redirects=False, timeout=10)
         assert back.status_code == 302
-        time.sleep(2)  # let the load run on the recovered database
+        # The load's own connection pool reconnects by itself too (with backoff).
+        wait_for(
+            lambda: stop_file.with_suffix(".recovered").exists(),
+            60,
+            "the load to succeed again after the restart",
+        )
         stop_file.touch()
         out, err = load.communicate(timeout=120)
     finally:

@@ -8,13 +8,12 @@ import time
 
 import pytest
 from celery import Celery
-from django.db import connection
 
 from apps.inventory import services
 from apps.inventory.ledger_replay import find_drift
 from apps.inventory.models import LedgerEntry, Reservation
 from tests import factories
-from tests.resilience.servers import Process, django_env, wait_for
+from tests.resilience.servers import Process, current_database_url, django_env, wait_for
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(180)]
 
@@ -43,9 +42,8 @@ def test_killed_task_is_retried_and_releases_once(
         actor=None,
         idempotency_key=factories.key(),
     )
-    db = connection.settings_dict
     env = django_env(
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        DATABASE_URL=current_database_url(),
         REDIS_URL=private_redis.url,
         CELERY_VISIBILITY_TIMEOUT="3",  # redeliver unacknowledged work 3 s after a worker died
     )
