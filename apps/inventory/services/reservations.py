@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -269,7 +270,7 @@ def _replayed(merchant: Merchant, reservation_id: str) -> Reservation:
 def _get(merchant: Merchant, reservation_id: uuid.UUID | str) -> Reservation:
     try:
         return Reservation.objects.get(pk=reservation_id, merchant=merchant)
-    except (Reservation.DoesNotExist, ValueError, TypeError):
+    except (Reservation.DoesNotExist, ValueError, TypeError, ValidationError):
         raise ObjectNotFound(
             f"Reservation {reservation_id} not found.", reservation=str(reservation_id)
         ) from None

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.accounts.models import User
@@ -112,7 +113,7 @@ def _get(merchant: Merchant, transfer_id: uuid.UUID | str) -> Transfer:
         return Transfer.objects.select_related("source_location", "destination_location").get(
             pk=transfer_id, merchant=merchant
         )
-    except (Transfer.DoesNotExist, ValueError, TypeError):
+    except (Transfer.DoesNotExist, ValueError, TypeError, ValidationError):
         raise ObjectNotFound(
             f"Transfer {transfer_id} not found.", transfer=str(transfer_id)
         ) from None
