@@ -76,8 +76,11 @@ class RequestIdMiddleware:
 
 
 def _is_refused_reservation(request: HttpRequest, response: HttpResponse, route: str) -> bool:
-    """A create-reservation call answered 409 insufficient_stock (a problem+json body)."""
-    if request.method != "POST" or response.status_code != 409 or "reservation" not in route:
+    """A create-reservation call (POST to a `.../reservations/` collection) answered 409 with
+    a problem+json body whose code is insufficient_stock."""
+    if request.method != "POST" or response.status_code != 409:
+        return False
+    if not route.rstrip("/").endswith("reservations"):
         return False
     if getattr(response, "streaming", False):
         return False

@@ -1,3 +1,4 @@
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -161,12 +162,18 @@ def test_request_latency_is_recorded_by_route(client):
 @pytest.mark.urls("tests.observability.urls")
 def test_refused_reservations_are_counted(client, merchant, product, location):
     factories.stock(product, location, 2)
-    url = f"/reservations/{merchant.pk}/{product.pk}"
-    assert client.post(f"{url}/2", HTTP_IDEMPOTENCY_KEY=factories.key()).status_code == 201
-    refused = client.post(f"{url}/1", HTTP_IDEMPOTENCY_KEY=factories.key())
+
+    def reserve(quantity, url="/shop/reservations/"):
+        data = {"merchant": merchant.pk, "product": product.pk, "quantity": quantity}
+        return client.post(url, data, HTTP_IDEMPOTENCY_KEY=factories.key())
+
+    assert reserve(2).status_code == 201
+    refused = reserve(1)
     assert refused.status_code == 409
     assert refused.json()["code"] == "insufficient_stock"
-    client.post(f"{url}/5", HTTP_IDEMPOTENCY_KEY=factories.key())
+    assert reserve(5).status_code == 409
+    # A 409 on another route (not the reservation collection) is not a refused reservation.
+    assert reserve(5, f"/shop/reservations/{uuid.uuid4()}/extend/").status_code == 409
     assert scrape(client)[("stockroom_reservations_refused_total", ())] == 2
 
 

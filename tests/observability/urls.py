@@ -13,9 +13,10 @@ def database_gone(request: HttpRequest):
     raise OperationalError("server closed the connection unexpectedly")
 
 
-def reserve(request: HttpRequest, merchant_id: int, product_id: int, quantity: int):
-    merchant = Merchant.objects.get(pk=merchant_id)
-    product = merchant.products.get(pk=product_id)
+def reserve(request: HttpRequest, pk: str | None = None):
+    merchant = Merchant.objects.get(pk=request.POST["merchant"])
+    product = merchant.products.get(pk=request.POST["product"])
+    quantity = int(request.POST["quantity"])
     try:
         reservation = services.reservation_create(
             merchant=merchant,
@@ -31,5 +32,6 @@ def reserve(request: HttpRequest, merchant_id: int, product_id: int, quantity: i
 urlpatterns = [
     path("", include("inventory_site.urls")),
     path("boom", database_gone),
-    path("reservations/<int:merchant_id>/<int:product_id>/<int:quantity>", reserve),
+    path("shop/reservations/", reserve),
+    path("shop/reservations/<uuid:pk>/extend/", reserve),
 ]
