@@ -19,6 +19,9 @@ from apps.observability import metrics
 from apps.observability.context import clean_request_id, reset_request_id, set_request_id
 
 logger = logging.getLogger(__name__)
+# One line per request (JSON in production, with the request id). Silence it with
+# LOGGING["loggers"]["stockroom.access"] = {"level": "WARNING"} when the proxy logs requests.
+access_logger = logging.getLogger("stockroom.access")
 REQUEST_ID_HEADER = "X-Request-ID"
 PROBLEM_JSON = "application/problem+json"
 
@@ -70,6 +73,20 @@ class RequestIdMiddleware:
         route = (match.route or match.view_name) if match is not None else "unmatched"
         metrics.REQUEST_LATENCY.labels(request.method, route, str(response.status_code)).observe(
             elapsed
+        )
+        access_logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 2),
+                "request_id": request.request_id,
+            },
         )
         if _is_refused_reservation(request, response, route):
             metrics.count("reservations_refused")

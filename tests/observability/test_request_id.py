@@ -91,3 +91,14 @@ def test_the_request_id_travels_into_a_celery_task_on_a_real_worker():
 
 def test_the_header_name_is_stable():
     assert HEADER == "stockroom_request_id"  # log queries and dashboards rely on it
+
+
+def test_one_access_log_line_per_request(client, caplog):
+    with caplog.at_level(logging.INFO, logger="stockroom.access"):
+        response = client.get("/healthz", HTTP_X_REQUEST_ID="trace-77")
+    (record,) = [r for r in caplog.records if r.name == "stockroom.access"]
+    assert (record.method, record.route, record.status) == ("GET", "healthz", 200)
+    assert record.duration_ms >= 0
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == response["X-Request-ID"] == "trace-77"
+    assert line["path"] == "/healthz"
