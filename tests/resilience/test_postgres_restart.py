@@ -57,6 +57,9 @@ def test_postgres_restart_during_load(private_postgres, private_redis, workdir, 
         assert int(down.headers["Retry-After"]) > 0
         assert down.json()["code"] == "database_unavailable"
         assert down.json()["request_id"] == down.headers["X-Request-ID"]
+        scraped = requests.get(f"{base}/metrics", timeout=30)  # loopback: no token needed
+        assert scraped.status_code == 200
+        assert "stockroom_metrics_database_up 0.0" in scraped.text
         not_ready = requests.get(f"{base}/readyz", timeout=30)
         assert not_ready.status_code == 503
         assert not_ready.json()["checks"]["database"]["ok"] is False
