@@ -52,11 +52,13 @@ def test_killed_task_is_retried_and_releases_once(
     worker = start_worker(env, workdir, "first")
     processes.append(worker)
 
-    producer = Celery("producer", broker=private_redis.url)
+    # Not the current app: the rest of the suite keeps publishing through the project app.
+    producer = Celery("producer", broker=private_redis.url, set_as_current=False)
     producer.send_task(
         "tests.resilience.release_then_stall",
         args=[merchant.pk, str(reservation.pk), factories.key(), str(marker), stall],
     )
+    producer.close()
     wait_for(lambda: (marker / "stalled").exists(), 60, "the first attempt to stall")
     child_pid = int((marker / "attempts").read_text().split()[0])
     if kill == "pool_child":
