@@ -43,9 +43,10 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- Content security policy for the pages (django-csp) -------------------------------------
-# Scripts only from our own origin: the admin and the dashboard ship no inline script.
-# Styles allow 'unsafe-inline' because Django's admin templates use style attributes (widths of
-# inline columns, the hidden state of collapsible fieldsets); inline style cannot run code.
+# Scripts only from our own origin: Django's admin ships no inline script, and no page may
+# (no <script> blocks, no on*= attributes: put handlers in static .js files).
+# Styles allow 'unsafe-inline' so pages and admin extensions may use style attributes; an
+# inline style cannot run code.
 # WebSockets (live stock) connect to the same host.
 INSTALLED_APPS = [*INSTALLED_APPS, "csp"]
 MIDDLEWARE = [*MIDDLEWARE, "csp.middleware.CSPMiddleware"]
