@@ -91,6 +91,14 @@ class StockLevel(models.Model):
             models.Index(fields=["merchant", "location"], name="stocklevel_merchant_loc_idx"),
             models.Index(fields=["merchant", "product"], name="stocklevel_merchant_prod_idx"),
             models.Index(fields=["location", "product"], name="stocklevel_location_prod_idx"),
+            # Low-stock lists and filters read only the (few) rows at or below threshold.
+            models.Index(
+                fields=["merchant", "location"],
+                name="stocklevel_low_idx",
+                condition=Q(
+                    on_hand__lte=F("reserved") + F("safety_stock") + F("low_stock_threshold")
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

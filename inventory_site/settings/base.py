@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.locations",
     "apps.inventory",
     "apps.observability",
+    "apps.reports",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,491 @@
+"""Stock levels, the ledger, reservations and transfers in the admin.
+
+Quantities are never editable here: every change goes through `admin_views`, which calls the
+inventory services with the logged-in user as the actor."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from apps.accounts.models import User
+from apps.core.admin_scoping import (
+    ScopedAdminMixin,
+    access_for,
+    locations_visible,
+    merchants_visible,
+    reservations_visible,
+)
+from apps.core.admin_tools import CsvExportMixin, EstimatedCountPaginator
+from apps.inventory import admin_views
+from apps.inventory.models import (
+    LedgerEntry,
+    Reservation,
+    ReservationLine,
+    StockLevel,
+    Transfer,
+    TransferLine,
+)
+from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK
+
+RECENT_MOVEMENTS = 20
+
+
+# --- Filters whose choices stay within the user's scope ----------------------------------
+
+
+class ScopedMerchantFilter(admin.RelatedFieldListFilter):
+    def field_choices(self, field, request, model_admin):
+        return [(m.pk, m.name) for m in merchants_visible(request.user).order_by("name")]
+
+
+class ScopedLocationFilter(admin.RelatedFieldListFilter):
+    def field_choices(self, field, request, model_admin):
+        return [
+            (loc.pk, f"{loc.code} ({loc.merchant.name})")
+            for loc in locations_visible(request.user).order_by("merchant__name", "code")
+        ]
+
+
+class ActorFilter(admin.RelatedFieldListFilter):
+    """People who belong to a merchant the user sees (never another merchant's staff)."""
+
+    def field_choices(self, field, request, model_admin):
+        users = User.objects.order_by("username")
+        access = access_for(request.user)
+        if not access.is_superuser:
+            users = users.filter(memberships__merchant_id__in=access.merchants).distinct()
+        return [(user.pk, user.get_username()) for user in users]
+
+
+class StockStatusFilter(admin.SimpleListFilter):
+    title = "stock status"
+    parameter_name = "stock"
+
+    def lookups(self, request, model_admin):
+        return [("low", "Low (at or below threshold)"), ("out", "Out of stock"), ("ok", "Healthy")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "low":
+            return queryset.filter(LOW_STOCK)
+        if self.value() == "out":
+            return queryset.filter(OUT_OF_STOCK)
+        if self.value() == "ok":
+            return queryset.exclude(LOW_STOCK)
+        return queryset
+
+
+def stock_badge(level: StockLevel) -> str:
+    if level.available == 0:
+        css, label = "out", "Out of stock"
+    elif level.is_low:
+        css, label = "low", "Low stock"
+    else:
+        css, label = "ok", "In stock"
+    return format_html('<span class="sr-badge sr-badge-{}">{}</span>', css, label)
+
+
+def movements_table(entries: QuerySet[LedgerEntry], more_url: str | None = None) -> str:
+    """The most recent ledger rows as a small HTML table, for product, location and stock
+    level pages."""
+    rows = list(
+        entries.select_related("product", "location", "actor").order_by("-id")[:RECENT_MOVEMENTS]
+    )
+    if not rows:
+        return format_html('<p class="help">{}</p>', "No movements yet.")
+    body = format_html_join(
+        "",
+        "<tr><td>#{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class='sr-num'>{}</td>"
+        "<td class='sr-num'>{}</td><td class='sr-num'>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                e.pk, e.created_at.strftime("%Y-%m-%d %H:%M"), e.product.sku, e.location.code,
+                e.get_reason_display(), f"{e.on_hand_delta:+d}", e.on_hand_after,
+                e.reserved_after, e.actor.get_username() if e.actor else "system",
+                e.get_source_display(), e.note or e.reference,
+            )
+            for e in rows
+        ),
+    )  # fmt: skip
+    more = format_html('<p><a href="{}">All movements</a></p>', more_url) if more_url else ""
+    return format_html(
+        '<table class="sr-movements"><thead><tr><th>Entry</th><th>When</th><th>SKU</th>'
+        "<th>Location</th><th>Reason</th><th>On hand Δ</th><th>On hand after</th>"
+        "<th>Reserved after</th><th>Actor</th><th>Source</th><th>Note</th></tr></thead>"
+        "<tbody>{}</tbody></table>{}",
+        body,
+        more,
+    )
+
+
+def ledger_url(**filters: object) -> str:
+    query = "&".join(f"{key}={value}" for key, value in filters.items())
+    return f"{reverse('admin:inventory_ledgerentry_changelist')}?{query}"
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Lines shown on their parent's page: visible with the parent, never edited."""
+
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return not access_for(request.user).is_empty
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Stock levels ------------------------------------------------------------------------
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
+    location_fields = ("location_id",)
+    change_role = None  # quantities change only through the service-backed pages
+    allow_add = False
+    list_display = (
+        "sku", "product_name", "location_code", "on_hand", "reserved", "available_units",
+        "damaged", "in_transit", "version", "status_badge", "last_movement",
+    )  # fmt: skip
+    list_select_related = ("product", "location")
+    list_filter = (
+        ("merchant", ScopedMerchantFilter),
+        ("location", ScopedLocationFilter),
+        StockStatusFilter,
+        "location__kind",
+        ("updated_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("^product__sku", "product__name", "=product__barcode")
+    search_help_text = "SKU (prefix), product name or barcode."
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    list_per_page = 50
+    actions = ["count_selected", "export_selected_csv"]
+    stock_actions = ("count_selected",)
+    fields = (
+        "product", "location", "merchant", "on_hand", "reserved", "available_units", "damaged",
+        "in_transit", "safety_stock", "low_stock_threshold", "reorder_point", "max_level",
+        "version", "updated_at",
+    )  # fmt: skip
+    readonly_fields = ("available_units",)
+    change_form_template = "admin/inventory/stocklevel/change_form.html"
+    csv_filename = "stock"
+    csv_fields = (
+        ("merchant", "merchant__code"), ("sku", "product__sku"), ("product", "product__name"),
+        ("location", "location__code"), ("on_hand", "on_hand"), ("reserved", "reserved"),
+        ("damaged", "damaged"), ("in_transit", "in_transit"), ("safety_stock", "safety_stock"),
+        ("low_stock_threshold", "low_stock_threshold"), ("reorder_point", "reorder_point"),
+        ("max_level", "max_level"), ("version", "version"), ("updated_at", "updated_at"),
+    )  # fmt: skip
+
+    @admin.display(description="SKU", ordering="product__sku")
+    def sku(self, level: StockLevel) -> str:
+        return level.product.sku
+
+    @admin.display(description="Product")
+    def product_name(self, level: StockLevel) -> str:
+        return level.product.name
+
+    @admin.display(description="Location", ordering="location__code")
+    def location_code(self, level: StockLevel) -> str:
+        return level.location.code
+
+    @admin.display(description="Available")
+    def available_units(self, level: StockLevel) -> int:
+        return level.available
+
+    @admin.display(description="Last movement", ordering="updated_at")
+    def last_movement(self, level: StockLevel):
+        return level.updated_at
+
+    @admin.display(description="Status")
+    def status_badge(self, level: StockLevel) -> str:
+        return stock_badge(level)
+
+    def get_urls(self):
+        def view(function, **kwargs):
+            return self.admin_site.admin_view(
+                lambda request, **more: function(self, request, **kwargs, **more)
+            )
+
+        operations = [
+            path(f"{slug}/", view(admin_views.stock_operation_view, slug=slug),
+                 name=f"inventory_stocklevel_{slug}")
+            for slug in admin_views.OPERATIONS
+        ]  # fmt: skip
+        return [
+            *operations,
+            path("count/", view(admin_views.count_view), name="inventory_stocklevel_count"),
+            path(
+                "<path:object_id>/settings/",
+                view(admin_views.level_settings_view),
+                name="inventory_stocklevel_settings",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_links(self, request):
+        if not access_for(request.user).changes_any_stock:
+            return []
+        return [
+            ("Receive", reverse("admin:inventory_stocklevel_receive")),
+            ("Adjust", reverse("admin:inventory_stocklevel_adjust")),
+            ("Mark damaged", reverse("admin:inventory_stocklevel_damage")),
+            ("Write off", reverse("admin:inventory_stocklevel_write_off")),
+            ("Import counts", reverse("reports:import_upload", args=["counts"])),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        level = (
+            self.get_queryset(request)
+            .select_related("product", "location")
+            .filter(pk=object_id if str(object_id).isdigit() else None)
+            .first()
+        )
+        extra_context = dict(extra_context or {})
+        if level is not None:
+            extra_context.update(
+                subtitle=f"{level.product.sku} at {level.location.code}",
+                can_change_stock=access_for(request.user).changes_stock_at(level.location),
+                stockroom_panels=[
+                    (
+                        "Recent movements",
+                        movements_table(
+                            LedgerEntry.objects.filter(stock_level=level),
+                            ledger_url(stock_level__id__exact=level.pk),
+                        ),
+                    )
+                ],
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Count selected stock levels")
+    def count_selected(self, request, queryset):
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:500])
+        return redirect(f"{reverse('admin:inventory_stocklevel_count')}?levels={ids}")
+
+
+# --- Ledger: read-only everywhere ---------------------------------------------------------
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
+    location_fields = ("location_id",)
+    change_role = None
+    allow_add = allow_delete = False
+    list_display = (
+        "id", "created_at", "sku", "location_code", "reason", "on_hand_delta", "reserved_delta",
+        "damaged_delta", "in_transit_delta", "on_hand_after", "reserved_after", "actor",
+        "source", "reference",
+    )  # fmt: skip
+    list_select_related = ("product", "location", "actor")
+    list_filter = (
+        ("merchant", ScopedMerchantFilter),
+        ("location", ScopedLocationFilter),
+        "reason",
+        "source",
+        ("actor", ActorFilter),
+        ("created_at", admin.DateFieldListFilter),
+    )
+    # One exact, indexed lookup: an OR over more ledger columns would scan the whole ledger.
+    search_fields = ("product__sku__exact",)
+    search_help_text = "Exact SKU."
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    list_per_page = 100
+    actions = ["export_selected_csv"]
+    csv_filename = "ledger"
+    csv_fields = (
+        ("id", "id"), ("created_at", "created_at"), ("merchant", "merchant__code"),
+        ("sku", "product__sku"), ("location", "location__code"), ("reason", "reason"),
+        ("on_hand_delta", "on_hand_delta"), ("reserved_delta", "reserved_delta"),
+        ("damaged_delta", "damaged_delta"), ("in_transit_delta", "in_transit_delta"),
+        ("on_hand_after", "on_hand_after"), ("reserved_after", "reserved_after"),
+        ("damaged_after", "damaged_after"), ("in_transit_after", "in_transit_after"),
+        ("version_after", "version_after"), ("actor", "actor__username"), ("source", "source"),
+        ("reference", "reference"), ("note", "note"), ("idempotency_key", "idempotency_key"),
+    )  # fmt: skip
+
+    @admin.display(description="SKU", ordering="product__sku")
+    def sku(self, entry: LedgerEntry) -> str:
+        return entry.product.sku
+
+    @admin.display(description="Location", ordering="location__code")
+    def location_code(self, entry: LedgerEntry) -> str:
+        return entry.location.code
+
+
+# --- Reservations -------------------------------------------------------------------------
+
+
+class ReservationLineInline(ReadOnlyInline):
+    model = ReservationLine
+    fields = ("product", "location", "quantity")
+    readonly_fields = fields
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    change_role = None
+    allow_add = allow_delete = False
+    list_display = ("id", "order_ref", "merchant", "status", "expires_at", "source", "created_at")
+    list_select_related = ("merchant",)
+    list_filter = (
+        ("merchant", ScopedMerchantFilter),
+        "status",
+        ("lines__location", ScopedLocationFilter),
+        "source",
+        ("created_at", admin.DateFieldListFilter),
+        ("expires_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("=id", "order_ref")
+    show_full_result_count = False
+    inlines = [ReservationLineInline]
+    actions = ["release_selected", "commit_selected"]
+    stock_actions = ("release_selected", "commit_selected")
+    change_form_template = "admin/inventory/reservation/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Reservation]:
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        return reservations_visible(queryset, request.user)
+
+    def get_urls(self):
+        urls = [
+            path(
+                f"<path:object_id>/{step}/",
+                self.admin_site.admin_view(
+                    lambda request, object_id, step=step: admin_views.reservation_step_view(
+                        self, request, object_id, step
+                    )
+                ),
+                name=f"inventory_reservation_{step}",
+            )
+            for step in admin_views.RESERVATION_STEPS
+        ]
+        return [*urls, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        reservation = (
+            self.get_queryset(request).filter(pk=admin_views.uuid_or_none(object_id)).first()
+        )
+        extra_context = {
+            **(extra_context or {}),
+            "can_change_stock": reservation is not None
+            and reservation.status == Reservation.Status.ACTIVE
+            and admin_views.reservation_changeable(request.user, reservation),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Release selected reservations (give the units back)")
+    def release_selected(self, request, queryset):
+        for reservation in queryset.select_related("merchant"):
+            admin_views.reservation_step(request, reservation, "release")
+
+    @admin.action(description="Commit selected reservations (sold)")
+    def commit_selected(self, request, queryset):
+        for reservation in queryset.select_related("merchant"):
+            admin_views.reservation_step(request, reservation, "commit")
+
+
+# --- Transfers ----------------------------------------------------------------------------
+
+
+class TransferLineInline(ReadOnlyInline):
+    model = TransferLine
+    fields = ("product", "quantity")
+    readonly_fields = fields
+
+
+@admin.register(Transfer)
+class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    location_fields = ("source_location_id", "destination_location_id")
+    change_role = None
+    allow_delete = False
+    list_display = (
+        "__str__", "merchant", "source_location", "destination_location", "status",
+        "created_at", "shipped_at", "received_at",
+    )  # fmt: skip
+    list_select_related = ("merchant", "source_location", "destination_location")
+    list_filter = (
+        ("merchant", ScopedMerchantFilter),
+        "status",
+        ("source_location", ScopedLocationFilter),
+        ("destination_location", ScopedLocationFilter),
+        ("created_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("reference", "=id")
+    show_full_result_count = False
+    inlines = [TransferLineInline]
+    actions = ["ship_selected", "receive_selected", "cancel_selected"]
+    stock_actions = ("ship_selected", "receive_selected", "cancel_selected")
+    change_form_template = "admin/inventory/transfer/change_form.html"
+
+    def has_add_permission(self, request, *args):
+        return access_for(request.user).changes_any_stock
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return admin_views.transfer_create_view(self, request)
+
+    def get_urls(self):
+        urls = [
+            path(
+                f"<path:object_id>/{step}/",
+                self.admin_site.admin_view(
+                    lambda request, object_id, step=step: admin_views.transfer_step_view(
+                        self, request, object_id, step
+                    )
+                ),
+                name=f"inventory_transfer_{step}",
+            )
+            for step in admin_views.TRANSFER_STEPS
+        ]
+        return [*urls, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        transfer = (
+            self.get_queryset(request)
+            .select_related("source_location", "destination_location")
+            .filter(pk=admin_views.uuid_or_none(object_id))
+            .first()
+        )
+        steps = []
+        if transfer is not None:
+            access = access_for(request.user)
+            if transfer.status == Transfer.Status.DRAFT and access.changes_stock_at(
+                transfer.source_location
+            ):
+                steps = [("ship", "Ship"), ("cancel", "Cancel")]
+            elif transfer.status == Transfer.Status.IN_TRANSIT and access.changes_stock_at(
+                transfer.destination_location
+            ):
+                steps = [("receive", "Receive")]
+        extra_context = {**(extra_context or {}), "transfer_steps": steps}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _step_all(self, request, queryset, step: str) -> None:
+        related = queryset.select_related("merchant", "source_location", "destination_location")
+        for transfer in related:
+            admin_views.transfer_step(request, transfer, step)
+
+    @admin.action(description="Ship selected transfers")
+    def ship_selected(self, request, queryset):
+        self._step_all(request, queryset, "ship")
+
+    @admin.action(description="Receive selected transfers")
+    def receive_selected(self, request, queryset):
+        self._step_all(request, queryset, "receive")
+
+    @admin.action(description="Cancel selected draft transfers")
+    def cancel_selected(self, request, queryset):
+        self._step_all(request, queryset, "cancel")

@@ -1,0 +1,207 @@
+"""Writes of the reports app: daily snapshots, and imports applied through the services."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.catalog.models import Product
+from apps.inventory import services as inventory
+from apps.inventory.exceptions import InventoryError
+from apps.inventory.models import LedgerEntry, Source
+from apps.locations.models import Location
+from apps.merchants.models import Merchant
+from apps.reports import imports
+from apps.reports.models import ImportBatch, StockSnapshot
+from apps.reports.selectors import BALANCE_COLUMNS, balances_sql
+
+logger = logging.getLogger(__name__)
+Status = ImportBatch.Status
+CHUNK_ROWS = 500
+
+# --- Daily snapshots ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def snapshot_take(*, day: date) -> int:
+    """Store every stock level's balances at the end of `day` (UTC) in one set-based
+    INSERT ... SELECT: the previous snapshot plus the ledger rows since (the whole ledger when
+    there is no earlier snapshot). Idempotent: the day's rows are replaced in the same
+    transaction, so running it twice gives the same rows. Returns the number of rows."""
+    if day > timezone.now().date():
+        raise ValueError(f"{day} is in the future: there is nothing to snapshot yet.")
+    balances, params = balances_sql(LedgerEntry.objects.all(), day, StockSnapshot.objects.all())
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM reports_stocksnapshot WHERE date = %s", [day])
+        cursor.execute(
+            f"INSERT INTO reports_stocksnapshot (date, {BALANCE_COLUMNS}) "
+            f"SELECT %s, {BALANCE_COLUMNS} FROM ({balances}) b",
+            (day, *params),
+        )
+        return cursor.rowcount
+
+
+# --- Imports ------------------------------------------------------------------------------
+
+
+def import_preview(
+    *,
+    merchant: Merchant,
+    kind: str,
+    filename: str,
+    content: bytes,
+    user: User,
+    location_ids: set[int] | None = None,
+) -> ImportBatch:
+    """Read and validate a file, store its valid rows and row errors for review. Changes no
+    product or stock. Raises imports.ImportFileError when the file cannot be read at all."""
+    if kind == ImportBatch.Kind.PRODUCTS:
+        parsed = imports.parse_products(filename, content, merchant.pk)
+    else:
+        parsed = imports.parse_counts(filename, content, merchant.pk, location_ids)
+    return ImportBatch.objects.create(
+        merchant=merchant,
+        kind=kind,
+        filename=filename[:255],
+        uploaded_by=user,
+        total_rows=parsed.total,
+        valid_rows=len(parsed.rows),
+        rows=parsed.rows,
+        errors=parsed.errors,
+    )
+
+
+def import_confirm(*, batch: ImportBatch) -> bool:
+    """Queue a previewed (or failed) import. True only for the call that moved it to queued:
+    a second submit of the same confirmation changes nothing. A failed import continues after
+    its last applied chunk."""
+    with transaction.atomic():
+        queued = (
+            ImportBatch.objects.filter(pk=batch.pk, status__in=[Status.PREVIEW, Status.FAILED])
+            .exclude(valid_rows=0)
+            .update(status=Status.QUEUED)
+        )
+        if queued:
+            from apps.reports.tasks import import_run
+
+            import_run.delay_on_commit(str(batch.pk))
+    return bool(queued)
+
+
+def import_run(*, batch_id: uuid.UUID | str) -> None:
+    """Apply a queued (or interrupted) import chunk by chunk. Each chunk commits together with
+    the progress counter and carries its own idempotency key, so a retried run continues where
+    it stopped and never applies a row twice."""
+    claimed = ImportBatch.objects.filter(
+        pk=batch_id, status__in=[Status.QUEUED, Status.RUNNING]
+    ).update(status=Status.RUNNING, started_at=timezone.now())
+    if not claimed:
+        return
+    batch = ImportBatch.objects.select_related("merchant", "uploaded_by").get(pk=batch_id)
+    apply_chunk = _apply_products if batch.kind == ImportBatch.Kind.PRODUCTS else _apply_counts
+    try:
+        start = batch.processed_rows
+        while start < len(batch.rows):
+            chunk = batch.rows[start : start + CHUNK_ROWS]
+            with transaction.atomic():
+                outcome = apply_chunk(batch, chunk, start // CHUNK_ROWS)
+                current = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+                for name, value in outcome.pop("counts", {}).items():
+                    current.result[name] = current.result.get(name, 0) + value
+                current.errors = [*current.errors, *outcome.pop("errors", [])]
+                current.processed_rows = start + len(chunk)
+                current.save(update_fields=["result", "errors", "processed_rows"])
+            start += len(chunk)
+    except Exception:
+        logger.exception("Import %s failed", batch_id)
+        ImportBatch.objects.filter(pk=batch_id).update(
+            status=Status.FAILED, finished_at=timezone.now()
+        )
+        raise
+    ImportBatch.objects.filter(pk=batch_id).update(status=Status.DONE, finished_at=timezone.now())
+
+
+def _apply_products(batch: ImportBatch, rows: list[dict], chunk_index: int) -> dict:
+    """Create or update products by SKU in one statement (running it again sets the same
+    values)."""
+    products = [
+        Product(
+            merchant_id=batch.merchant_id, sku=row["sku"], name=row["name"],
+            description=row["description"], price=Decimal(row["price"]), barcode=row["barcode"],
+            unit=row["unit"], is_active=row["is_active"],
+        )
+        for row in rows
+    ]  # fmt: skip
+    Product.objects.bulk_create(
+        products,
+        update_conflicts=True,
+        unique_fields=["merchant", "sku"],
+        update_fields=[
+            "name",
+            "description",
+            "price",
+            "barcode",
+            "unit",
+            "is_active",
+            "updated_at",
+        ],
+    )
+    created = sum(1 for row in rows if not row["exists"])
+    return {"counts": {"created": created, "updated": len(rows) - created}}
+
+
+def _apply_counts(batch: ImportBatch, rows: list[dict], chunk_index: int) -> dict:
+    """Record the chunk's counts with one stock_count call; when the engine refuses it (a
+    reservation arrived since the preview, ...), record the rows one by one so that only the
+    refused rows are left out, each with its error."""
+    products = Product.objects.in_bulk({row["product_id"] for row in rows})
+    locations = Location.objects.in_bulk({row["location_id"] for row in rows})
+
+    def count(chunk: list[dict], key: str):
+        return inventory.stock_count(
+            merchant=batch.merchant,
+            lines=[
+                inventory.StockLine(
+                    product=products[row["product_id"]],
+                    location=locations[row["location_id"]],
+                    quantity=row["counted"],
+                )
+                for row in chunk
+            ],
+            actor=batch.uploaded_by,
+            idempotency_key=key,
+            source=Source.IMPORT,
+            reference=f"import:{batch.filename}"[:200],
+        )
+
+    prefix = f"import:{batch.pk}"
+    try:
+        result = count(rows, f"{prefix}:chunk:{chunk_index}")
+    except InventoryError:
+        pass
+    else:
+        return {"counts": _count_totals(result)}
+    totals, errors = {"counted": 0, "variance": 0, "refused": 0}, []
+    for row in rows:
+        try:
+            result = count([row], f"{prefix}:row:{row['row']}")
+        except InventoryError as error:
+            totals["refused"] += 1
+            errors.append({"row": row["row"], "message": error.message})
+        else:
+            for name, value in _count_totals(result).items():
+                totals[name] += value
+    return {"counts": totals, "errors": errors}
+
+
+def _count_totals(result: inventory.StockChangeResult) -> dict[str, int]:
+    return {
+        "counted": len(result.entries),
+        "variance": sum(entry.on_hand_delta for entry in result.entries),
+    }

@@ -1,0 +1,121 @@
+"""The admin in a real browser (headless Chromium): stock work as a warehouse manager does it."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from apps.inventory.models import LedgerEntry, StockLevel
+from tests import factories
+from tests.admin_helpers import Role, staff
+
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread for the module's duration;
+    # the tests' own ORM calls (and the database flush between them) stay synchronous.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE")
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def log_in(page, user) -> None:
+    page.goto("/admin/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "pw-for-tests-1")
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/$"))
+
+
+@pytest.fixture
+def manager_setup(merchant, product, location):
+    manager = staff(merchant, Role.MANAGER, locations=[location])
+    return manager
+
+
+def test_receive_stock_through_the_form(page, manager_setup, product, location):
+    log_in(page, manager_setup)
+    page.click("text=Stock levels")
+    page.click(".object-tools >> text=Receive")
+    page.select_option("#id_location", str(location.pk))
+    page.fill("#id_sku", product.sku)
+    page.fill("#id_quantity", "12")
+    page.fill("#id_reference", "PO-4711")
+    page.click("input[type=submit][value=Receive]")
+    page.wait_for_url(re.compile(r"/admin/inventory/stocklevel/\d+/change/"))
+    entry = LedgerEntry.objects.get()
+    assert f"On hand is now 12 (ledger #{entry.pk})" in page.inner_text(".messagelist")
+    assert page.inner_text(".field-on_hand .readonly") == "12"
+    movements = page.inner_text(".sr-movements")
+    assert f"#{entry.pk}" in movements
+    assert "Receipt" in movements
+    assert "+12" in movements
+    assert manager_setup.username in movements
+
+
+def test_count_with_a_variance(page, manager_setup, product, location):
+    level = factories.stock(product, location, 10)
+    log_in(page, manager_setup)
+    page.goto(f"/admin/inventory/stocklevel/{level.pk}/change/")
+    page.click(".object-tools >> text=Count")
+    page.fill("input[name='lines-0-counted']", "7")
+    page.click("input[value='Preview variance']")
+    preview = page.inner_text(".sr-count-preview")
+    assert "-3" in preview
+    assert "10" in preview
+    assert StockLevel.objects.get(pk=level.pk).on_hand == 10
+    page.click("input[value='Confirm count']")
+    page.wait_for_url(re.compile(rf"/admin/inventory/stocklevel/{level.pk}/change/"))
+    assert "net variance -3" in page.inner_text(".messagelist")
+    assert page.inner_text(".field-on_hand .readonly") == "7"
+    assert "Cycle count" in page.inner_text(".sr-movements")
+
+
+def test_import_a_csv_with_one_bad_row(page, manager_setup, merchant, product, location):
+    factories.stock(product, location, 10)
+    log_in(page, manager_setup)
+    page.goto("/admin/")
+    page.click("text=Import stock counts")
+    content = f"sku,location,counted\n{product.sku},{location.code},6\nGHOST-1,{location.code},3\n"
+    page.set_input_files(
+        "#id_file", {"name": "counts.csv", "mimeType": "text/csv", "buffer": content.encode()}
+    )
+    page.click("input[value='Upload and preview']")
+    errors = page.inner_text(".sr-errors")
+    assert "3" in errors
+    assert "Unknown SKU 'GHOST-1'." in errors
+    page.click("input[value^='Confirm import of 1 row']")
+    page.wait_for_selector(".sr-status-done")
+    assert "1 of 1 rows applied (100%)" in page.inner_text("#content-main")
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 6
