@@ -180,3 +180,17 @@ def test_the_checker_allows_safe_operations(current_state):
         migrations.AddIndex("bin", models.Index(fields=["id"], name="bin_idx")),
     ]
     assert check(fresh, current_state) == []
+
+
+@pytest.mark.django_db
+def test_the_portable_concurrent_index_is_concurrent_on_postgresql():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from apps.core.migration_operations import AddIndexConcurrently as Portable
+
+    assert issubclass(Portable, AddIndexConcurrently)
+    out = StringIO()
+    call_command("sqlmigrate", "inventory", "0004", stdout=out)
+    assert 'CREATE INDEX CONCURRENTLY "stocklevel_low_idx"' in out.getvalue()
