@@ -182,7 +182,7 @@ def test_the_checker_allows_safe_operations(current_state):
     assert check(fresh, current_state) == []
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # sqlmigrate refuses to render it inside a transaction
 def test_the_portable_concurrent_index_is_concurrent_on_postgresql():
     from io import StringIO
 
