@@ -16,6 +16,19 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
+ADMIN_PAGES = (
+    "/admin/",
+    "/admin/accounts/user/",
+    "/admin/accounts/user/add/",
+    "/admin/password_change/",
+    "/admin/inventory/stocklevel/",
+    "/admin/inventory/ledgerentry/",
+    "/admin/inventory/reservation/",
+    "/admin/inventory/transfer/add/",
+    "/admin/catalog/product/add/",
+    "/admin/reports/",
+    "/admin/reports/as-of/",
+)
 RECORD_VIOLATIONS = """
 window.__cspViolations = [];
 document.addEventListener("securitypolicyviolation", (event) => {
@@ -67,9 +80,9 @@ def test_admin_pages_load_without_csp_violations(static_root, workdir, processes
                 page.evaluate("getComputedStyle(document.querySelector('#header')).display")
                 == "flex"
             )
-            for path in ("/admin/", "/admin/accounts/user/", "/admin/accounts/user/add/",
-                         "/admin/password_change/"):  # fmt: skip
-                page.goto(f"{base}{path}")
+            for path in ADMIN_PAGES:
+                response = page.goto(f"{base}{path}")
+                assert response.status == 200, path
                 assert page.evaluate("window.__cspViolations") == [], path
             # The changelist's JavaScript (loaded from 'self') runs: "select all" works.
             page.goto(f"{base}/admin/accounts/user/")
