@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -80,8 +80,6 @@ class DatabaseCollector(Collector):
             return iter(self._cached[1])
 
     def _compute(self) -> list[Metric]:
-        from django.db import DatabaseError
-
         up = GaugeMetricFamily(
             "stockroom_metrics_database_up", "1 when the database answered the metric queries."
         )
