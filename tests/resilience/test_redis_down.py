@@ -3,6 +3,7 @@ outbox, and the probes say what is wrong. Uses a private Redis that the test rea
 
 import pytest
 from django.core.cache import caches
+from django.urls import reverse
 
 from apps.core.cache import cached_or_computed, safe_get, safe_set
 from apps.inventory import services
@@ -11,6 +12,7 @@ from apps.inventory.models import LedgerEntry, OutboxEvent, StockLevel
 from apps.observability import metrics
 from inventory_site.celery import app as celery_app
 from tests import factories
+from tests.admin_helpers import Role, idempotency_key, logged_in, messages_of, staff
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(120)]
 
@@ -78,6 +80,25 @@ def test_stock_writes_and_reservations_work_with_redis_stopped(
     assert OutboxEvent.objects.count() - events_before == 3
     assert pending.count() == OutboxEvent.objects.count()
     assert find_drift() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_person_receives_stock_in_the_admin_with_redis_stopped(
+    redis_everywhere, client, merchant, product, location
+):
+    logged_in(client, staff(merchant, Role.OWNER))
+    redis_everywhere.stop()
+    receive = reverse("admin:inventory_stocklevel_receive")
+    form = client.get(receive)
+    assert form.status_code == 200
+    data = {"location": location.pk, "sku": product.sku, "quantity": 6, "reference": "PO-1",
+            "note": "", "idempotency_key": idempotency_key(form)}  # fmt: skip
+    response = client.post(receive, data)
+    assert response.status_code == 302, response.content[:500]
+    assert "On hand is now 6" in messages_of(response)[-1]
+    level = StockLevel.objects.get(product=product, location=location)
+    assert (level.on_hand, level.version) == (6, 1)
+    assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
