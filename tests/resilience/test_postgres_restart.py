@@ -2,12 +2,14 @@
 Retry-After), nothing is half-written, the service recovers by itself, no drift."""
 
 import json
+import re
 import subprocess
 import sys
 import time
 
 import pytest
 import requests
+from django.urls import reverse
 
 from tests.resilience.servers import ROOT, django_env, manage, wait_for, web_server
 
@@ -15,6 +17,26 @@ pytestmark = [pytest.mark.servers, pytest.mark.timeout(240)]
 
 # Any well-formed session key makes the admin look the session up in the database.
 SESSION = {"sessionid": "x" * 32}
+PASSWORD = "a-long-test-password-1"
+RECEIVE = reverse("admin:inventory_stocklevel_receive")
+KEY = r'name="idempotency_key" value="([^"]+)"'
+RECEIPTS_SCRIPT = (
+    "from apps.inventory.models import LedgerEntry; "
+    "print(LedgerEntry.objects.filter(reference='PO-restart').count())"
+)
+
+
+def admin_session(base: str) -> requests.Session:
+    session = requests.Session()
+    session.get(f"{base}/admin/login/", timeout=10)
+    logged_in = session.post(
+        f"{base}/admin/login/",
+        data={"username": "ops", "password": PASSWORD, "next": "/admin/",
+              "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        allow_redirects=False, timeout=10,
+    )  # fmt: skip
+    assert logged_in.status_code == 302, logged_in.text[:500]
+    return session
 
 
 def test_postgres_restart_during_load(private_postgres, private_redis, workdir, processes):
@@ -31,6 +53,12 @@ def test_postgres_restart_during_load(private_postgres, private_redis, workdir, 
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert seeded.returncode == 0, seeded.stderr
+    ids = json.loads(seeded.stdout.strip().splitlines()[-1])
+    admin_user = manage(
+        "createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.com",
+        env={**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
+    )  # fmt: skip
+    assert admin_user.returncode == 0, admin_user.stderr
     web, port = web_server(env, workdir)
     processes.append(web)
     base = f"http://127.0.0.1:{port}"
@@ -40,6 +68,15 @@ def test_postgres_restart_during_load(private_postgres, private_redis, workdir, 
         ).status_code
         == 302
     )
+
+    person = admin_session(base)
+    form = person.get(f"{base}{RECEIVE}", timeout=10)
+    assert form.status_code == 200
+    receipt = {
+        "location": ids["location"], "sku": "PROBE-1", "quantity": 7, "reference": "PO-restart",
+        "note": "", "idempotency_key": re.search(KEY, form.text).group(1),
+        "csrfmiddlewaretoken": person.cookies["csrftoken"],
+    }  # fmt: skip
 
     load = subprocess.Popen(
         [sys.executable, "-m", "tests.resilience.probes", "load", "--seconds", "120", "--threads", "3",
@@ -57,6 +94,10 @@ def test_postgres_restart_during_load(private_postgres, private_redis, workdir, 
         assert int(down.headers["Retry-After"]) > 0
         assert down.json()["code"] == "database_unavailable"
         assert down.json()["request_id"] == down.headers["X-Request-ID"]
+        # A person submits a stock receipt while the database is away: a clean 503.
+        refused = person.post(f"{base}{RECEIVE}", data=receipt, allow_redirects=False, timeout=30)
+        assert refused.status_code == 503
+        assert refused.headers["Content-Type"] == "application/problem+json"
         scraped = requests.get(f"{base}/metrics", timeout=30)  # loopback: no token needed
         assert scraped.status_code == 200
         assert "stockroom_metrics_database_up 0.0" in scraped.text
@@ -74,6 +115,10 @@ def test_postgres_restart_during_load(private_postgres, private_redis, workdir, 
         )
         back = requests.get(f"{base}/admin/", cookies=SESSION, allow_redirects=False, timeout=10)
         assert back.status_code == 302
+        # The same submission again (same idempotency key): applied now, and only once.
+        for _ in range(2):
+            sent = person.post(f"{base}{RECEIVE}", data=receipt, allow_redirects=False, timeout=30)
+            assert sent.status_code == 302
         # The load's own connection pool reconnects by itself too (with backoff).
         wait_for(
             lambda: stop_file.with_suffix(".recovered").exists(),
@@ -90,6 +135,9 @@ def test_postgres_restart_during_load(private_postgres, private_redis, workdir, 
     counts = json.loads(out.strip().splitlines()[-1])
     assert counts["database_errors"] > 0, counts  # the restart really hit requests in flight
     assert counts["ok_after_errors"] > 0, counts  # and work went on afterwards by itself
+    receipts = manage("shell", "-c", RECEIPTS_SCRIPT, env=env)
+    assert receipts.returncode == 0, receipts.stderr
+    assert receipts.stdout.split()[-1] == "1"  # one ledger row for the receipt, not two
     verified = manage("inventory_verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "No drift" in verified.stdout
