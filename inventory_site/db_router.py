@@ -8,19 +8,26 @@ writes, which go to the primary:
 - for a short while after such a request, for the same client (the pin cookie set by
   `ReplicaPinMiddleware`), so a client reading right after its write sees it;
 - inside `use_primary()`.
-Writes and migrations always go to the primary.
+Writes and migrations always go to the primary. When the replica stops answering, reads fall
+back to the primary until it answers again (checked at most every
+DATABASE_REPLICA_RECHECK_SECONDS per process).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
 
 REPLICA = "replica"
 PIN_COOKIE = "stockroom_primary_pin"
@@ -44,6 +51,42 @@ def replica_configured() -> bool:
     return REPLICA in settings.DATABASES
 
 
+class _ReplicaHealth:
+    """Whether the replica answered at its last check; one thread re-checks at a time."""
+
+    def __init__(self) -> None:
+        self.available = True
+        self.checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        due = time.monotonic() - self.checked_at >= settings.DATABASE_REPLICA_RECHECK_SECONDS
+        if due and self._lock.acquire(blocking=False):
+            try:
+                self.available = self._check()
+                self.checked_at = time.monotonic()
+            finally:
+                self._lock.release()
+        return self.available
+
+    def _check(self) -> bool:
+        connection = connections[REPLICA]
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except DatabaseError as error:
+            connection.close_if_unusable_or_obsolete()
+            if self.available:
+                logger.error("read replica unreachable, reading from the primary: %s", error)
+            return False
+        if not self.available:
+            logger.warning("read replica answers again")
+        return True
+
+
+replica_available = _ReplicaHealth()
+
+
 class PrimaryReplicaRouter:
     def db_for_read(self, model, **hints) -> str:
         if _pinned.get() or connections[DEFAULT_DB_ALIAS].in_atomic_block:
@@ -51,7 +94,7 @@ class PrimaryReplicaRouter:
         instance = hints.get("instance")
         if instance is not None and instance._state.db == DEFAULT_DB_ALIAS:
             return DEFAULT_DB_ALIAS  # related lookups of an object read from the primary
-        return REPLICA
+        return REPLICA if replica_available() else DEFAULT_DB_ALIAS
 
     def db_for_write(self, model, **hints) -> str:
         return DEFAULT_DB_ALIAS

@@ -25,9 +25,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready for traffic: database reachable, migrations applied, Redis reachable (503 if not)."""
+    """Ready for traffic: database reachable, migrations applied, Redis reachable (503 if not).
+    The replica is reported but does not decide: reads fall back to the primary without it."""
     checks = selectors.readiness()
-    ready = all(ok for ok, _ in checks.values())
+    ready = all(ok for name, (ok, _) in checks.items() if name != "replica")
     return JsonResponse(
         {
             "status": "ready" if ready else "unavailable",

@@ -1,6 +1,7 @@
 """Routing decisions of the primary/replica router and its request middleware (no database
 needed; the real streaming replica is exercised in tests/resilience/test_replica.py)."""
 
+import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
@@ -14,6 +15,16 @@ from inventory_site.db_router import (
 )
 
 router = PrimaryReplicaRouter()
+
+
+@pytest.fixture(autouse=True)
+def _replica_answers(monkeypatch):
+    monkeypatch.setattr(db_router, "replica_available", lambda: True)
+
+
+def test_reads_fall_back_to_the_primary_while_the_replica_is_away(monkeypatch):
+    monkeypatch.setattr(db_router, "replica_available", lambda: False)
+    assert router.db_for_read(StockLevel) == "default"
 
 
 def test_reads_go_to_the_replica_unless_pinned():

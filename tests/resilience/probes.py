@@ -168,6 +168,23 @@ def replica(args: argparse.Namespace) -> dict:
     return result
 
 
+def replica_down(args: argparse.Namespace) -> dict:
+    """With the replica stopped, routed reads fall back to the primary; /readyz stays ready."""
+    from django.test import Client
+
+    from apps.inventory.models import StockLevel
+    from inventory_site.db_router import PrimaryReplicaRouter
+
+    level = StockLevel.objects.get()  # routed: the replica is found away, the primary answers
+    ready = Client().get("/readyz")
+    return {
+        "on_hand": level.on_hand,
+        "read_alias": PrimaryReplicaRouter().db_for_read(StockLevel),
+        "ready_status": ready.status_code,
+        "replica_check": ready.json()["checks"]["replica"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="scenario", required=True)
@@ -178,12 +195,19 @@ def main() -> None:
     load_parser.add_argument("--threads", type=int, default=4)
     load_parser.add_argument("--until-file", default=None, help="Stop early once it exists.")
     sub.add_parser("replica")
+    sub.add_parser("replica-down")
     race_parser = sub.add_parser("race")
     race_parser.add_argument("--product", type=int, required=True)
     race_parser.add_argument("--attempts", type=int, default=20)
     args = parser.parse_args()
     django.setup()
-    scenario = {"seed": seed, "load": load, "replica": replica, "race": race}[args.scenario]
+    scenario = {
+        "seed": seed,
+        "load": load,
+        "replica": replica,
+        "race": race,
+        "replica-down": replica_down,
+    }[args.scenario]
     print(json.dumps(scenario(args)))
 
 

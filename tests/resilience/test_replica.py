@@ -43,6 +43,19 @@ def test_reads_go_to_the_replica_and_own_writes_to_the_primary(private_postgres,
         ready = manage("shell", "-c", READY_SCRIPT, env=env)
         assert ready.returncode == 0, ready.stderr
         assert json.loads(ready.stdout.strip().splitlines()[-1])["replica"] == [True, "ok"]
+
+        standby.stop("immediate")
+        env["DATABASE_POOL_TIMEOUT"] = "2"
+        run = subprocess.run(
+            [sys.executable, "-m", "tests.resilience.probes", "replica-down"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
+        down = json.loads(run.stdout.strip().splitlines()[-1])
+        assert down["on_hand"] == 15  # answered by the primary
+        assert down["read_alias"] == "default"
+        assert down["ready_status"] == 200
+        assert down["replica_check"]["ok"] is False
     finally:
         standby.stop("immediate")
 
