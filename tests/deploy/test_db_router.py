@@ -1,6 +1,8 @@
 """Routing decisions of the primary/replica router and its request middleware (no database
 needed; the real streaming replica is exercised in tests/resilience/test_replica.py)."""
 
+import time
+
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
@@ -85,3 +87,14 @@ def test_no_pin_cookie_without_a_replica(monkeypatch):
     monkeypatch.setattr(db_router, "replica_configured", lambda: False)
     _, response = run(RequestFactory().post("/x"), status=201)
     assert PIN_COOKIE not in response.cookies
+
+
+def test_the_replica_is_checked_again_after_the_interval(settings, monkeypatch):
+    settings.DATABASE_REPLICA_RECHECK_SECONDS = 0.2
+    health = db_router._ReplicaHealth()
+    answers = iter([False, True])
+    monkeypatch.setattr(health, "_check", lambda: next(answers))
+    assert health() is False
+    assert health() is False  # within the interval: the last answer stands, no new check
+    time.sleep(0.25)
+    assert health() is True
