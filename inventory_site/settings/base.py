@@ -37,7 +37,11 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.locations",
     "apps.inventory",
+    "apps.observability",
     "apps.reports",
+    "apps.apikeys",
+    "apps.feeds",
+    "drf_spectacular_sidecar",
     "apps.events",
     "apps.alerts",
     "apps.webhooks",
@@ -180,3 +184,77 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Merchant REST API ----------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.apikeys.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.throttling.CredentialRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "apps.core.api.problems.api_exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+STOCKROOM_API_RATE_LIMIT = env("STOCKROOM_API_RATE_LIMIT", default="1200/min")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Stockroom merchant API",
+    "DESCRIPTION": (
+        "Stock across locations: products, locations, stock levels, availability, stock "
+        "changes, reservations, transfers, the ledger, bulk updates and the POS/supplier event "
+        "feed. Authenticate with `Authorization: Bearer <API key>`. Every POST that changes "
+        "stock needs an `Idempotency-Key` header. Errors are `application/problem+json`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from our own static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.api.schema.add_path_examples",
+    ],
+}
+
+# --- Operations: request ids, probes, metrics, graceful failure, read replica ----------------
+MIDDLEWARE = [
+    "apps.observability.middleware.RequestIdMiddleware",
+    *MIDDLEWARE,
+    "inventory_site.db_router.ReplicaPinMiddleware",
+    "apps.observability.middleware.DatabaseUnavailableMiddleware",
+]
+LOGGING["filters"] = {"request_id": {"()": "apps.observability.logging.RequestIdFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["request_id"]
+STOCKROOM_RETRY_AFTER_SECONDS = env.int("STOCKROOM_RETRY_AFTER_SECONDS", default=5)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Test each pooled connection before handing it out: after a database restart the pool
+    # replaces dead connections instead of failing one request per stale connection (Django
+    # passes psycopg_pool's check_connection to the pool when health checks are on).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if REDIS_URL:
+    # A cache that stops answering must cost milliseconds, not a hung request.
+    CACHES["default"]["OPTIONS"] = {
+        "socket_connect_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
+        "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
+    }
+# A task whose worker died unacknowledged is delivered again after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+}
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)
+DATABASE_REPLICA_RECHECK_SECONDS = env.float("DATABASE_REPLICA_RECHECK_SECONDS", default=10.0)
+if DATABASE_REPLICA_URL:
+    import copy
+
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["OPTIONS"] = copy.deepcopy(DATABASES["default"].get("OPTIONS", {}))
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["inventory_site.db_router.PrimaryReplicaRouter"]

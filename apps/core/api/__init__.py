@@ -1,0 +1,1 @@
+"""What every merchant API endpoint shares: tenancy, errors, idempotency, paging, throttling."""

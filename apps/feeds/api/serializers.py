@@ -1,0 +1,149 @@
+from rest_framework import serializers
+
+from apps.feeds.models import FeedEvent
+from apps.feeds.services.bulk import ADJUST, COUNT
+from apps.inventory.services.lines import MAX_LINES
+from apps.inventory.services.quantities import MAX_QUANTITY
+
+MAX_VERSION = 2**62
+
+MAX_EVENTS = 1000
+
+
+# --- Bulk stock -----------------------------------------------------------------------------
+class BulkLineSerializer(serializers.Serializer):
+    """Documentation of a bulk line; bulk bodies are validated by a fast path (see views)."""
+
+    sku = serializers.CharField(max_length=64)
+    location = serializers.CharField(max_length=50)
+    quantity = serializers.IntegerField(
+        min_value=0, max_value=MAX_QUANTITY, required=False, help_text="mode=count: counted."
+    )
+    delta = serializers.IntegerField(
+        min_value=-MAX_QUANTITY,
+        max_value=MAX_QUANTITY,
+        required=False,
+        help_text="mode=adjust: signed change, not zero.",
+    )
+    expected_version = serializers.IntegerField(
+        min_value=0, max_value=MAX_VERSION, required=False, allow_null=True
+    )
+
+
+class BulkStockRequestSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=[COUNT, ADJUST])
+    atomic = serializers.BooleanField(
+        default=True,
+        help_text="true: all lines or none (409/412 on the first refusal). false: every line "
+        "gets an outcome; refused lines are reported and the others applied.",
+    )
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Required for adjust."
+    )
+    reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    lines = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=MAX_LINES,
+        help_text="BulkLine objects.",
+    )
+
+
+class BulkLineOutcomeSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    sku = serializers.CharField()
+    location = serializers.CharField()
+    status = serializers.ChoiceField(choices=["applied", "rejected"])
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    ledger_id = serializers.IntegerField(allow_null=True)
+    on_hand = serializers.IntegerField(allow_null=True)
+    version = serializers.IntegerField(allow_null=True)
+
+
+class BulkStockResponseSerializer(serializers.Serializer):
+    mode = serializers.CharField()
+    atomic = serializers.BooleanField()
+    applied = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    ledger_ids = serializers.ListField(child=serializers.IntegerField())
+    lines = BulkLineOutcomeSerializer(many=True)
+
+
+# --- Event feed -----------------------------------------------------------------------------
+class EventSerializer(serializers.Serializer):
+    source = serializers.RegexField(
+        r"^[\w.:-]+$",
+        max_length=64,
+        help_text="The sending system, e.g. 'pos-soho' or 'supplier-acme'.",
+    )
+    event_id = serializers.CharField(max_length=128, help_text="Unique within the source.")
+    type = serializers.ChoiceField(choices=FeedEvent.Type.choices)
+    sku = serializers.CharField(max_length=64)
+    location = serializers.CharField(max_length=50)
+    quantity = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_QUANTITY,
+        help_text="Units sold, received or returned (at least 1), or the counted quantity.",
+    )
+    sequence = serializers.IntegerField(
+        min_value=0,
+        max_value=2**62,
+        required=False,
+        allow_null=True,
+        help_text="Increasing number within the source (used when occurred_at is absent).",
+    )
+    occurred_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When it happened; orders events across sources.",
+    )
+
+    def validate(self, attrs):
+        if attrs.get("sequence") is None and attrs.get("occurred_at") is None:
+            raise serializers.ValidationError({"sequence": ["Send a sequence or occurred_at."]})
+        if attrs["type"] != FeedEvent.Type.COUNT and attrs["quantity"] == 0:
+            raise serializers.ValidationError({"quantity": ["Must be at least 1."]})
+        return attrs
+
+
+class EventBatchSerializer(serializers.Serializer):
+    events = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=MAX_EVENTS,
+        help_text="Event objects; each is validated on its own and gets its own outcome.",
+    )
+
+
+class EventOutcomeSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    source = serializers.CharField(allow_null=True)
+    event_id = serializers.CharField(allow_null=True)
+    outcome = serializers.ChoiceField(choices=["applied", "duplicate", "stale", "rejected"])
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    ledger_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class EventBatchResponseSerializer(serializers.Serializer):
+    applied = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    stale = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = EventOutcomeSerializer(many=True)
+
+
+class BulkStockRequestDocSerializer(BulkStockRequestSerializer):
+    lines = BulkLineSerializer(many=True, min_length=1, max_length=MAX_LINES)
+
+    class Meta:
+        ref_name = "BulkStockRequest"
+
+
+class EventBatchDocSerializer(EventBatchSerializer):
+    events = EventSerializer(many=True, min_length=1, max_length=MAX_EVENTS)
+
+    class Meta:
+        ref_name = "EventBatchRequest"

@@ -1,0 +1,96 @@
+"""Turn request lines (SKU and location codes) into the objects the services take, with one
+query per kind of object, scoped to the request's merchant: another merchant's codes simply
+do not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.request import Request
+
+from apps.catalog.models import Product
+from apps.catalog.selectors import products_by_sku
+from apps.inventory.models import LedgerEntry
+from apps.locations.models import Location
+from apps.locations.selectors import locations_by_code
+from apps.merchants.models import Merchant
+
+
+def _path(prefix: str, index: int | None, name: str) -> str:
+    return name if index is None else f"{prefix}.{index}.{name}"
+
+
+def resolve(
+    merchant: Merchant,
+    lines: Sequence[dict[str, Any]],
+    *,
+    prefix: str = "lines",
+    single: bool = False,
+    location_fields: Iterable[str] = ("location",),
+) -> tuple[dict[str, Product], dict[str, Location]]:
+    """Products by SKU and locations by code for every line, or a 400 naming each unknown
+    one (`lines.3.sku`, or `sku` for a single change)."""
+    location_fields = tuple(location_fields)
+    products = products_by_sku(merchant=merchant, skus=[line["sku"] for line in lines])
+    codes = [line[f] for line in lines for f in location_fields if line.get(f)]
+    locations = locations_by_code(merchant=merchant, codes=codes)
+    errors: dict[str, list[str]] = {}
+    for index, line in enumerate(lines):
+        at = None if single else index
+        if line["sku"] not in products:
+            errors[_path(prefix, at, "sku")] = [f"Unknown SKU {line['sku']}."]
+        for name in location_fields:
+            code = line.get(name)
+            if code and code not in locations:
+                errors[_path(prefix, at, name)] = [f"Unknown location {code}."]
+    if errors:
+        raise exceptions.ValidationError(errors)
+    return products, locations
+
+
+def if_match_version(request: Request) -> int | None:
+    """The version in `If-Match: "<version>"` (weak or bare forms accepted), or None."""
+    header = (request.headers.get("If-Match") or "").strip()
+    if not header or header == "*":
+        return None
+    value = header.removeprefix("W/").strip('"')
+    if not value.isdigit() or len(value) > 18:
+        raise exceptions.ValidationError(
+            {"If-Match": ['Send the stock level version you read, e.g. If-Match: "7".']}
+        )
+    return int(value)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def level_after(entry: LedgerEntry, names: dict[tuple[int, int], tuple[str, str]]) -> dict:
+    """A stock level's figures right after `entry`, from the entry's `*_after` columns."""
+    sku, code = names.get((entry.product_id, entry.location_id), (None, None))
+    if sku is None:
+        sku, code = entry.product.sku, entry.location.code
+    return {
+        "sku": sku,
+        "location": code,
+        "ledger_id": entry.pk,
+        "reason": entry.reason,
+        "on_hand": entry.on_hand_after,
+        "reserved": entry.reserved_after,
+        "available": max(entry.on_hand_after - entry.reserved_after - entry.safety_stock_after, 0),
+        "safety_stock": entry.safety_stock_after,
+        "damaged": entry.damaged_after,
+        "in_transit": entry.in_transit_after,
+        "version": entry.version_after,
+    }
+
+
+def change_payload(
+    entries: Sequence[LedgerEntry], names: dict[tuple[int, int], tuple[str, str]]
+) -> dict[str, Any]:
+    return {
+        "ledger_ids": [entry.pk for entry in entries],
+        "levels": [level_after(entry, names) for entry in entries],
+    }

@@ -1,0 +1,318 @@
+"""Request and response shapes of the stock endpoints. Field names are a contract with
+integrators: extend, never rename. No quantity logic here: the services decide."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.inventory.models import LedgerEntry, Reservation, Transfer
+from apps.inventory.services.lines import MAX_LINES
+from apps.inventory.services.quantities import MAX_QUANTITY
+
+MAX_VERSION = 2**62
+
+SKU = {"max_length": 64, "help_text": "Product SKU."}
+LOCATION = {"max_length": 50, "help_text": "Location code."}
+
+
+# --- Stock levels ---------------------------------------------------------------------------
+class StockLevelSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    location = serializers.CharField(source="location.code")
+    on_hand = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    available = serializers.IntegerField(
+        help_text="on_hand - reserved - safety_stock, never below 0: what can be reserved."
+    )
+    safety_stock = serializers.IntegerField()
+    damaged = serializers.IntegerField()
+    in_transit = serializers.IntegerField()
+    low_stock_threshold = serializers.IntegerField()
+    reorder_point = serializers.IntegerField()
+    max_level = serializers.IntegerField(allow_null=True)
+    low_stock = serializers.BooleanField(source="is_low")
+    version = serializers.IntegerField(help_text="Bumped by every change; also the ETag.")
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class StockLevelFilterSerializer(serializers.Serializer):
+    sku = serializers.CharField(required=False, **SKU)
+    location = serializers.CharField(required=False, **LOCATION)
+    low_stock = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: only levels whose available is at or below their low-stock threshold.",
+    )
+    below_reorder_point = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class StockLevelSettingsSerializer(serializers.Serializer):
+    safety_stock = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY, required=False)
+    low_stock_threshold = serializers.IntegerField(
+        min_value=0, max_value=MAX_QUANTITY, required=False
+    )
+    reorder_point = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY, required=False)
+    max_level = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_QUANTITY,
+        required=False,
+        allow_null=True,
+        help_text="null removes the maximum.",
+    )
+    expected_version = serializers.IntegerField(
+        min_value=0, max_value=MAX_VERSION, required=False, allow_null=True
+    )
+
+    def validate(self, attrs):
+        if not set(attrs) - {"expected_version"}:
+            raise serializers.ValidationError(
+                "Send at least one of safety_stock, low_stock_threshold, reorder_point, max_level."
+            )
+        return attrs
+
+
+# --- Availability -------------------------------------------------------------------------
+class AvailabilityQuerySerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
+
+
+class LocationAvailabilitySerializer(serializers.Serializer):
+    location = serializers.CharField()
+    status = serializers.CharField()
+    takes_reservations = serializers.BooleanField()
+    on_hand = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    safety_stock = serializers.IntegerField()
+    available = serializers.IntegerField()
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    active = serializers.BooleanField()
+    requested = serializers.IntegerField()
+    available = serializers.IntegerField(help_text="Total over locations taking reservations.")
+    can_serve = serializers.BooleanField(help_text="Whether `requested` units can be reserved.")
+    can_serve_from_one_location = serializers.BooleanField()
+    locations = LocationAvailabilitySerializer(many=True)
+
+
+# --- Stock changes ------------------------------------------------------------------------
+class _LineBase(serializers.Serializer):
+    sku = serializers.CharField(**SKU)
+    location = serializers.CharField(**LOCATION)
+    expected_version = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_VERSION,
+        required=False,
+        allow_null=True,
+        help_text="Compare-and-set: refused with 412 unless the level is at this version.",
+    )
+
+
+class QuantityLineSerializer(_LineBase):
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class CountLineSerializer(_LineBase):
+    quantity = serializers.IntegerField(
+        min_value=0, max_value=MAX_QUANTITY, help_text="The counted on-hand quantity."
+    )
+
+
+class AdjustmentLineSerializer(_LineBase):
+    delta = serializers.IntegerField(
+        min_value=-MAX_QUANTITY, max_value=MAX_QUANTITY, help_text="Signed change of on_hand."
+    )
+
+    def validate_delta(self, delta: int) -> int:
+        if delta == 0:
+            raise serializers.ValidationError("An adjustment's delta must not be zero.")
+        return delta
+
+
+REASON = {
+    "max_length": 500,
+    "required": False,
+    "allow_blank": True,
+    "help_text": "Why (kept in the ledger note).",
+}
+REFERENCE = {
+    "max_length": 200,
+    "required": False,
+    "allow_blank": True,
+    "help_text": "Your document number (PO, order, count sheet).",
+}
+
+
+def change_serializers(
+    name: str, line: type[serializers.Serializer], *, reason_required: bool
+) -> tuple[type[serializers.Serializer], type[serializers.Serializer]]:
+    """(one change, a batch of lines) request serializers for one kind of stock change."""
+    reason = {**REASON, "required": reason_required, "allow_blank": not reason_required}
+    single = type(
+        f"{name}Request",
+        (line,),
+        {
+            "reason": serializers.CharField(**reason),
+            "reference": serializers.CharField(**REFERENCE),
+            "__doc__": f"One {name.lower()} line.",
+        },
+    )
+    batch = type(
+        f"{name}BatchRequest",
+        (serializers.Serializer,),
+        {
+            "lines": line(many=True, min_length=1, max_length=MAX_LINES),
+            "reason": serializers.CharField(**reason),
+            "reference": serializers.CharField(**REFERENCE),
+            "__doc__": f"Several {name.lower()} lines, applied all or none.",
+        },
+    )
+    return single, batch
+
+
+class LevelAfterSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    location = serializers.CharField()
+    ledger_id = serializers.IntegerField()
+    reason = serializers.CharField()
+    on_hand = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    available = serializers.IntegerField()
+    safety_stock = serializers.IntegerField()
+    damaged = serializers.IntegerField()
+    in_transit = serializers.IntegerField()
+    version = serializers.IntegerField()
+
+
+class StockChangeResponseSerializer(serializers.Serializer):
+    ledger_ids = serializers.ListField(child=serializers.IntegerField())
+    levels = LevelAfterSerializer(many=True, help_text="The new level of each line.")
+
+
+# --- Reservations -------------------------------------------------------------------------
+class NearSerializer(serializers.Serializer):
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+
+
+class ReservationLineRequestSerializer(serializers.Serializer):
+    sku = serializers.CharField(**SKU)
+    location = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=50,
+        help_text="Leave out to allocate over active locations by priority (or `near`).",
+    )
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class ReservationRequestSerializer(serializers.Serializer):
+    lines = ReservationLineRequestSerializer(many=True, min_length=1, max_length=MAX_LINES)
+    ttl_seconds = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    order_ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    near = NearSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Allocate unlocated lines from the nearest locations first.",
+    )
+
+
+class ExtendRequestSerializer(serializers.Serializer):
+    ttl_seconds = serializers.IntegerField(min_value=1, help_text="New expiry: now + this.")
+
+
+class ReservationLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    location = serializers.CharField(source="location.code")
+    quantity = serializers.IntegerField()
+
+
+class ReservationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=Reservation.Status.choices)
+    order_ref = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    lines = ReservationLineSerializer(many=True)
+
+
+class ReservationFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Reservation.Status.choices, required=False)
+    order_ref = serializers.CharField(max_length=200, required=False)
+
+
+# --- Transfers ----------------------------------------------------------------------------
+class TransferLineRequestSerializer(serializers.Serializer):
+    sku = serializers.CharField(**SKU)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class TransferRequestSerializer(serializers.Serializer):
+    source = serializers.CharField(max_length=50, help_text="Code of the shipping location.")
+    destination = serializers.CharField(max_length=50, help_text="Code of the receiving location.")
+    lines = TransferLineRequestSerializer(many=True, min_length=1, max_length=MAX_LINES)
+    reference = serializers.CharField(**REFERENCE)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class TransferLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    quantity = serializers.IntegerField()
+
+
+class TransferSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=Transfer.Status.choices)
+    source = serializers.CharField(source="source_location.code")
+    destination = serializers.CharField(source="destination_location.code")
+    reference = serializers.CharField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    received_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    lines = TransferLineSerializer(many=True)
+
+
+class TransferFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Transfer.Status.choices, required=False)
+
+
+# --- Ledger -------------------------------------------------------------------------------
+class LedgerEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField(source="product.sku")
+    location = serializers.CharField(source="location.code")
+    reason = serializers.ChoiceField(choices=LedgerEntry.Reason.choices)
+    on_hand_delta = serializers.IntegerField()
+    reserved_delta = serializers.IntegerField()
+    damaged_delta = serializers.IntegerField()
+    in_transit_delta = serializers.IntegerField()
+    on_hand_after = serializers.IntegerField()
+    reserved_after = serializers.IntegerField()
+    damaged_after = serializers.IntegerField()
+    in_transit_after = serializers.IntegerField()
+    safety_stock_after = serializers.IntegerField()
+    version_after = serializers.IntegerField()
+    source = serializers.CharField()
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    reference = serializers.CharField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class LedgerFilterSerializer(serializers.Serializer):
+    sku = serializers.CharField(required=False, **SKU)
+    location = serializers.CharField(required=False, **LOCATION)
+    reason = serializers.ChoiceField(choices=LedgerEntry.Reason.choices, required=False)
+    since = serializers.DateTimeField(required=False, help_text="From this time (inclusive).")
+    until = serializers.DateTimeField(required=False, help_text="Before this time (exclusive).")
+    reference = serializers.CharField(max_length=200, required=False)
+
+    def validate(self, attrs):
+        if "since" in attrs and "until" in attrs and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": ["Must not be before `since`."]})
+        return attrs

@@ -1,0 +1,237 @@
+"""Stock reads for interfaces: lists, single levels, availability, the ledger, reservations and
+transfers. Every function is scoped to one merchant and loads related rows up front (no N+1)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import F, IntegerField, Prefetch, QuerySet, Value
+from django.db.models.functions import Greatest
+
+from apps.catalog.models import Product
+from apps.inventory.exceptions import ObjectNotFound
+from apps.inventory.models import (
+    LedgerEntry,
+    Reservation,
+    ReservationLine,
+    StockLevel,
+    Transfer,
+    TransferLine,
+)
+from apps.locations.models import Location
+from apps.merchants.models import Merchant
+
+AVAILABLE = Greatest(
+    F("on_hand") - F("reserved") - F("safety_stock"), Value(0), output_field=IntegerField()
+)
+
+
+def stock_level_list(
+    *,
+    merchant: Merchant,
+    sku: str = "",
+    location: str = "",
+    low_stock: bool | None = None,
+    below_reorder_point: bool | None = None,
+) -> QuerySet[StockLevel]:
+    levels = (
+        StockLevel.objects.filter(merchant=merchant)
+        .select_related("product", "location")
+        .annotate(available_units=AVAILABLE)
+        .order_by("product__sku", "location__code")
+    )
+    if sku:
+        levels = levels.filter(product__sku=sku)
+    if location:
+        levels = levels.filter(location__code=location)
+    if low_stock is not None:
+        low = {"available_units__lte": F("low_stock_threshold")}
+        levels = levels.filter(**low) if low_stock else levels.exclude(**low)
+    if below_reorder_point is not None:
+        below = {"available_units__lte": F("reorder_point")}
+        levels = levels.filter(**below) if below_reorder_point else levels.exclude(**below)
+    return levels
+
+
+def stock_level_get(*, merchant: Merchant, sku: str, location: str) -> StockLevel:
+    """The level of (sku, location). A product and location that never held stock together
+    read as an empty level at version 0 (what a conditional write would find). 404 when the
+    SKU or location is not the merchant's."""
+    level = (
+        StockLevel.objects.filter(merchant=merchant, product__sku=sku, location__code=location)
+        .select_related("product", "location")
+        .first()
+    )
+    if level is not None:
+        return level
+    product = Product.objects.filter(merchant=merchant, sku=sku).first()
+    if product is None:
+        raise ObjectNotFound(f"Product {sku} not found.", sku=sku)
+    place = Location.objects.filter(merchant=merchant, code=location).first()
+    if place is None:
+        raise ObjectNotFound(f"Location {location} not found.", location=location)
+    return StockLevel(merchant=merchant, product=product, location=place)
+
+
+@dataclass
+class LocationAvailability:
+    location: str
+    status: str
+    takes_reservations: bool
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    available: int
+
+
+@dataclass
+class Availability:
+    sku: str
+    active: bool
+    requested: int
+    available: int
+    can_serve: bool
+    can_serve_from_one_location: bool
+    locations: list[LocationAvailability] = field(default_factory=list)
+
+
+def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> Availability:
+    """What can be reserved of `sku` now, in total and per location, in one query. Only active
+    locations count towards `available` (others take no reservations); an inactive product
+    can serve nothing."""
+    rows = list(
+        Product.objects.filter(merchant=merchant, sku=sku)
+        .values(
+            "is_active",
+            "stock_levels__on_hand",
+            "stock_levels__reserved",
+            "stock_levels__safety_stock",
+            "stock_levels__location__code",
+            "stock_levels__location__status",
+            "stock_levels__location__priority",
+        )
+        .order_by("stock_levels__location__priority", "stock_levels__location__code")
+    )
+    if not rows:
+        raise ObjectNotFound(f"Product {sku} not found.", sku=sku)
+    active = rows[0]["is_active"]
+    locations = []
+    for row in rows:
+        if row["stock_levels__location__code"] is None:
+            continue  # the product has no stock level anywhere
+        on_hand, reserved = row["stock_levels__on_hand"], row["stock_levels__reserved"]
+        safety = row["stock_levels__safety_stock"]
+        takes = row["stock_levels__location__status"] == Location.Status.ACTIVE
+        locations.append(
+            LocationAvailability(
+                location=row["stock_levels__location__code"],
+                status=row["stock_levels__location__status"],
+                takes_reservations=takes,
+                on_hand=on_hand,
+                reserved=reserved,
+                safety_stock=safety,
+                available=max(on_hand - reserved - safety, 0) if takes and active else 0,
+            )
+        )
+    total = sum(place.available for place in locations)
+    return Availability(
+        sku=sku,
+        active=active,
+        requested=quantity,
+        available=total,
+        can_serve=active and total >= quantity,
+        can_serve_from_one_location=active and any(p.available >= quantity for p in locations),
+        locations=locations,
+    )
+
+
+def ledger_list(
+    *,
+    merchant: Merchant,
+    sku: str = "",
+    location: str = "",
+    reason: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    reference: str = "",
+) -> QuerySet[LedgerEntry]:
+    entries = LedgerEntry.objects.filter(merchant=merchant).select_related(
+        "product", "location", "actor"
+    )
+    if sku:
+        entries = entries.filter(product__sku=sku)
+    if location:
+        entries = entries.filter(location__code=location)
+    if reason:
+        entries = entries.filter(reason=reason)
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
+    if until is not None:
+        entries = entries.filter(created_at__lt=until)
+    if reference:
+        entries = entries.filter(reference=reference)
+    return entries.order_by("-id")
+
+
+def _reservation_lines() -> Prefetch:
+    return Prefetch("lines", queryset=ReservationLine.objects.select_related("product", "location"))
+
+
+def reservation_list(
+    *, merchant: Merchant, status: str = "", order_ref: str = ""
+) -> QuerySet[Reservation]:
+    reservations = Reservation.objects.filter(merchant=merchant).prefetch_related(
+        _reservation_lines()
+    )
+    if status:
+        reservations = reservations.filter(status=status)
+    if order_ref:
+        reservations = reservations.filter(order_ref=order_ref)
+    return reservations.order_by("-created_at", "id")
+
+
+def reservation_get(*, merchant: Merchant, reservation_id: uuid.UUID | str) -> Reservation:
+    reservation = (
+        reservation_list(merchant=merchant).filter(pk=reservation_id).first()
+        if _is_uuid(reservation_id)
+        else None
+    )
+    if reservation is None:
+        raise ObjectNotFound(f"Reservation {reservation_id} not found.")
+    return reservation
+
+
+def transfer_list(*, merchant: Merchant, status: str = "") -> QuerySet[Transfer]:
+    transfers = (
+        Transfer.objects.filter(merchant=merchant)
+        .select_related("source_location", "destination_location")
+        .prefetch_related(
+            Prefetch("lines", queryset=TransferLine.objects.select_related("product"))
+        )
+    )
+    if status:
+        transfers = transfers.filter(status=status)
+    return transfers.order_by("-created_at", "id")
+
+
+def transfer_get(*, merchant: Merchant, transfer_id: uuid.UUID | str) -> Transfer:
+    transfer = (
+        transfer_list(merchant=merchant).filter(pk=transfer_id).first()
+        if _is_uuid(transfer_id)
+        else None
+    )
+    if transfer is None:
+        raise ObjectNotFound(f"Transfer {transfer_id} not found.")
+    return transfer
+
+
+def _is_uuid(value: uuid.UUID | str) -> bool:
+    if isinstance(value, uuid.UUID):
+        return True
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,61 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from apps.locations.models import Location
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    code = serializers.SlugField(max_length=50, help_text="Unique per merchant (a slug).")
+    latitude = serializers.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        min_value=Decimal("-90"),
+        max_value=Decimal("90"),
+        required=False,
+        allow_null=True,
+    )
+    longitude = serializers.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        min_value=Decimal("-180"),
+        max_value=Decimal("180"),
+        required=False,
+        allow_null=True,
+    )
+    priority = serializers.IntegerField(
+        min_value=0,
+        max_value=2_147_483_647,
+        default=100,
+        help_text="Fulfilment priority: lower numbers are allocated first.",
+    )
+
+    class Meta:
+        model = Location
+        fields = [
+            "code",
+            "name",
+            "kind",
+            "address",
+            "latitude",
+            "longitude",
+            "status",
+            "priority",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        validators = []  # (merchant, code) uniqueness is checked by the service
+
+    def validate_code(self, code: str) -> str:
+        if self.instance is not None and code != self.instance.code:
+            raise serializers.ValidationError(
+                "A location's code cannot change: create a new location instead."
+            )
+        return code
+
+
+class LocationFilterSerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, max_length=200)
+    kind = serializers.ChoiceField(choices=Location.Kind.choices, required=False)
+    status = serializers.ChoiceField(choices=Location.Status.choices, required=False)

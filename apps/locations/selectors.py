@@ -1,0 +1,39 @@
+"""Location reads, always scoped to one merchant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Q, QuerySet
+
+from apps.inventory.exceptions import ObjectNotFound
+from apps.locations.models import Location
+from apps.merchants.models import Merchant
+
+
+def location_list(
+    *, merchant: Merchant, search: str = "", kind: str = "", status: str = ""
+) -> QuerySet[Location]:
+    locations = Location.objects.filter(merchant=merchant).order_by("priority", "code")
+    if search:
+        locations = locations.filter(Q(code__icontains=search) | Q(name__icontains=search))
+    if kind:
+        locations = locations.filter(kind=kind)
+    if status:
+        locations = locations.filter(status=status)
+    return locations
+
+
+def location_get(*, merchant: Merchant, code: str) -> Location:
+    location = Location.objects.filter(merchant=merchant, code=code).first()
+    if location is None:
+        raise ObjectNotFound(f"Location {code} not found.", location=code)
+    return location
+
+
+def locations_by_code(*, merchant: Merchant, codes: Iterable[str]) -> dict[str, Location]:
+    """One query for many codes; unknown codes are simply absent."""
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    return {loc.code: loc for loc in Location.objects.filter(merchant=merchant, code__in=wanted)}

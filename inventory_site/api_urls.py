@@ -1,0 +1,17 @@
+"""The merchant REST API: `/api/v1/...`, its OpenAPI schema and interactive docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+v1 = [
+    path("", include("apps.catalog.api.urls")),
+    path("", include("apps.locations.api.urls")),
+    path("", include("apps.inventory.api.urls")),
+    path("", include("apps.feeds.api.urls")),
+]
+
+urlpatterns = [
+    path("v1/", include((v1, "api"), namespace="v1")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
