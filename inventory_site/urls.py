@@ -5,6 +5,7 @@ urlpatterns = [
     path("admin/reports/", include("apps.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("inventory_site.api_urls")),
+    path("", include("apps.observability.urls")),
     path("dashboard/", include("apps.dashboard.urls")),
 ]
 

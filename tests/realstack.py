@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 from django.conf import settings
 
 from inventory_site.celery import app as celery_app
@@ -73,6 +74,23 @@ def declare_broker_queues() -> None:
         channel = connection.default_channel
         for queue in celery_app.amqp.queues.values():
             queue(channel).declare()
+
+
+def wait_until_workers_idle(timeout: float = 30) -> None:
+    """Wait until the broker queue is empty and no worker runs a task: follow-up tasks (a
+    dispatch queued by a commit, an alert notification) must not outlive the test, whose
+    teardown empties the database."""
+
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+
+    def idle() -> bool:
+        if broker.llen("celery"):
+            return False
+        inspector = celery_app.control.inspect(timeout=0.5)
+        busy = [*(inspector.active() or {}).values(), *(inspector.reserved() or {}).values()]
+        return not any(busy)
+
+    wait_for(idle, timeout=timeout, interval=0.2)
 
 
 def _stop(process: subprocess.Popen) -> None:

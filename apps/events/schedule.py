@@ -51,6 +51,12 @@ PERIODIC_TASKS = (
         description="Replays the ledger; raises an alert for every stock level that drifts.",
     ),
     Periodic(
+        name="Daily stock snapshot",
+        task="apps.reports.tasks.snapshot_take_daily",
+        crontab={"minute": "10", "hour": "0"},
+        description="Stores yesterday's closing stock per level for the reports.",
+    ),
+    Periodic(
         name="Prune old events and deliveries",
         task="events.prune",
         crontab={"minute": "15", "hour": "3"},

@@ -37,14 +37,15 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.locations",
     "apps.inventory",
+    "apps.observability",
     "apps.reports",
     "apps.apikeys",
     "apps.feeds",
+    "drf_spectacular_sidecar",
     "apps.events",
     "apps.alerts",
     "apps.webhooks",
     "apps.dashboard",
-    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -224,3 +225,43 @@ SPECTACULAR_SETTINGS = {
         "apps.core.api.schema.add_path_examples",
     ],
 }
+
+# --- Operations: request ids, probes, metrics, graceful failure, read replica ----------------
+MIDDLEWARE = [
+    "apps.observability.middleware.RequestIdMiddleware",
+    *MIDDLEWARE,
+    "inventory_site.db_router.ReplicaPinMiddleware",
+    "apps.observability.middleware.DatabaseUnavailableMiddleware",
+]
+LOGGING["filters"] = {"request_id": {"()": "apps.observability.logging.RequestIdFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["request_id"]
+STOCKROOM_RETRY_AFTER_SECONDS = env.int("STOCKROOM_RETRY_AFTER_SECONDS", default=5)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Test each pooled connection before handing it out: after a database restart the pool
+    # replaces dead connections instead of failing one request per stale connection (Django
+    # passes psycopg_pool's check_connection to the pool when health checks are on).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if REDIS_URL:
+    # A cache that stops answering must cost milliseconds, not a hung request.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "socket_connect_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
+            "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
+        }
+    )
+# A task whose worker died unacknowledged is delivered again after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+}
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)
+DATABASE_REPLICA_RECHECK_SECONDS = env.float("DATABASE_REPLICA_RECHECK_SECONDS", default=10.0)
+if DATABASE_REPLICA_URL:
+    import copy
+
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["OPTIONS"] = copy.deepcopy(DATABASES["default"].get("OPTIONS", {}))
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["inventory_site.db_router.PrimaryReplicaRouter"]

@@ -6,6 +6,8 @@ from apps.core import embedded_scheduler
 @pytest.fixture
 def jobs(monkeypatch):
     monkeypatch.setattr(embedded_scheduler, "JOBS", [])
+    # These jobs touch no database; another test's connection must be left alone.
+    monkeypatch.setattr(embedded_scheduler, "close_old_connections", lambda: None)
     embedded_scheduler._wake.clear()
     calls: list[str] = []
 

@@ -9,7 +9,7 @@ from django.test import Client
 from apps.inventory import services
 from inventory_site.celery import app as celery_app
 from tests import factories
-from tests.realstack import asgi_server, celery_workers, free_port
+from tests.realstack import asgi_server, celery_workers, free_port, wait_until_workers_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -27,6 +27,7 @@ def worker():
             yield
         finally:
             celery_app.conf.task_always_eager = True
+            wait_until_workers_idle()
 
 
 @pytest.fixture

@@ -19,6 +19,10 @@ def test_the_beat_schedule_is_in_the_database_after_migrate():
     nightly = tasks["Nightly ledger verification"]
     assert (nightly.crontab.hour, nightly.crontab.minute) == ("2", "30")
     assert nightly.task == "alerts.ledger_verify"
+    snapshot = tasks["Daily stock snapshot"]
+    assert (snapshot.task, snapshot.crontab.hour, snapshot.crontab.minute) == (
+        "apps.reports.tasks.snapshot_take_daily", "0", "10",
+    )  # fmt: skip
 
 
 def test_every_scheduled_task_is_registered_with_celery():

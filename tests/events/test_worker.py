@@ -24,6 +24,7 @@ from tests.realstack import (
     declare_broker_queues,
     process_env,
     wait_for,
+    wait_until_workers_idle,
     webhook_receiver,
 )
 
@@ -43,6 +44,7 @@ def broker(workers):
     celery_app.conf.task_always_eager = False
     yield
     celery_app.conf.task_always_eager = True
+    wait_until_workers_idle()
 
 
 def test_a_worker_publishes_a_committed_stock_change_to_the_live_groups(

@@ -115,6 +115,29 @@ class ReservationDetailView(MerchantAPIView):
         return Response(s.ReservationSerializer(reservation).data)
 
 
+def _action_view(
+    class_name: str,
+    post: Callable,
+    *,
+    operation_id: str,
+    request: type[Serializer] | None,
+    response: type[Serializer],
+    tag: str,
+    description: str,
+) -> type[MerchantAPIView]:
+    """A view class whose POST is `post` (a function of its own per view: extend_schema
+    annotates the function it decorates)."""
+    documented = extend_schema(
+        operation_id=operation_id,
+        request=request,
+        responses=response,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        tags=[tag],
+        description=description,
+    )(post)
+    return type(class_name, (MerchantAPIView,), {"post": documented})
+
+
 def _reservation_action(
     name: str,
     action: Callable[..., Reservation],
@@ -148,19 +171,14 @@ def _reservation_action(
 
         return stock_write(request, perform)
 
-    return type(
+    return _action_view(
         f"Reservation{name.title()}View",
-        (MerchantAPIView,),
-        {
-            "post": extend_schema(
-                operation_id=f"reservations_{name}",
-                request=request_serializer,
-                responses=s.ReservationSerializer,
-                parameters=[IDEMPOTENCY_PARAMETER],
-                tags=["reservations"],
-                description=description,
-            )(post),
-        },
+        post,
+        operation_id=f"reservations_{name}",
+        request=request_serializer,
+        response=s.ReservationSerializer,
+        tag="reservations",
+        description=description,
     )
 
 
@@ -285,19 +303,14 @@ def _transfer_action(
 
         return stock_write(request, perform)
 
-    return type(
+    return _action_view(
         f"Transfer{name.title()}View",
-        (MerchantAPIView,),
-        {
-            "post": extend_schema(
-                operation_id=f"transfers_{name}",
-                request=None,
-                responses=s.TransferSerializer,
-                parameters=[IDEMPOTENCY_PARAMETER],
-                tags=["transfers"],
-                description=description,
-            )(post),
-        },
+        post,
+        operation_id=f"transfers_{name}",
+        request=None,
+        response=s.TransferSerializer,
+        tag="transfers",
+        description=description,
     )
 
 

@@ -3,8 +3,13 @@
 import django.db.models.expressions
 from django.db import migrations, models
 
+import apps.core.migration_operations
+
 
 class Migration(migrations.Migration):
+
+    # CREATE INDEX CONCURRENTLY: stock levels keep taking writes while the index builds.
+    atomic = False
 
     dependencies = [
         ('catalog', '0002_initial'),
@@ -14,7 +19,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        apps.core.migration_operations.AddIndexConcurrently(
             model_name='stocklevel',
             index=models.Index(condition=models.Q(('on_hand__lte', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('reserved'), '+', models.F('safety_stock')), '+', models.F('low_stock_threshold')))), fields=['merchant', 'location'], name='stocklevel_low_idx'),
         ),
