@@ -80,21 +80,9 @@ def split_statement() -> tuple[str, dict[str, Any]]:
 
 def availability_sql() -> str:
     """The availability selector's query, compiled by the ORM (parameters: merchant, sku)."""
-    from apps.catalog.models import Product
+    from apps.inventory.selectors import availability_rows
 
-    query = (
-        Product.objects.filter(merchant_id=0, sku="")
-        .values(
-            "is_active",
-            "stock_levels__on_hand",
-            "stock_levels__reserved",
-            "stock_levels__safety_stock",
-            "stock_levels__location__code",
-            "stock_levels__location__status",
-            "stock_levels__location__priority",
-        )
-        .order_by("stock_levels__location__priority", "stock_levels__location__code")
-    )
+    query = availability_rows(merchant_id=0, sku="")
     sql, params = query.query.sql_with_params()
     assert list(params) == [0, ""], params
     return sql

@@ -97,12 +97,10 @@ class Availability:
     locations: list[LocationAvailability] = field(default_factory=list)
 
 
-def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> Availability:
-    """What can be reserved of `sku` now, in total and per location, in one query. Only active
-    locations count towards `available` (others take no reservations); an inactive product
-    can serve nothing."""
-    rows = list(
-        Product.objects.filter(merchant=merchant, sku=sku)
+def availability_rows(*, merchant_id: int, sku: str) -> QuerySet:
+    """The one query behind availability: the product's flag and each level's figures."""
+    return (
+        Product.objects.filter(merchant_id=merchant_id, sku=sku)
         .values(
             "is_active",
             "stock_levels__on_hand",
@@ -114,6 +112,13 @@ def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> Availabi
         )
         .order_by("stock_levels__location__priority", "stock_levels__location__code")
     )
+
+
+def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> Availability:
+    """What can be reserved of `sku` now, in total and per location, in one query. Only active
+    locations count towards `available` (others take no reservations); an inactive product
+    can serve nothing."""
+    rows = list(availability_rows(merchant_id=merchant.pk, sku=sku))
     if not rows:
         raise ObjectNotFound(f"Product {sku} not found.", sku=sku)
     active = rows[0]["is_active"]
