@@ -26,6 +26,7 @@ from apps.alerts.models import Alert
 from apps.alerts.selectors import alert_get
 from apps.inventory.ledger_replay import find_drift
 from apps.inventory.models import StockLevel
+from apps.observability.services import ledger_verification_record
 
 logger = logging.getLogger(__name__)
 Kind, Status = Alert.Kind, Alert.Status
@@ -208,7 +209,11 @@ def low_stock_scan() -> dict[str, int]:
 def ledger_verify() -> int:
     """Replay the ledger; raise a ledger-drift alert per drifting level, resolve the alerts of
     levels that no longer drift. Returns the number of drifting levels."""
-    drifts = {drift.stock_level_id: drift for drift in find_drift()}
+    started_at = timezone.now()
+    found = find_drift()
+    # The /metrics drift gauges read the latest recorded verification.
+    ledger_verification_record(started_at=started_at, drifts=found)
+    drifts = {drift.stock_level_id: drift for drift in found}
     levels = StockLevel.objects.filter(pk__in=list(drifts)).select_related("product", "location")
     for level in levels:
         drift = drifts[level.pk]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 
 from django.utils import timezone
 
-from apps.inventory.ledger_replay import find_drift, oversold_units
+from apps.inventory.ledger_replay import Drift, find_drift, oversold_units
 from apps.observability.models import LedgerVerification
 
 logger = logging.getLogger(__name__)
@@ -18,7 +20,13 @@ def ledger_verification_run() -> LedgerVerification:
     """Replay the ledger, store the outcome (the /metrics drift gauges read the latest row) and
     keep only the most recent runs. Read-only towards stock: it repairs nothing."""
     started_at = timezone.now()
-    drifts = find_drift()
+    return ledger_verification_record(started_at=started_at, drifts=find_drift())
+
+
+def ledger_verification_record(
+    *, started_at: datetime, drifts: Sequence[Drift]
+) -> LedgerVerification:
+    """Store the outcome of a verification that has just replayed the ledger (`drifts`)."""
     oversold = oversold_units()
     run = LedgerVerification.objects.create(
         started_at=started_at,

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.observability import metrics
 from apps.webhooks.models import PING_EVENT, WebhookDelivery, WebhookEndpoint
 from apps.webhooks.signing import SIGNATURE_HEADER, signature_header
 
@@ -286,6 +287,8 @@ def _record(delivery: WebhookDelivery, outcome: Outcome, policy: Policy) -> str:
             ).update(consecutive_failures=0)
         else:
             _count_failure(delivery.endpoint, outcome, policy)
+    if not outcome.ok:
+        metrics.count("webhook_failures")  # after the transaction: never raises (fails soft)
     return fields.get("status", Status.PENDING)
 
 

@@ -13,6 +13,7 @@ from apps.events.groups import location_group
 from apps.events.services import outbox_publish_pending
 from apps.inventory import services
 from apps.inventory.models import StockLevel
+from apps.observability.models import LedgerVerification
 from tests import factories
 
 CALLS: list[tuple[int, str]] = []
@@ -250,7 +251,10 @@ def test_nightly_verification_raises_an_alert_on_drift_and_resolves_it(product, 
     alert = Alert.objects.get(kind="ledger_drift")
     assert alert.status == "triggered"
     assert alert.details["on_hand"] == [7, 5]
+    # Each run is recorded for the /metrics drift gauges.
+    assert LedgerVerification.objects.order_by("-pk").first().drifted_levels == 1
     StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") - 2)
     assert alerts.ledger_verify() == 0
     alert.refresh_from_db()
     assert alert.status == "resolved"
+    assert LedgerVerification.objects.order_by("-pk").first().drifted_levels == 0
