@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from apps.catalog.models import Product
+from apps.core.unique_save import save_unique
+from apps.inventory import availability_cache
 from apps.inventory.exceptions import InvalidRequest, InvalidState
 from apps.inventory.models import LedgerEntry, Reservation, ReservationLine, StockLevel
 from apps.merchants.models import Merchant
@@ -19,13 +21,7 @@ PRODUCT_FIELDS = ("sku", "name", "description", "price", "barcode", "unit", "is_
 def product_create(*, merchant: Merchant, **fields: Any) -> Product:
     """Create a product; a SKU already used by this merchant is refused on the `sku` field."""
     product = Product(merchant=merchant, **_known(fields))
-    try:
-        with transaction.atomic():
-            product.save()
-    except IntegrityError:
-        raise InvalidRequest(
-            f"A product with SKU {fields.get('sku')} already exists.", field="sku"
-        ) from None
+    save_unique(product, field="sku", message=f"A product with SKU {product.sku} already exists.")
     return product
 
 
@@ -34,13 +30,14 @@ def product_update(*, product: Product, **fields: Any) -> Product:
     changes = _known(fields)
     for name, value in changes.items():
         setattr(product, name, value)
-    try:
-        with transaction.atomic():
-            product.save(update_fields=[*changes, "updated_at"])
-    except IntegrityError:
-        raise InvalidRequest(
-            f"A product with SKU {changes.get('sku')} already exists.", field="sku"
-        ) from None
+    save_unique(
+        product,
+        field="sku",
+        message=f"A product with SKU {product.sku} already exists.",
+        update_fields=[*changes, "updated_at"],
+    )
+    # Deactivating a product changes what it can serve.
+    availability_cache.invalidate_after_commit([product.pk])
     return product
 
 

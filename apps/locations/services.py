@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 
+from apps.core.unique_save import save_unique
 from apps.inventory.exceptions import InvalidRequest, InvalidState
 from apps.inventory.models import LedgerEntry, Reservation, ReservationLine, StockLevel, Transfer
 from apps.locations.models import Location
@@ -18,13 +19,9 @@ LOCATION_FIELDS = ("code", "name", "kind", "address", "latitude", "longitude", "
 @transaction.atomic
 def location_create(*, merchant: Merchant, **fields: Any) -> Location:
     location = Location(merchant=merchant, **_known(fields))
-    try:
-        with transaction.atomic():
-            location.save()
-    except IntegrityError:
-        raise InvalidRequest(
-            f"A location with code {fields.get('code')} already exists.", field="code"
-        ) from None
+    save_unique(
+        location, field="code", message=f"A location with code {location.code} already exists."
+    )
     return location
 
 
@@ -35,7 +32,12 @@ def location_update(*, location: Location, **fields: Any) -> Location:
     changes = _known(fields)
     for name, value in changes.items():
         setattr(location, name, value)
-    location.save(update_fields=[*changes, "updated_at"])
+    save_unique(
+        location,
+        field="code",
+        message=f"A location with code {location.code} already exists.",
+        update_fields=[*changes, "updated_at"],
+    )
     return location
 
 

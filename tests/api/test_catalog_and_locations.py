@@ -5,7 +5,10 @@ from decimal import Decimal
 import pytest
 
 from apps.catalog.models import Product
+from apps.catalog.services import product_update
+from apps.inventory.exceptions import InvalidRequest
 from apps.locations.models import Location
+from apps.locations.services import location_update
 from tests import factories
 from tests.api.test_auth import assert_problem
 
@@ -150,3 +153,19 @@ def test_lists_run_a_fixed_number_of_queries(api, merchant, path, django_assert_
         factories.location(merchant)
     with django_assert_num_queries(3):
         assert len(api.get(path).json()["results"]) == 10
+
+
+def test_renaming_to_a_taken_code_or_sku_is_a_field_error(api, merchant, location):
+    other = factories.location(merchant, code="spare")
+    renamed = api.patch(f"/api/v1/locations/{other.code}/", {"code": location.code}, format="json")
+    assert "code" in assert_problem(renamed, 400, "invalid_request")["fields"]
+    # The services refuse it themselves, whatever the interface checked first.
+    with pytest.raises(InvalidRequest) as refused:
+        location_update(location=other, code=location.code)
+    assert refused.value.field == "code"
+    first, second = factories.product(merchant), factories.product(merchant)
+    with pytest.raises(InvalidRequest) as refused:
+        product_update(product=second, sku=first.sku)
+    assert refused.value.field == "sku"
+    assert Location.objects.get(pk=other.pk).code == "spare"
+    assert Product.objects.get(pk=second.pk).sku != first.sku

@@ -6,6 +6,7 @@ import redis
 from django.conf import settings
 from django.test import override_settings
 
+from apps.catalog.services import product_update
 from apps.inventory import availability_cache, selectors, services
 from apps.inventory.exceptions import InsufficientStock, ObjectNotFound
 from apps.inventory.services import ReservationLineRequest
@@ -58,6 +59,16 @@ def test_a_committed_change_is_seen_by_the_next_read(
     with django_capture_on_commit_callbacks(execute=True):
         _reserve(merchant, product, location, 3)
     assert availability_cache.availability(merchant=merchant, sku=product.sku).available == 7
+
+
+def test_deactivating_a_product_is_seen_by_the_next_read(
+    merchant, product, location, django_capture_on_commit_callbacks
+):
+    factories.stock(product, location, 10)
+    assert availability_cache.availability(merchant=merchant, sku=product.sku).available == 10
+    with django_capture_on_commit_callbacks(execute=True):
+        product_update(product=product, is_active=False)
+    assert availability_cache.availability(merchant=merchant, sku=product.sku).available == 0
 
 
 def test_uncommitted_change_does_not_invalidate(merchant, product, location):

@@ -115,11 +115,11 @@ def _create_levels(merchant_id: int, pairs: Sequence[tuple[int, int]]) -> None:
         f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in constant_fields
     ]
     columns = ", ".join(f.column for f in constant_fields)
-    placeholders = ", ".join(["%s"] * len(constants))
+    parameter_marks = ", ".join(["%s"] * len(constants))
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO inventory_stocklevel ({columns}, product_id, location_id) "
-            f"SELECT {placeholders}, pair.product_id, pair.location_id "
+            f"SELECT {parameter_marks}, pair.product_id, pair.location_id "
             "FROM unnest(%s::bigint[], %s::bigint[]) WITH ORDINALITY "
             "AS pair(product_id, location_id, position) ORDER BY pair.position "
             "ON CONFLICT DO NOTHING",
@@ -167,9 +167,15 @@ def apply_movements(movements: Sequence[Movement], ctx: MovementContext) -> list
         applied = {row["stock_level_id"] for row in rows}
         _raise_refusal([m for m in ordered if m.stock_level_id not in applied])
     by_level = {row["stock_level_id"]: row for row in rows}
-    dispatch_after_commit()  # publish the outbox rows once this transaction commits
-    availability_cache.invalidate_after_commit(row["product_id"] for row in rows)
+    _after_commit([row["product_id"] for row in rows])
     return [_entry_from_row(by_level[m.stock_level_id], m, ctx) for m in movements]
+
+
+def _after_commit(product_ids: list[int]) -> None:
+    """Once this transaction commits: publish its outbox rows and drop the cached
+    availability of the products it changed (nothing happens if it rolls back)."""
+    dispatch_after_commit()
+    availability_cache.invalidate_after_commit(product_ids)
 
 
 def _lock_in_order(level_ids: Sequence[int]) -> None:
@@ -417,8 +423,7 @@ def reserve_into_new_reservation(
             return None  # nothing ever stocked there: the caller explains
         _raise_refusal([Movement(stock_level_id=level_id, **movement_args)])
     result = _row_dict(row[:10])
-    dispatch_after_commit()
-    availability_cache.invalidate_after_commit([product_id])
+    _after_commit([product_id])
     entry = _entry_from_row(
         result, Movement(stock_level_id=result["stock_level_id"], **movement_args), ctx
     )
@@ -431,8 +436,8 @@ def _apply_portable(movements: Sequence[Movement], ctx: MovementContext) -> list
     params = _context_params(ctx)
     rows = []
     with connection.cursor() as cursor:
-        guards = _portable_placeholders(_GUARDS)
-        set_clause = _portable_placeholders(_SET)
+        guards = _portable_sql(_GUARDS)
+        set_clause = _portable_sql(_SET)
         for movement in movements:
             request = dict(zip(_REQUEST_COLUMNS, _request_values(movement), strict=True))
             row_params = {**params, **{f"r_{k}": v for k, v in request.items()}}
@@ -468,7 +473,7 @@ def _apply_portable(movements: Sequence[Movement], ctx: MovementContext) -> list
     return rows
 
 
-def _portable_placeholders(sql: str) -> str:
+def _portable_sql(sql: str) -> str:
     """Rewrite `s.col` to `col` and `r.col` to a `%(r_col)s` parameter."""
     out = sql.replace("s.", "")
     for column in _REQUEST_COLUMNS:
@@ -647,8 +652,7 @@ def configure_level(
     OutboxEvent.objects.create(
         merchant_id=ctx.merchant_id, topic=STOCK_CHANGED, ledger_entry=entry, created_at=ctx.at
     )
-    dispatch_after_commit()
-    availability_cache.invalidate_after_commit([level.product_id])
+    _after_commit([level.product_id])
     return entry
 
 
