@@ -93,10 +93,9 @@ class ReservationListView(MerchantAPIView):
                 order_ref=data.get("order_ref", ""),
                 near=(near["latitude"], near["longitude"]) if near else None,
             )
-            fresh = selectors.reservation_get(
-                merchant=request.merchant, reservation_id=reservation.pk
-            )
-            body = s.ReservationSerializer(fresh).data
+            # The service returns the reservation with its lines, products and locations
+            # loaded: no second read on the hot path.
+            body = s.ReservationSerializer(reservation).data
             return Response(body, status=status.HTTP_201_CREATED), reservation.replayed
 
         return stock_write(request, perform)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -321,7 +321,8 @@ def _hold_one_line(
 
 
 def _replayed(merchant: Merchant, reservation_id: str) -> Reservation:
-    reservation = Reservation.objects.prefetch_related("lines").get(
+    lines = ReservationLine.objects.select_related("product", "location")
+    reservation = Reservation.objects.prefetch_related(Prefetch("lines", queryset=lines)).get(
         pk=reservation_id, merchant=merchant
     )
     reservation.replayed = True
