@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"Unknown scenarios: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
+    from bench.data import prepare_database
+
+    prepare_database()
     load_at_start = os.getloadavg()
     runs = []
     for index in range(args.runs):

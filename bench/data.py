@@ -32,6 +32,28 @@ class Catalog:
     location_ids: list[int]
 
 
+def prepare_database() -> None:
+    """Create the benchmark database when it does not exist yet, and migrate it."""
+    import psycopg
+    from django.core.management import call_command
+
+    settings = connection.settings_dict
+    if settings["ENGINE"].endswith("postgresql"):
+        params = {
+            "host": settings.get("HOST") or "127.0.0.1",
+            "port": settings.get("PORT") or 5432,
+            "user": settings.get("USER") or None,
+            "password": settings.get("PASSWORD") or None,
+        }
+        with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+            exists = admin.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [settings["NAME"]]
+            ).fetchone()
+            if not exists:
+                admin.execute(f'CREATE DATABASE "{settings["NAME"]}"')
+    call_command("migrate", interactive=False, verbosity=0)
+
+
 def reset() -> None:
     """Empty the product's tables in this (benchmark-only) database."""
     from django.apps import apps

@@ -8,10 +8,14 @@ pools are thread-safe and start over after a fork).
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from typing import Any
 
 import redis
+
+logger = logging.getLogger(__name__)
 
 _pools: dict[tuple[str, tuple[tuple[str, str], ...]], redis.ConnectionPool] = {}
 _lock = threading.Lock()
@@ -28,3 +32,41 @@ class SharedConnectionPool(redis.ConnectionPool):
                 if pool is None:
                     pool = _pools[key] = redis.ConnectionPool.from_url(url, **kwargs)
         return pool
+
+
+class FastPath:
+    """A process-wide Redis client for an optional fast path (cache reads, rate limits), with a
+    short timeout and a backoff: after an error the path reports Redis as away for
+    `backoff_seconds`, so callers take their fallback without waiting on timeouts every time.
+
+    `client()` is None when `REDIS_URL` is not set or during the backoff.
+    """
+
+    def __init__(self, name: str, *, timeout: float = 0.1, backoff_seconds: float = 1.0) -> None:
+        self.name = name
+        self.timeout = timeout
+        self.backoff_seconds = backoff_seconds
+        self.down_until = 0.0
+        self._clients: dict[str, redis.Redis] = {}
+        self._lock = threading.Lock()
+
+    def client(self) -> redis.Redis | None:
+        from django.conf import settings
+
+        url = settings.REDIS_URL
+        if not url or time.monotonic() < self.down_until:
+            return None
+        found = self._clients.get(url)
+        if found is None:
+            with self._lock:
+                found = self._clients.get(url)
+                if found is None:
+                    pool = SharedConnectionPool.from_url(
+                        url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+                    )
+                    found = self._clients[url] = redis.Redis(connection_pool=pool)
+        return found
+
+    def failed(self, error: Exception) -> None:
+        self.down_until = time.monotonic() + self.backoff_seconds
+        logger.warning("Redis unreachable for the %s, falling back: %s", self.name, error)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import socket
+
 import psycopg
 import pytest
 import redis
@@ -29,6 +31,14 @@ def pytest_configure(config: pytest.Config) -> None:
             f"Redis is not reachable at {settings.REDIS_URL}: {error}\nStart it or set REDIS_URL.",
             returncode=3,
         )
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,11 @@ is the DRF class built on it.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -19,20 +22,42 @@ from apps.apikeys.services import KEY_NAMESPACE, hash_key
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_KEY_LENGTH = 128
+RECENT_KEYS_MAX = 10_000
+
+# Keys that authenticated in the last STOCKROOM_API_KEY_CACHE_SECONDS, by digest: a busy key is
+# looked up in the database once per interval per process, not on every request.
+_recent: dict[str, tuple[float, ApiKey]] = {}
+_recent_lock = threading.Lock()
+
+
+def forget_key(api_key_id: int) -> None:
+    """Drop a key from this process's recent keys (revocation, deactivation)."""
+    with _recent_lock:
+        for digest in [d for d, (_, key) in _recent.items() if key.pk == api_key_id]:
+            del _recent[digest]
 
 
 def authenticate_key(raw_key: str) -> ApiKey | None:
     """The active key for `raw_key` (with `.merchant` loaded), or None. Records the use at most
-    once a minute, with a conditional UPDATE that never blocks the caller on a busy key."""
+    once a minute, with a conditional UPDATE that never blocks the caller on a busy key.
+
+    A key found active is remembered for STOCKROOM_API_KEY_CACHE_SECONDS: a revocation (or a
+    merchant's deactivation) takes effect at once in the process that made it and within that
+    interval everywhere else."""
     raw_key = (raw_key or "").strip()
     if not raw_key.startswith(KEY_NAMESPACE) or len(raw_key) > MAX_KEY_LENGTH:
         return None
+    digest = hash_key(raw_key)
+    recent = _recent.get(digest)
+    if recent is not None and recent[0] > time.monotonic():
+        return recent[1]
     api_key = (
         ApiKey.objects.select_related("merchant")
-        .filter(hashed_key=hash_key(raw_key), revoked_at__isnull=True, merchant__is_active=True)
+        .filter(hashed_key=digest, revoked_at__isnull=True, merchant__is_active=True)
         .first()
     )
     if api_key is None:
+        _recent.pop(digest, None)
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
@@ -40,6 +65,11 @@ def authenticate_key(raw_key: str) -> ApiKey | None:
             last_used_at=now
         )
         api_key.last_used_at = now
+    if settings.STOCKROOM_API_KEY_CACHE_SECONDS > 0:
+        with _recent_lock:
+            if len(_recent) >= RECENT_KEYS_MAX:
+                _recent.clear()
+            _recent[digest] = (time.monotonic() + settings.STOCKROOM_API_KEY_CACHE_SECONDS, api_key)
     return api_key
 
 

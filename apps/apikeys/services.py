@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -40,7 +41,13 @@ def api_key_create(
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke a key: it stops authenticating at once. Revoking twice keeps the first time."""
+    """Revoke a key: it stops authenticating at once in this process, and within
+    STOCKROOM_API_KEY_CACHE_SECONDS in the others. Revoking twice keeps the first time."""
+    from apps.apikeys.auth import forget_key
+
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    forget_key(api_key.pk)
+    # Again after commit: a request in this process may have looked the key up meanwhile.
+    transaction.on_commit(functools.partial(forget_key, api_key.pk))
     api_key.refresh_from_db(fields=["revoked_at"])
     return api_key

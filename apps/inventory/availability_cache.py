@@ -24,20 +24,17 @@ import dataclasses
 import functools
 import json
 import logging
-import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import redis
-from django.conf import settings
 from django.db import transaction
 
 from apps.catalog.models import Product
 from apps.inventory import selectors
 from apps.inventory.exceptions import ObjectNotFound
 from apps.merchants.models import Merchant
-from inventory_site.redis_pool import SharedConnectionPool
+from inventory_site.redis_pool import FastPath
 
 logger = logging.getLogger(__name__)
 
@@ -53,37 +50,22 @@ local gen = redis.call('GET', 'avail:gen:' .. product) or '0'
 return {product, gen, redis.call('GET', ARGV[1] .. gen) or ''}
 """
 
-_client_lock = threading.Lock()
-_clients: dict[str, tuple[redis.Redis, Any]] = {}
-_down_until = 0.0
+redis_path = FastPath(
+    "availability cache", timeout=TIMEOUT_SECONDS, backoff_seconds=BACKOFF_SECONDS
+)
+_scripts: dict[int, Any] = {}
 
 
 def _connection() -> tuple[redis.Redis, Any] | None:
     """The process's client (thread-safe, pooled) and read script, or None when Redis is not
     configured or failed less than BACKOFF_SECONDS ago."""
-    url = settings.REDIS_URL
-    if not url or time.monotonic() < _down_until:
+    client = redis_path.client()
+    if client is None:
         return None
-    found = _clients.get(url)
-    if found is None:
-        with _client_lock:
-            found = _clients.get(url)
-            if found is None:
-                client = redis.Redis(
-                    connection_pool=SharedConnectionPool.from_url(
-                        url,
-                        socket_timeout=TIMEOUT_SECONDS,
-                        socket_connect_timeout=TIMEOUT_SECONDS,
-                    )
-                )
-                found = _clients[url] = (client, client.register_script(_READ))
-    return found
-
-
-def _mark_down(error: Exception) -> None:
-    global _down_until
-    _down_until = time.monotonic() + BACKOFF_SECONDS
-    logger.warning("Availability cache unreachable, reading the database: %s", error)
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(_READ)
+    return client, script
 
 
 def _data_prefix(merchant_id: int, sku: str) -> str:
@@ -142,7 +124,7 @@ def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> selector
         pipe.execute()
         return _for_quantity(result, quantity)
     except redis.RedisError as error:
-        _mark_down(error)
+        redis_path.failed(error)
         return selectors.availability(merchant=merchant, sku=sku, quantity=quantity)
 
 
@@ -158,7 +140,7 @@ def invalidate(product_ids: Iterable[int]) -> None:
             pipe.incr(f"avail:gen:{product_id}")
         pipe.execute()
     except redis.RedisError as error:
-        _mark_down(error)
+        redis_path.failed(error)
 
 
 def invalidate_after_commit(product_ids: Iterable[int]) -> None:

@@ -89,6 +89,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # No test query before each checkout (CONN_HEALTH_CHECKS): it is a round trip on every
+    # request. After a database restart a dead pooled connection fails its request with a clean
+    # 503 (DatabaseUnavailableMiddleware) and the pool discards it when it comes back broken.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the demo's web process and background loop read while one writes.
     DATABASES["default"]["OPTIONS"] = {
@@ -205,6 +209,11 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
 }
 STOCKROOM_API_RATE_LIMIT = env("STOCKROOM_API_RATE_LIMIT", default="1200/min")
+# Threads per ASGI process serving HTTP requests (inventory_site/http_handler.py); each holds at
+# most one pooled database connection while it serves a request.
+# How long a process trusts an API key it has just looked up (revocation delay elsewhere).
+STOCKROOM_API_KEY_CACHE_SECONDS = env.float("STOCKROOM_API_KEY_CACHE_SECONDS", default=2.0)
+STOCKROOM_HTTP_THREADS = env.int("STOCKROOM_HTTP_THREADS", default=4)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Stockroom merchant API",
     "DESCRIPTION": (
@@ -237,11 +246,6 @@ LOGGING["filters"] = {"request_id": {"()": "apps.observability.logging.RequestId
 LOGGING["handlers"]["console"]["filters"] = ["request_id"]
 STOCKROOM_RETRY_AFTER_SECONDS = env.int("STOCKROOM_RETRY_AFTER_SECONDS", default=5)
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Test each pooled connection before handing it out: after a database restart the pool
-    # replaces dead connections instead of failing one request per stale connection (Django
-    # passes psycopg_pool's check_connection to the pool when health checks are on).
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if REDIS_URL:
     # A cache that stops answering must cost milliseconds, not a hung request.
     CACHES["default"].setdefault("OPTIONS", {}).update(

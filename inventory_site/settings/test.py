@@ -32,3 +32,7 @@ CHANNEL_LAYERS = {
     }
 }
 CELERY_BROKER_URL = REDIS_URL
+
+# Every request looks its API key up (query counts stay exact, a revocation shows at once);
+# tests/apikeys turns the short-lived key cache on where it is the subject.
+STOCKROOM_API_KEY_CACHE_SECONDS = 0

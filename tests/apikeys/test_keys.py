@@ -94,3 +94,42 @@ def test_admin_creates_a_key_shows_it_once_and_revokes(client, merchant):
     assert api_key.revoked_at is not None
     assert api_key.revoked_at <= timezone.now()
     assert authenticate_key(raw_key) is None
+
+
+@pytest.fixture
+def key_cache(settings):
+    from apps.apikeys import auth
+
+    settings.STOCKROOM_API_KEY_CACHE_SECONDS = 60
+    auth._recent.clear()
+    yield auth
+    auth._recent.clear()
+
+
+def test_a_busy_key_is_looked_up_once_per_interval(key_cache, merchant, django_assert_num_queries):
+    api_key, raw_key = api_key_create(merchant=merchant, name="Shop")
+    with django_assert_num_queries(2):  # the lookup, and the last-used stamp
+        assert authenticate_key(raw_key).pk == api_key.pk
+    with django_assert_num_queries(0):
+        for _ in range(3):
+            assert authenticate_key(raw_key).merchant == merchant
+
+
+def test_revoking_a_remembered_key_takes_effect_at_once_in_this_process(key_cache, merchant):
+    api_key, raw_key = api_key_create(merchant=merchant, name="Shop")
+    assert authenticate_key(raw_key) is not None
+    api_key_revoke(api_key=api_key)
+    assert authenticate_key(raw_key) is None
+
+
+def test_a_key_revoked_elsewhere_stops_working_when_the_interval_ends(
+    key_cache, monkeypatch, merchant
+):
+    api_key, raw_key = api_key_create(merchant=merchant, name="Shop")
+    assert authenticate_key(raw_key) is not None
+    # Another process revokes it: this process's memory of the key is untouched.
+    ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+    assert authenticate_key(raw_key) is not None
+    later = key_cache.time.monotonic() + 61
+    monkeypatch.setattr(key_cache.time, "monotonic", lambda: later)
+    assert authenticate_key(raw_key) is None

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_client():
     """Each test starts with no back-off from an earlier failure."""
-    availability_cache._down_until = 0.0
+    availability_cache.redis_path.down_until = 0.0
     yield
-    availability_cache._down_until = 0.0
+    availability_cache.redis_path.down_until = 0.0
 
 
 def _reserve(merchant, product, location, quantity):

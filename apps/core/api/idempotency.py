@@ -16,12 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Func, JSONField, Value
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.inventory.exceptions import IdempotencyKeyReused
+from apps.inventory.exceptions import IdempotencyKeyReused, InventoryError
 from apps.inventory.models import IdempotencyRecord
 from apps.inventory.services import idempotency
 from apps.merchants.models import Merchant
@@ -86,28 +87,53 @@ def stored_response(merchant: Merchant, key: str, fingerprint: str) -> Response 
     )
 
 
+class JSONMerge(Func):
+    """`a || b` for two JSON objects (b's keys win), in one UPDATE."""
+
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="(%(expressions)s)", arg_joiner=" || ", **extra_context
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="json_patch", **extra_context)
+
+
 def remember_response(merchant: Merchant, key: str, fingerprint: str, response: Response) -> None:
-    """Store the first response of a successful write (a no-op if one is already stored)."""
-    record = IdempotencyRecord.objects.filter(merchant=merchant, key=key).only("result").first()
-    if record is None:
-        return
-    IdempotencyRecord.objects.filter(pk=record.pk, response_status__isnull=True).update(
+    """Store the first response of a successful write (a no-op if one is already stored), with
+    the request's fingerprint, in one statement."""
+    IdempotencyRecord.objects.filter(
+        merchant=merchant, key=key, response_status__isnull=True
+    ).update(
         response_status=response.status_code,
         response_body=_as_json(response.data),
-        result={**record.result, "request": fingerprint},
+        result=JSONMerge(F("result"), Value({"request": fingerprint}, output_field=JSONField())),
     )
 
 
 def stock_write(request: Request, perform: Callable[[str], tuple[Response, bool]]) -> Response:
     """Run a stock-changing service call. `perform(key)` calls the service (which claims the
-    key) and returns (response, replayed). The key is required."""
+    key) and returns (response, replayed). The key is required.
+
+    The stored response is looked up only when it can exist: when the service reports a
+    replay, or when the call fails (a retry of a request that succeeded answers what it
+    answered then, even if the same request would fail now). A first call goes straight to
+    the service, whose claim decides, race-free, whether this is a replay."""
     key = request_key(request, required=True)
     fingerprint = request_fingerprint(request)
-    stored = stored_response(request.merchant, key, fingerprint)
-    if stored is not None:
-        return stored
-    response, replayed = perform(key)
+    try:
+        response, replayed = perform(key)
+    except (exceptions.APIException, InventoryError):
+        stored = stored_response(request.merchant, key, fingerprint)
+        if stored is not None:
+            return stored
+        raise
     if replayed:
+        stored = stored_response(request.merchant, key, fingerprint)
+        if stored is not None:
+            return stored
         response.headers[REPLAYED_HEADER] = "true"
     elif response.status_code < 300:
         remember_response(request.merchant, key, fingerprint, response)
