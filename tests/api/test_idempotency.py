@@ -74,6 +74,30 @@ def test_reservation_replay_returns_the_same_reservation(api, product, location,
     assert StockLevel.objects.get(product=product, location=location).on_hand == 7
 
 
+def test_a_retry_answers_what_the_first_call_answered_even_if_it_would_now_fail(
+    api, product, location, stocked, django_assert_max_num_queries
+):
+    body = {"lines": [{"sku": product.sku, "location": location.code, "quantity": 10}]}
+    first = api.post_stock("/api/v1/reservations/", body, key="r-all")
+    assert first.status_code == 201
+    product.is_active = False  # the same request now fails before reaching the stock
+    product.save(update_fields=["is_active"])
+    retry = api.post_stock("/api/v1/reservations/", body, key="r-all")
+    assert retry.status_code == 201
+    assert retry.json() == first.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    product.is_active = True
+    product.save(update_fields=["is_active"])
+    # A new key finds no stock: refused without looking for a stored response.
+    with django_assert_max_num_queries(10) as queries:
+        refused = api.post_stock("/api/v1/reservations/", body, key="r-none")
+    assert_problem(refused, 409, "insufficient_stock")
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert not [sql for sql in reads if "inventory_idempotencyrecord" in sql]
+    assert not IdempotencyRecord.objects.filter(key="r-none").exists()
+    assert StockLevel.objects.get(product=product, location=location).reserved == 10
+
+
 def test_product_writes_honour_an_optional_key(api, merchant):
     body = {"sku": "NEW-1", "name": "New"}
     first = api.post("/api/v1/products/", body, format="json", headers={"Idempotency-Key": "p"})

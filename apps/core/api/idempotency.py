@@ -22,11 +22,20 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.inventory.exceptions import IdempotencyKeyReused, InventoryError
+from apps.inventory.exceptions import (
+    CountBelowReserved,
+    ExceedsMaxLevel,
+    IdempotencyKeyReused,
+    InsufficientStock,
+    InventoryError,
+    VersionConflict,
+)
 from apps.inventory.models import IdempotencyRecord
 from apps.inventory.services import idempotency
 from apps.merchants.models import Merchant
 
+# Raised only after a service's claim succeeded, i.e. for a key never used before.
+REFUSALS = (InsufficientStock, CountBelowReserved, ExceedsMaxLevel, VersionConflict)
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = idempotency.MAX_KEY_LENGTH
@@ -125,6 +134,10 @@ def stock_write(request: Request, perform: Callable[[str], tuple[Response, bool]
     fingerprint = request_fingerprint(request)
     try:
         response, replayed = perform(key)
+    except REFUSALS:
+        # Stock refusals come from the guarded statements, after the service claimed the key
+        # afresh: no earlier response can exist (a flash sale's late 409s stay one query short).
+        raise
     except (exceptions.APIException, InventoryError):
         stored = stored_response(request.merchant, key, fingerprint)
         if stored is not None:
