@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.db import connection
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -152,9 +153,15 @@ def levels_by_pair(pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], in
 
 
 def lock_levels(level_ids: Iterable[int]) -> dict[int, StockLevel]:
-    """Lock stock levels in primary-key order (the global lock order) and return them."""
+    """Lock stock levels in primary-key order (the global lock order) and return them.
+
+    Every row lock here is FOR NO KEY UPDATE, the lock an UPDATE takes: it excludes the other
+    writers yet not the foreign-key checks of rows inserted elsewhere (a reservation line or
+    a bucket ledger row pointing at the level), which a bucket reservation makes while holding
+    its bucket; FOR UPDATE would let that reservation and a transaction holding the level and
+    waiting for the bucket deadlock."""
     ids = sorted(set(level_ids))
-    levels = StockLevel.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    levels = StockLevel.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
     return {level.pk: level for level in levels}
 
 
@@ -210,7 +217,7 @@ def _after_commit(product_ids: list[int]) -> None:
 def _lock_in_order(level_ids: Sequence[int]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id FROM inventory_stocklevel WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            "SELECT id FROM inventory_stocklevel WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
             [sorted(level_ids)],
         )
 
@@ -528,7 +535,13 @@ def _run_bucket_reserve(
     ctx: MovementContext,
     sku: str,
     location_code: str,
+    savepoint: bool = True,
 ) -> HeldLine | None:
+    """Run the bucket statement. With `savepoint` (whenever the level is not locked by this
+    transaction yet): inside a savepoint, rolled back when no row comes back, because the
+    SKIP LOCKED pick may keep a lock on a bucket whose re-check failed, and this transaction
+    is about to wait for the level's lock, which a transaction holding the level and waiting
+    for that bucket would make a deadlock."""
     sql, params = bucket_reserve_statement(
         product_id=product_id,
         location_id=location_id,
@@ -540,14 +553,26 @@ def _run_bucket_reserve(
         start=random.randrange(MAX_BUCKETS),
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if not savepoint:
+            cursor.execute(sql, params)
+        elif isinstance(cursor.cursor, psycopg.ClientCursor):
+            # Client-side binding allows both statements in one round trip.
+            cursor.execute(f"SAVEPOINT {_PICK_SAVEPOINT}; {sql}", params)
+            cursor.nextset()
+        else:
+            cursor.execute(f"SAVEPOINT {_PICK_SAVEPOINT}")
+            cursor.execute(sql, params)
         row = cursor.fetchone()
+        if row is None and savepoint:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {_PICK_SAVEPOINT}")
     if row is None:
         return None
     _after_commit([product_id])
     level_id, bucket_id, line_id = row
     return HeldLine(stock_level_id=level_id, line_id=line_id, bucket_id=bucket_id)
 
+
+_PICK_SAVEPOINT = "stockroom_bucket_pick"
 
 # (product_id, location_id) pairs last seen with buckets on, so that the one-line path sends
 # the bucket statement first. Only a hint: a wrong guess costs one statement that finds nothing
@@ -618,7 +643,7 @@ def _reserve_under_lock(
     buckets = lock_buckets(level_id)
     if level.bucket_count > 0:
         _move_allotments(level_id, _fill_plan(level, buckets), ctx)
-        held = _run_bucket_reserve(**args, sku=sku, location_code=location_code)
+        held = _run_bucket_reserve(**args, sku=sku, location_code=location_code, savepoint=False)
         if held is not None:
             return held
         level, buckets = _current(level_id)
@@ -630,7 +655,7 @@ def _reserve_under_lock(
         )
     if level.bucket_count > 0:
         _move_allotments(level_id, _gather_plan(level, buckets, quantity), ctx)
-        held = _run_bucket_reserve(**args, sku=sku, location_code=location_code)
+        held = _run_bucket_reserve(**args, sku=sku, location_code=location_code, savepoint=False)
     else:
         if own < quantity:
             _move_allotments(level_id, _drain_plan(level, buckets, quantity - own), ctx)
@@ -691,7 +716,7 @@ def bucket_reserve_statement(
             WHERE b.number < lvl.bucket_count AND b.allotted - b.reserved >= %(quantity)s
             ORDER BY b.number >= %(start)s::integer %% lvl.bucket_count DESC, b.number
             LIMIT 1
-            FOR UPDATE OF b SKIP LOCKED
+            FOR NO KEY UPDATE OF b SKIP LOCKED
         ),
         moved AS (
             UPDATE inventory_stockbucket AS b
@@ -836,7 +861,8 @@ def apply_bucket_changes(changes: Sequence[BucketChange], ctx: MovementContext) 
     with connection.cursor() as cursor:
         if len(ordered) > 1:
             cursor.execute(
-                "SELECT id FROM inventory_stockbucket WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                "SELECT id FROM inventory_stockbucket WHERE id = ANY(%s) ORDER BY id "
+                "FOR NO KEY UPDATE",
                 [ids],
             )
         cursor.execute(sql, params)
@@ -853,7 +879,9 @@ def apply_bucket_changes(changes: Sequence[BucketChange], ctx: MovementContext) 
 def lock_buckets(level_id: int) -> list[StockBucket]:
     """Lock every bucket of a level in primary-key order. Call with the level locked first."""
     return list(
-        StockBucket.objects.select_for_update().filter(stock_level_id=level_id).order_by("pk")
+        StockBucket.objects.select_for_update(no_key=True)
+        .filter(stock_level_id=level_id)
+        .order_by("pk")
     )
 
 
