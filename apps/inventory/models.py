@@ -30,7 +30,8 @@ MAX_BUCKETS = 64
 class StockLevelQuerySet(models.QuerySet):
     def with_buckets(self) -> StockLevelQuerySet:
         """Annotate `bucket_free`: the free units (allotted - reserved) of each level's buckets,
-        which `available` adds to the level's own. One index probe per level."""
+        which `available` adds to the level's own, and `held_units`: `reserved` without them
+        (the units held by reservations). One index probe per level."""
         free = (
             StockBucket.objects.filter(stock_level_id=OuterRef("pk"))
             .order_by()
@@ -40,7 +41,7 @@ class StockLevelQuerySet(models.QuerySet):
         )
         return self.annotate(
             bucket_free=Coalesce(Subquery(free, output_field=models.IntegerField()), 0)
-        )
+        ).annotate(held_units=F("reserved") - F("bucket_free"))
 
 
 class StockLevel(models.Model):

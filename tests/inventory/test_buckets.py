@@ -11,8 +11,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
+from apps.alerts.models import Alert
+from apps.alerts.services import low_stock_evaluate, low_stock_scan
+from apps.events.selectors import events_since
 from apps.inventory import selectors, services
 from apps.inventory.exceptions import (
     CountBelowReserved,
@@ -34,6 +38,8 @@ from apps.inventory.models import (
 from apps.inventory.services import ReservationLineRequest as Line
 from apps.inventory.services import StockLine
 from tests import factories
+from tests.admin_helpers import Role, idempotency_key, logged_in, staff
+from tests.api.conftest import client_for
 from tests.inventory.helpers import snapshot
 
 pytestmark = pytest.mark.django_db
@@ -579,3 +585,74 @@ def test_bucket_balances_are_guarded_by_the_database(product, location):
     bucket = StockBucket.objects.filter(stock_level=level).first()
     with pytest.raises(DatabaseError), transaction.atomic():
         StockBucket.objects.filter(pk=bucket.pk).update(reserved=5)  # above allotted
+
+
+# --- interfaces -----------------------------------------------------------------------------
+def test_the_api_turns_buckets_on_and_reads_the_true_figures(merchant, product, location):
+    api = client_for(merchant)
+    factories.stock(product, location, 40, safety_stock=2)
+    url = f"/api/v1/stock/{product.sku}/{location.code}/"
+    response = api.patch(
+        url, {"bucket_count": 4}, format="json", headers={"Idempotency-Key": "buckets-4"}
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["bucket_count"], body["in_buckets"], body["available"]) == (4, 38, 38)
+    assert (body["on_hand"], body["reserved"]) == (40, 0)
+    reserve(merchant, Line(product, 5, location))
+    body = api.get(url).json()
+    assert (body["reserved"], body["available"], body["in_buckets"]) == (5, 33, 33)
+    assert api.get(f"/api/v1/availability/{product.sku}/").json()["available"] == 33
+
+    refused = api.patch(
+        url, {"bucket_count": 65}, format="json", headers={"Idempotency-Key": "buckets-65"}
+    )
+    assert refused.status_code == 400
+    assert "bucket_count" in str(refused.json())
+
+
+def test_the_admin_settings_form_sets_the_bucket_count(client, merchant, product, location):
+    level = factories.stock(product, location, 12)
+    logged_in(client, staff(merchant, Role.MANAGER, locations=[location]))
+    url = reverse("admin:inventory_stocklevel_settings", args=[level.pk])
+    form = client.get(url)
+    response = client.post(url, {
+        "safety_stock": 0, "low_stock_threshold": 0, "reorder_point": 0, "max_level": "",
+        "bucket_count": 3, "expected_version": level.version,
+        "idempotency_key": idempotency_key(form),
+    })  # fmt: skip
+    assert response.status_code == 302
+    assert buckets(level) == [(4, 0)] * 3
+    page = client.get(reverse("admin:inventory_stocklevel_change", args=[level.pk]))
+    assert page.status_code == 200
+
+
+def test_bucket_events_are_replayed_by_location_and_sku(merchant, product, location):
+    other = factories.location(merchant)
+    bucketed(product, location, 12, 2)
+    reserve(merchant, Line(product, 2, location))
+
+    def topics(**filters) -> list[str]:
+        return [e["type"] for e in events_since(merchant_id=merchant.pk, since=0, **filters)]
+
+    assert topics(location_ids=[location.pk]).count("stock.bucket_changed") == 1
+    assert "stock.bucket_changed" not in topics(location_ids=[other.pk])
+    assert topics(skus=[product.sku]).count("stock.bucket_changed") == 1
+    assert "stock.bucket_changed" not in topics(skus=["NOT-THIS-ONE"])
+    [event] = [
+        e
+        for e in events_since(merchant_id=merchant.pk, since=0)
+        if e["type"] == "stock.bucket_changed"
+    ]
+    assert (event["data"]["location_id"], event["data"]["reason"]) == (location.pk, "reserve")
+
+
+def test_a_bucketed_level_is_not_low_while_its_buckets_hold_units(merchant, product, location):
+    level = bucketed(product, location, 40, 4, low_stock_threshold=5)
+    low_stock_evaluate(level_ids=[level.pk])
+    low_stock_scan()
+    assert not Alert.objects.exists()
+    for _ in range(36):
+        reserve(merchant, Line(product, 1, location))
+    low_stock_evaluate(level_ids=[level.pk])
+    assert Alert.objects.get().available == 4
