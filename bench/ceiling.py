@@ -3,7 +3,11 @@ client), no Django, no HTTP. Reads one job (JSON) on stdin and prints the Record
 
 `reserve` runs the statements `reservation_create` runs for a one-line reservation: the
 idempotency claim, then the engine's statement (taken from `quantities.reserve_statement`, so
-it is byte for byte the product's), then COMMIT.
+it is byte for byte the product's), then COMMIT. On a bucketed level (`buckets` in the job),
+the statement is `quantities.bucket_reserve_statement`, from a random starting bucket; the
+product sends it after a SAVEPOINT in the same round trip (so that a refusal can give back a
+stray bucket lock before it waits for the level), which this driver leaves out: it has no slow
+path to protect.
 `availability` runs the availability selector's query.
 """
 
@@ -48,7 +52,8 @@ async def reserve(conn: psycopg.AsyncConnection, job: dict[str, Any], rng: rando
     """`shape` "fused" (what the product runs for a one-line reservation: BEGIN, claim, one
     statement, COMMIT) or "split" (the earlier shape: level lookup, reservation and line
     inserts as separate statements before the guarded statement)."""
-    product_id, location_id = rng.choice(job["pairs"])
+    index = rng.randrange(len(job["pairs"]))
+    product_id, location_id = job["pairs"][index]
     quantity = rng.randint(job.get("quantity_min", 1), job.get("quantity_max", 1))
     key = str(uuid.uuid4())
     now = datetime.now(UTC)
@@ -71,6 +76,9 @@ async def reserve(conn: psycopg.AsyncConnection, job: dict[str, Any], rng: rando
                 idempotency_key=key,
                 at=now,
             )
+            if job.get("buckets"):
+                sku, code = job["pair_names"][index]
+                params.update(sku=sku, location_code=code, start=rng.randrange(job["buckets"]))
             cursor = await conn.execute(job["fused_sql"], params)
         else:
             cursor = await conn.execute(LEVELS, [product_id, location_id])
