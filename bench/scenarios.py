@@ -107,9 +107,10 @@ def fused_statement(merchant_id: int) -> tuple[str, dict[str, Any]]:
     return sql, {k: v for k, v in params.items() if k not in per_request}
 
 
-def bucket_statement(merchant_id: int) -> tuple[str, dict[str, Any]]:
-    """The product's one-line reservation statement on a bucketed level, with the per-request
-    values left out (the raw driver fills them, `start` included)."""
+def bucket_statement(merchant_id: int, *, wait: bool = False) -> tuple[str, dict[str, Any]]:
+    """The product's one-line reservation statement on a bucketed level (`wait`: its second
+    try, waiting for one bucket), with the per-request values left out (the raw driver fills
+    them, `start` included)."""
     ctx = MovementContext(
         merchant_id=merchant_id, actor_id=None, source=Source.API, idempotency_key="", at=None
     )
@@ -122,6 +123,7 @@ def bucket_statement(merchant_id: int) -> tuple[str, dict[str, Any]]:
         sku="",
         location_code="",
         start=0,
+        wait=wait,
     )
     per_request = {"product_id", "location_id", "quantity", "reference", "reservation_id",
                    "expires_at", "idempotency_key", "at", "sku", "location_code", "start"}  # fmt: skip
@@ -151,6 +153,7 @@ def reserve_job(
         "pairs": [[p, loc] for p in catalog.product_ids for loc in catalog.location_ids],
         "pair_names": [[sku, code] for sku in catalog.skus for code in catalog.locations],
         "buckets": buckets,
+        "bucket_wait_sql": bucket_statement(catalog.merchant.pk, wait=True)[0] if buckets else "",
         "reserve_sql": sql,
         "reserve_params": params,
         "fused_sql": fused_sql,

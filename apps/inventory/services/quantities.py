@@ -455,7 +455,7 @@ def reserve_into_new_reservation(
     }
     guessed_bucketed = pair in _bucketed_pairs
     held = (
-        _run_bucket_reserve(**args, sku=sku, location_code=location_code)
+        _reserve_in_a_bucket(**args, sku=sku, location_code=location_code)
         if guessed_bucketed
         else _run_level_reserve(**args)
     )
@@ -468,7 +468,7 @@ def reserve_into_new_reservation(
     _remember_bucketed(pair, bucketed)
     if bucketed != guessed_bucketed:  # the hint was stale: the right statement, once
         held = (
-            _run_bucket_reserve(**args, sku=sku, location_code=location_code)
+            _reserve_in_a_bucket(**args, sku=sku, location_code=location_code)
             if bucketed
             else _run_level_reserve(**args)
         )
@@ -526,6 +526,11 @@ def _run_level_reserve(
     return HeldLine(stock_level_id=row[0], line_id=row[10])
 
 
+def _reserve_in_a_bucket(**args: Any) -> HeldLine | None:
+    """A bucket with room that no one holds, or else the first with room, waiting for it."""
+    return _run_bucket_reserve(**args) or _run_bucket_reserve(**args, wait=True)
+
+
 def _run_bucket_reserve(
     *,
     product_id: int,
@@ -536,12 +541,13 @@ def _run_bucket_reserve(
     sku: str,
     location_code: str,
     savepoint: bool = True,
+    wait: bool = False,
 ) -> HeldLine | None:
     """Run the bucket statement. With `savepoint` (whenever the level is not locked by this
-    transaction yet): inside a savepoint, rolled back when no row comes back, because the
-    SKIP LOCKED pick may keep a lock on a bucket whose re-check failed, and this transaction
-    is about to wait for the level's lock, which a transaction holding the level and waiting
-    for that bucket would make a deadlock."""
+    transaction yet): inside a savepoint, rolled back when no row comes back. The pick may
+    keep the lock of a bucket whose room re-check failed, and this transaction is about to
+    wait for another bucket or for the level: holding that lock meanwhile could close a cycle
+    with a transaction that holds what it waits for and waits for that bucket."""
     sql, params = bucket_reserve_statement(
         product_id=product_id,
         location_id=location_id,
@@ -551,6 +557,7 @@ def _run_bucket_reserve(
         sku=sku,
         location_code=location_code,
         start=random.randrange(MAX_BUCKETS),
+        wait=wait,
     )
     with connection.cursor() as cursor:
         if not savepoint:
@@ -681,6 +688,7 @@ def bucket_reserve_statement(
     sku: str,
     location_code: str,
     start: int,
+    wait: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """One statement that takes `quantity` units from one bucket of the (product, location)
     level: the first of its active buckets, counting from `start` (modulo the bucket count),
@@ -688,7 +696,12 @@ def bucket_reserve_statement(
     writes the bucket's ledger row, an outbox row, the reservation and its line (which
     remembers the bucket). The level row is read, never locked. Returns no row when no bucket
     qualifies (or the level has no buckets). Exposed for the benchmark, like
-    `reserve_statement`."""
+    `reserve_statement`.
+
+    `wait`: for when every bucket with room was locked (more concurrent reservations than
+    buckets): the first bucket with room is chosen the same way, locked ones included, and
+    the statement waits for that one bucket (a single row: no lock-order question), then
+    re-checks its room."""
     params = _context_params(ctx)
     params.update(
         product_id=product_id,
@@ -711,13 +724,7 @@ def bucket_reserve_statement(
             WHERE l.merchant_id = %(merchant_id)s AND l.product_id = %(product_id)s
                 AND l.location_id = %(location_id)s AND l.bucket_count > 0
         ),
-        picked AS (
-            SELECT b.id FROM inventory_stockbucket AS b JOIN lvl ON b.stock_level_id = lvl.id
-            WHERE b.number < lvl.bucket_count AND b.allotted - b.reserved >= %(quantity)s
-            ORDER BY b.number >= %(start)s::integer %% lvl.bucket_count DESC, b.number
-            LIMIT 1
-            FOR NO KEY UPDATE OF b SKIP LOCKED
-        ),
+        picked AS ({_WAITING_PICK if wait else _SKIPPING_PICK}),
         moved AS (
             UPDATE inventory_stockbucket AS b
             SET reserved = b.reserved + %(quantity)s, version = b.version + 1
@@ -767,6 +774,21 @@ def bucket_reserve_statement(
     """
     return sql, params
 
+
+# The bucket a reservation takes from: the first active bucket with room, counting from a
+# starting bucket; either skipping those locked by other transactions, or (once all with room
+# were locked) waiting for the one chosen.
+_CHOOSE_BUCKET = """
+    SELECT b.id FROM inventory_stockbucket AS b JOIN lvl ON b.stock_level_id = lvl.id
+    WHERE b.number < lvl.bucket_count AND b.allotted - b.reserved >= %(quantity)s
+    ORDER BY b.number >= %(start)s::integer %% lvl.bucket_count DESC, b.number
+    LIMIT 1
+"""
+_SKIPPING_PICK = f"{_CHOOSE_BUCKET} FOR NO KEY UPDATE OF b SKIP LOCKED"
+_WAITING_PICK = f"""
+    SELECT w.id FROM inventory_stockbucket AS w WHERE w.id = ({_CHOOSE_BUCKET})
+    FOR NO KEY UPDATE
+"""
 
 _BUCKET_LEDGER_INSERT_COLUMNS = """
     merchant_id, bucket_id, stock_level_id, reason, allotted_delta, reserved_delta,
