@@ -170,13 +170,19 @@ def test_turning_buckets_off_gives_the_free_units_back(merchant, product, locati
     assert_books_balance()
 
 
-def test_lowering_the_count_moves_free_units_to_the_remaining_buckets(product, location):
+def test_changing_the_count_spreads_the_free_units_evenly(merchant, product, location):
     level = bucketed(product, location, 40, 4)
     set_buckets(product, location, 2)
     assert buckets(level) == [(20, 0), (20, 0), (0, 0), (0, 0)]
     assert level_row(level)[:2] == (40, 40)
+    held = line_of(reserve(merchant, Line(product, 5, location)))
+
     set_buckets(product, location, 3)
-    assert buckets(level) == [(20, 0), (20, 0), (0, 0), (0, 0)]  # nothing in the level to add
+
+    # The 35 free units spread 12/12/11 over three buckets; the 5 held stay where they are.
+    assert [a - r for a, r in buckets(level)] == [12, 12, 11, 0]
+    assert StockBucket.objects.get(pk=held.bucket_id).reserved == 5
+    assert level_row(level)[:2] == (40, 40)
     assert_books_balance()
 
 

@@ -1277,8 +1277,9 @@ def configure_level(
 
 def _settle_buckets(level_id: int, ctx: MovementContext) -> None:
     """After a settings change, under the level's lock: create the buckets its count asks for,
-    give back the free bucket units that sit in the safety stock, then keep all of the level's
-    reservable units in its active buckets (bucketing on), or none in any bucket (off)."""
+    give back the free bucket units that sit in the safety stock, then spread all of the
+    level's reservable units evenly over its active buckets (bucketing on), or leave none in
+    any bucket (off)."""
     level = StockLevel.objects.get(pk=level_id)
     if level.bucket_count > 0:
         StockBucket.objects.bulk_create(
@@ -1295,10 +1296,23 @@ def _settle_buckets(level_id: int, ctx: MovementContext) -> None:
         level = StockLevel.objects.get(pk=level_id)
         buckets = lock_buckets(level_id)
     if level.bucket_count > 0:
-        deltas = _fill_plan(level, buckets)
+        deltas = _rebalance_plan(level, buckets)
     else:
         deltas = {b.pk: -b.free for b in buckets if b.free}
     _move_allotments(level_id, deltas, ctx)
+
+
+def _rebalance_plan(level: StockLevel, buckets: Sequence[StockBucket]) -> dict[int, int]:
+    """Allotment deltas that leave the level's own available units and every free bucket unit
+    spread evenly over the active buckets (retired ones emptied of free units)."""
+    active = sorted((b for b in buckets if b.number < level.bucket_count), key=lambda b: b.number)
+    pool = max(level.on_hand - level.reserved - level.safety_stock, 0)
+    pool += sum(b.free for b in buckets)
+    share, extra = divmod(pool, len(active))
+    deltas = {b.pk: -b.free for b in buckets if b.number >= level.bucket_count and b.free}
+    for index, bucket in enumerate(active):
+        deltas[bucket.pk] = share + (1 if index < extra else 0) - bucket.free
+    return deltas
 
 
 def rebuild_level_balances(level_id: int, balances: dict[str, int]) -> None:
