@@ -1,4 +1,4 @@
-"""The only code that writes quantity columns of `StockLevel`.
+"""The only code that writes quantity columns of `StockLevel` and `StockBucket`.
 
 Every change is a `Movement`: signed deltas for one stock level plus the guards the change must
 satisfy. `apply_movements` turns a batch of movements into, on PostgreSQL, one statement that
@@ -6,6 +6,10 @@ guards, updates, writes the ledger rows and the outbox rows together (one round 
 row locks are held); a batch touching several levels first locks them in primary-key order, the
 global lock order every writer follows. A movement whose guard fails updates nothing; the caller's
 transaction is then rolled back by raising a domain error that carries the exact figures.
+
+Stock buckets (opt-in per level, see docs/stock-model.md) hold part of a level's reservable
+units in rows of their own: `BucketChange`s and the bucket reservation statement change them,
+with their own ledger; levels are always locked before buckets.
 
 Public services live beside this module; nothing else imports it.
 """
@@ -634,8 +638,8 @@ def _reserve_under_lock(
     location_code: str,
 ) -> HeldLine:
     """The slow path, under the level's lock and then its buckets' (the global order: levels,
-    then buckets, each by primary key). Bucketing on: refill the buckets from the level and
-    try a bucket again; when no single bucket has room although together they do (the free
+    then buckets, each by primary key). Bucketing on: refill the buckets from the level (and
+    even out their free units) and try a bucket again; when no single bucket has room although together they do (the free
     units are spread thin), gather the units into one bucket and take them there. Bucketing
     off, with free units left in its former buckets: drain what the line needs back to the
     level and reserve there."""
@@ -649,7 +653,7 @@ def _reserve_under_lock(
     level = lock_levels([level_id])[level_id]
     buckets = lock_buckets(level_id)
     if level.bucket_count > 0:
-        _move_allotments(level_id, _fill_plan(level, buckets), ctx)
+        _move_allotments(level_id, _rebalance_plan(level, buckets), ctx)
         held = _run_bucket_reserve(**args, sku=sku, location_code=location_code, savepoint=False)
         if held is not None:
             return held
@@ -918,20 +922,18 @@ def _free_by_level(level_ids: Iterable[int]) -> dict[int, int]:
     return {level_id: int(free) for level_id, free in rows}
 
 
-def _fill_plan(level: StockLevel, buckets: Sequence[StockBucket]) -> dict[int, int]:
-    """Allotment deltas that give the free units of retired buckets (numbered at or above the
-    bucket count) back and share them, with all of the level's own available units, evenly
-    over the active buckets. `level` and `buckets` hold current figures (locked)."""
+def _rebalance_plan(level: StockLevel, buckets: Sequence[StockBucket]) -> dict[int, int]:
+    """Allotment deltas that leave the level's own available units and every free bucket unit
+    spread evenly over the active buckets (numbered below the bucket count; the retired ones
+    are emptied of free units). `level` and `buckets` hold current figures (locked); the
+    count is above 0."""
     active = sorted((b for b in buckets if b.number < level.bucket_count), key=lambda b: b.number)
-    deltas = {b.pk: -b.free for b in buckets if b.number >= level.bucket_count and b.free > 0}
-    pool = max(level.on_hand - level.reserved - level.safety_stock, 0) - sum(deltas.values())
-    if not active:
-        return deltas
+    pool = max(level.on_hand - level.reserved - level.safety_stock, 0)
+    pool += sum(b.free for b in buckets)
     share, extra = divmod(pool, len(active))
+    deltas = {b.pk: -b.free for b in buckets if b.number >= level.bucket_count and b.free}
     for index, bucket in enumerate(active):
-        units = share + (1 if index < extra else 0)
-        if units:
-            deltas[bucket.pk] = units
+        deltas[bucket.pk] = share + (1 if index < extra else 0) - bucket.free
     return deltas
 
 
@@ -1018,9 +1020,11 @@ def _drain_for(failed: Sequence[Movement], ctx: MovementContext) -> list[Movemen
         need = reserved - on_hand
         if m.respect_safety_stock:
             need = max(need, reserved + level.safety_stock - on_hand)
-        buckets = lock_buckets(level.pk)
-        if need <= 0 or need > sum(b.free for b in buckets):
+        if need <= 0 or need > free[level.pk]:
             continue
+        buckets = lock_buckets(level.pk)
+        if need > sum(b.free for b in buckets):
+            continue  # taken meanwhile by a reservation
         _move_allotments(level.pk, _drain_plan(level, buckets, need), ctx)
         bumped = None if m.expected_version is None else m.expected_version + 1
         retry.append(dataclasses.replace(m, expected_version=bumped))
@@ -1300,19 +1304,6 @@ def _settle_buckets(level_id: int, ctx: MovementContext) -> None:
     else:
         deltas = {b.pk: -b.free for b in buckets if b.free}
     _move_allotments(level_id, deltas, ctx)
-
-
-def _rebalance_plan(level: StockLevel, buckets: Sequence[StockBucket]) -> dict[int, int]:
-    """Allotment deltas that leave the level's own available units and every free bucket unit
-    spread evenly over the active buckets (retired ones emptied of free units)."""
-    active = sorted((b for b in buckets if b.number < level.bucket_count), key=lambda b: b.number)
-    pool = max(level.on_hand - level.reserved - level.safety_stock, 0)
-    pool += sum(b.free for b in buckets)
-    share, extra = divmod(pool, len(active))
-    deltas = {b.pk: -b.free for b in buckets if b.number >= level.bucket_count and b.free}
-    for index, bucket in enumerate(active):
-        deltas[bucket.pk] = share + (1 if index < extra else 0) - bucket.free
-    return deltas
 
 
 def rebuild_level_balances(level_id: int, balances: dict[str, int]) -> None:
