@@ -3,6 +3,7 @@
     python -m bench                      # every scenario, 30 s each, one run
     python -m bench --seconds 5 --small  # a quick look
     python -m bench --runs 3             # medians of three runs (what BENCHMARKS.md quotes)
+    python -m bench --scenarios hot --buckets 8   # the hot SKU split over 8 stock buckets
 
 Uses DATABASE_URL / REDIS_URL, whose database is EMPTIED first: point them at a database
 kept for benchmarks. Results go to bench/results/<time>.json.
@@ -51,6 +52,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="Transaction shape of the raw psycopg reservation: the product's (fused) or the "
         "earlier split one (level lookup, reservation and line inserts as separate statements).",
     )
+    parser.add_argument(
+        "--buckets",
+        type=int,
+        default=0,
+        help="Hot scenario: split the hot level's reservable units over this many stock "
+        "buckets (0: one row, the default). The raw psycopg driver then runs the bucket "
+        "statement.",
+    )
     parser.add_argument("--no-background", action="store_true", help="No Celery worker/beat.")
     parser.add_argument("--output", type=Path, default=None, help="Where to write the JSON.")
     return parser.parse_args(argv)
@@ -71,6 +80,7 @@ def run_once(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
             stack=stack,
             shape=args.ceiling_shape,
             soak_minutes=args.soak_minutes,
+            buckets=args.buckets,
         )
         for name in names:
             began = time.perf_counter()
@@ -111,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "argv": sys.argv[1:] if argv is None else argv,
         "workers": args.workers,
         "db_connections": args.db_connections,
+        "buckets": args.buckets,
         "seconds": args.seconds,
         "runs": runs,
     }

@@ -3,7 +3,11 @@ client), no Django, no HTTP. Reads one job (JSON) on stdin and prints the Record
 
 `reserve` runs the statements `reservation_create` runs for a one-line reservation: the
 idempotency claim, then the engine's statement (taken from `quantities.reserve_statement`, so
-it is byte for byte the product's), then COMMIT.
+it is byte for byte the product's), then COMMIT. On a bucketed level (`buckets` in the job),
+the statements are the product's bucket statements (`quantities.bucket_reserve_statement`:
+skipping locked buckets, then waiting for one), each after a SAVEPOINT in the same round trip
+(client-side binding, as the product sends them), rolled back when it finds no room; the
+product's slow path (refill from the level) is left out: the hot scenario never needs it.
 `availability` runs the availability selector's query.
 """
 
@@ -48,7 +52,8 @@ async def reserve(conn: psycopg.AsyncConnection, job: dict[str, Any], rng: rando
     """`shape` "fused" (what the product runs for a one-line reservation: BEGIN, claim, one
     statement, COMMIT) or "split" (the earlier shape: level lookup, reservation and line
     inserts as separate statements before the guarded statement)."""
-    product_id, location_id = rng.choice(job["pairs"])
+    index = rng.randrange(len(job["pairs"]))
+    product_id, location_id = job["pairs"][index]
     quantity = rng.randint(job.get("quantity_min", 1), job.get("quantity_max", 1))
     key = str(uuid.uuid4())
     now = datetime.now(UTC)
@@ -71,6 +76,12 @@ async def reserve(conn: psycopg.AsyncConnection, job: dict[str, Any], rng: rando
                 idempotency_key=key,
                 at=now,
             )
+            if job.get("buckets"):
+                sku, code = job["pair_names"][index]
+                params.update(sku=sku, location_code=code)
+                if not await _reserve_in_a_bucket(conn, job, params, rng):
+                    raise psycopg.Rollback(tx)
+                return 201
             cursor = await conn.execute(job["fused_sql"], params)
         else:
             cursor = await conn.execute(LEVELS, [product_id, location_id])
@@ -90,6 +101,21 @@ async def reserve(conn: psycopg.AsyncConnection, job: dict[str, Any], rng: rando
             raise psycopg.Rollback(tx)  # refused (insufficient stock): nothing is kept
         return 201
     return 409
+
+
+async def _reserve_in_a_bucket(
+    conn: psycopg.AsyncConnection, job: dict[str, Any], params: dict[str, Any], rng: random.Random
+) -> bool:
+    """The product's two tries on a bucketed level, each in a savepoint given back on no row."""
+    async with psycopg.AsyncClientCursor(conn) as cursor:
+        for sql in (job["fused_sql"], job["bucket_wait_sql"]):
+            params["start"] = rng.randrange(job["buckets"])
+            await cursor.execute(f"SAVEPOINT bucket_pick; {sql}", params)
+            cursor.nextset()
+            if await cursor.fetchone() is not None:
+                return True
+            await cursor.execute("ROLLBACK TO SAVEPOINT bucket_pick")
+    return False
 
 
 async def availability(

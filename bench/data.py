@@ -110,3 +110,20 @@ def catalog(
         product_ids=[p.pk for p in created_products],
         location_ids=[loc.pk for loc in created_locations],
     )
+
+
+def split_into_buckets(catalog: Catalog, buckets: int) -> None:
+    """Turn stock buckets on for every level of the catalog, through the settings service."""
+    from apps.catalog.models import Product as ProductModel
+    from apps.locations.models import Location as LocationModel
+
+    for product in ProductModel.objects.filter(pk__in=catalog.product_ids):
+        for location in LocationModel.objects.filter(pk__in=catalog.location_ids):
+            services.stock_level_configure(
+                merchant=catalog.merchant,
+                product=product,
+                location=location,
+                actor=None,
+                idempotency_key=str(uuid.uuid4()),
+                bucket_count=buckets,
+            )

@@ -19,10 +19,11 @@ from django.db import connection
 from django.db.models import Sum
 
 from apps.inventory import selectors, services
-from apps.inventory.models import LedgerEntry, Source, StockLevel
+from apps.inventory.models import LedgerEntry, Source, StockBucket, StockLevel
 from apps.inventory.services.quantities import (
     Movement,
     MovementContext,
+    bucket_reserve_statement,
     movement_statement,
     reserve_statement,
 )
@@ -39,6 +40,7 @@ class Options:
     stack: Stack
     shape: str = "fused"
     soak_minutes: float = 10
+    buckets: int = 0
 
     @property
     def dsn(self) -> str:
@@ -105,11 +107,40 @@ def fused_statement(merchant_id: int) -> tuple[str, dict[str, Any]]:
     return sql, {k: v for k, v in params.items() if k not in per_request}
 
 
-def reserve_job(catalog: data.Catalog, opts: Options, **extra: Any) -> dict[str, Any]:
+def bucket_statement(merchant_id: int, *, wait: bool = False) -> tuple[str, dict[str, Any]]:
+    """The product's one-line reservation statement on a bucketed level (`wait`: its second
+    try, waiting for one bucket), with the per-request values left out (the raw driver fills
+    them, `start` included)."""
+    ctx = MovementContext(
+        merchant_id=merchant_id, actor_id=None, source=Source.API, idempotency_key="", at=None
+    )
+    sql, params = bucket_reserve_statement(
+        product_id=0,
+        location_id=0,
+        quantity=0,
+        reservation={"id": "", "status": "active", "order_ref": "", "expires_at": None},
+        ctx=ctx,
+        sku="",
+        location_code="",
+        start=0,
+        wait=wait,
+    )
+    per_request = {"product_id", "location_id", "quantity", "reference", "reservation_id",
+                   "expires_at", "idempotency_key", "at", "sku", "location_code", "start"}  # fmt: skip
+    return sql, {k: v for k, v in params.items() if k not in per_request}
+
+
+def reserve_job(
+    catalog: data.Catalog, opts: Options, *, buckets: int = 0, **extra: Any
+) -> dict[str, Any]:
+    """With `buckets`, the raw driver runs the bucket statement (the product's statement for a
+    bucketed level) instead of the level's."""
     sql, params = split_statement()
     params = {k: v for k, v in params.items() if k != "at"}
     params["merchant_id"] = catalog.merchant.pk
-    fused_sql, fused_params = fused_statement(catalog.merchant.pk)
+    fused_sql, fused_params = (
+        bucket_statement(catalog.merchant.pk) if buckets else fused_statement(catalog.merchant.pk)
+    )
     return {
         "kind": "reserve",
         "seconds": opts.seconds,
@@ -120,6 +151,9 @@ def reserve_job(catalog: data.Catalog, opts: Options, **extra: Any) -> dict[str,
         "skus": catalog.skus,
         "locations": catalog.locations,
         "pairs": [[p, loc] for p in catalog.product_ids for loc in catalog.location_ids],
+        "pair_names": [[sku, code] for sku in catalog.skus for code in catalog.locations],
+        "buckets": buckets,
+        "bucket_wait_sql": bucket_statement(catalog.merchant.pk, wait=True)[0] if buckets else "",
         "reserve_sql": sql,
         "reserve_params": params,
         "fused_sql": fused_sql,
@@ -146,10 +180,27 @@ def chain(
 
 
 def hot_sku(opts: Options) -> dict[str, Any]:
+    """One SKU at one location. With `--buckets N`, its reservable units are first split over
+    N stock buckets (the opt-in for a SKU too hot for one row)."""
     catalog = data.catalog("hot", products=1, locations=1, on_hand=100_000_000)
-    job = reserve_job(catalog, opts, quantity_min=1, quantity_max=3)
+    if opts.buckets:
+        data.split_into_buckets(catalog, opts.buckets)
+    level_version = StockLevel.objects.get(merchant=catalog.merchant).version
+    job = reserve_job(catalog, opts, buckets=opts.buckets, quantity_min=1, quantity_max=3)
     rows = chain(job, opts, api_concurrency=64)
-    return {"rows": rows, "facts": {}, "verify": verify()}
+    level = StockLevel.objects.get(merchant=catalog.merchant)
+    facts: dict[str, Any] = {"buckets": opts.buckets}
+    if opts.buckets:
+        facts.update(
+            # Reservations went to the buckets: the level row was not written meanwhile.
+            level_writes_during_run=level.version - level_version,
+            reserved_per_bucket=list(
+                StockBucket.objects.filter(stock_level=level)
+                .order_by("number")
+                .values_list("reserved", flat=True)
+            ),
+        )
+    return {"rows": rows, "facts": facts, "verify": verify()}
 
 
 def spread(opts: Options) -> dict[str, Any]:

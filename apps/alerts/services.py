@@ -130,7 +130,9 @@ def low_stock_evaluate(*, level_ids: Iterable[int]) -> dict[str, int]:
     """Raise, refresh or resolve the low-stock alerts of these levels from their current
     figures. Returns counts of alerts raised and resolved."""
     ids = sorted(set(level_ids))
-    levels = StockLevel.objects.select_related("product", "location").filter(pk__in=ids)
+    levels = (
+        StockLevel.objects.with_buckets().select_related("product", "location").filter(pk__in=ids)
+    )
     open_by_level = {
         alert.stock_level_id: alert
         for alert in Alert.objects.filter(
@@ -180,12 +182,16 @@ def _raise_low_stock(level: StockLevel) -> Alert | None:
 def low_stock_scan() -> dict[str, int]:
     """Evaluate every level that is low without an open alert, and every open low-stock alert
     (the safety net behind event-driven evaluation)."""
-    available = Greatest(F("on_hand") - F("reserved") - F("safety_stock"), Value(0))
+    # Free bucket units are counted in `reserved` and yet available.
+    available = Greatest(F("on_hand") - F("reserved") - F("safety_stock"), Value(0)) + F(
+        "bucket_free"
+    )
     open_alert = Alert.objects.filter(
         kind=Kind.LOW_STOCK, status__in=Alert.OPEN_STATUSES, stock_level_id=OuterRef("pk")
     )
     low_unalerted = (
-        StockLevel.objects.annotate(available_units=available)
+        StockLevel.objects.with_buckets()
+        .annotate(available_units=available)
         .filter(
             low_stock_threshold__gt=0,
             available_units__lte=F("low_stock_threshold"),

@@ -28,7 +28,7 @@ def stock_table(levels) -> str:
         (
             (
                 reverse("admin:inventory_stocklevel_change", args=[level.pk]),
-                level.location.code, level.on_hand, level.reserved, level.available,
+                level.location.code, level.on_hand, level.held, level.available,
                 level.damaged, level.in_transit, stock_badge(level),
             )
             for level in levels
@@ -106,7 +106,7 @@ class ProductAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
             panels = [
                 (
                     "Stock by location",
-                    stock_table(StockLevel.objects.filter(visible, product=product)),
+                    stock_table(StockLevel.objects.with_buckets().filter(visible, product=product)),
                 ),
                 (
                     "Recent movements",

@@ -52,7 +52,8 @@ def dashboard_snapshot(*, merchant_id: int, location: Location) -> Snapshot:
     anything that commits while the rest is read (the page drops what it already shows)."""
     since = latest_event_id(merchant_id)
     levels = (
-        StockLevel.objects.filter(merchant_id=merchant_id, location=location)
+        StockLevel.objects.with_buckets()
+        .filter(merchant_id=merchant_id, location=location)
         .select_related("product")
         .order_by("product__sku")
     )
@@ -62,7 +63,7 @@ def dashboard_snapshot(*, merchant_id: int, location: Location) -> Snapshot:
             "sku": level.product.sku,
             "product_name": level.product.name,
             "on_hand": level.on_hand,
-            "reserved": level.reserved,
+            "reserved": level.held,
             "available": level.available,
             "in_transit": level.in_transit,
             "damaged": level.damaged,

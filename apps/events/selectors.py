@@ -14,6 +14,10 @@ from django.db.models import Max, Q, QuerySet
 from apps.inventory.models import LedgerEntry, OutboxEvent
 
 STOCK_CHANGED = "stock.changed"
+# A reservation taken from, or given back to, a bucket of a bucketed level: the level row (and
+# so its version) does not change; the payload names the level, the bucket and the change.
+BUCKET_CHANGED = "stock.bucket_changed"
+STOCK_TOPICS = (STOCK_CHANGED, BUCKET_CHANGED)
 REPLAY_LIMIT = 1000
 
 
@@ -99,10 +103,15 @@ def events_since(
     """
     events = _base().filter(merchant_id=merchant_id, id__gt=since).order_by("id")
     if location_ids is not None:
-        events = events.filter(ledger_entry__location_id__in=list(location_ids))
+        events = events.filter(
+            Q(ledger_entry__location_id__in=list(location_ids))
+            | Q(topic=BUCKET_CHANGED, payload__location_id__in=list(location_ids))
+        )
     if skus:
         events = events.filter(
-            Q(ledger_entry__isnull=True) | Q(ledger_entry__product__sku__in=skus)
+            (Q(ledger_entry__isnull=True) & ~Q(topic=BUCKET_CHANGED))
+            | Q(ledger_entry__product__sku__in=skus)
+            | Q(topic=BUCKET_CHANGED, payload__sku__in=list(skus))
         )
     return event_documents(events[:limit])
 

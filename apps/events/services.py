@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from apps.core import embedded_scheduler
 from apps.events.groups import groups_for
-from apps.events.selectors import STOCK_CHANGED, event_document, event_location_id
+from apps.events.selectors import STOCK_TOPICS, event_document, event_location_id
 from apps.inventory.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def _publish_batch(batch_size: int) -> int:
         OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(
             published_at=timezone.now()
         )
-    level_ids = {d["data"]["stock_level_id"] for d in documents if d["type"] == STOCK_CHANGED}
+    level_ids = {d["data"]["stock_level_id"] for d in documents if d["type"] in STOCK_TOPICS}
     if level_ids:
         _evaluate_alerts(level_ids)
     return len(events)

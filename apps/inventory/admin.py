@@ -176,9 +176,9 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     fields = (
         "product", "location", "merchant", "on_hand", "reserved", "available_units", "damaged",
         "in_transit", "safety_stock", "low_stock_threshold", "reorder_point", "max_level",
-        "version", "updated_at",
+        "bucket_count", "units_in_buckets", "version", "updated_at",
     )  # fmt: skip
-    readonly_fields = ("available_units",)
+    readonly_fields = ("available_units", "units_in_buckets")
     change_form_template = "admin/inventory/stocklevel/change_form.html"
     csv_filename = "stock"
     csv_fields = (
@@ -204,6 +204,14 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="Available")
     def available_units(self, level: StockLevel) -> int:
         return level.available
+
+    @admin.display(description="Free in buckets")
+    def units_in_buckets(self, level: StockLevel) -> int:
+        return level.in_buckets
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StockLevel]:
+        # Free bucket units are counted in `reserved` and yet available.
+        return super().get_queryset(request).with_buckets()
 
     @admin.display(description="Last movement", ordering="updated_at")
     def last_movement(self, level: StockLevel):

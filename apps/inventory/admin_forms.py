@@ -9,6 +9,7 @@ from django import forms
 from apps.catalog.models import Product
 from apps.core.admin_scoping import locations_changeable, transfer_destinations
 from apps.core.admin_tools import IdempotencyKeyField
+from apps.inventory.models import MAX_BUCKETS
 from apps.inventory.services.quantities import MAX_QUANTITY
 from apps.locations.models import Location
 
@@ -122,8 +123,20 @@ class LevelSettingsForm(forms.Form):
         required=False,
         help_text="Receipts above this are refused. Empty: no maximum.",
     )
+    bucket_count = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_BUCKETS,
+        required=False,
+        label="Buckets",
+        help_text="For a SKU too hot for one row: split the reservable units over this many "
+        "buckets that reservations take from independently. 0: off. Empty: unchanged.",
+    )
     expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     idempotency_key = IdempotencyKeyField()
+
+    def clean_bucket_count(self) -> int:
+        value = self.cleaned_data["bucket_count"]
+        return self.initial.get("bucket_count", 0) if value is None else value
 
 
 class TransferForm(forms.Form):

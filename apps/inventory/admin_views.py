@@ -311,13 +311,14 @@ def level_settings_view(model_admin, request: HttpRequest, object_id: str) -> Ht
         "low_stock_threshold": level.low_stock_threshold,
         "reorder_point": level.reorder_point,
         "max_level": level.max_level,
+        "bucket_count": level.bucket_count,
         "expected_version": level.version,
     }
     form = LevelSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         changed = {
             name: form.cleaned_data[name]
-            for name in ("safety_stock", "low_stock_threshold", "reorder_point", "max_level")
+            for name in services.LEVEL_SETTINGS
             if form.cleaned_data[name] != initial[name]
         }
         if not changed:

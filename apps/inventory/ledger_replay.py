@@ -2,7 +2,9 @@
 
 The ledger is the truth: for every stock level, the sum of each quantity's deltas must equal
 the stored balance, the number of entries must equal the version, `reserved` must equal the
-units held by active reservations and `in_transit` the units of shipped, unreceived transfers.
+units held by active reservations on the level itself plus the units allotted to its buckets,
+and `in_transit` the units of shipped, unreceived transfers. For every bucket, the same against
+the bucket ledger, and its `reserved` must equal the units of the active lines it holds.
 """
 
 from __future__ import annotations
@@ -54,10 +56,15 @@ LEFT JOIN (
     FROM inventory_ledgerentry GROUP BY stock_level_id
 ) g ON g.stock_level_id = s.id
 LEFT JOIN (
-    SELECT rl.stock_level_id, SUM(rl.quantity) AS held
-    FROM inventory_reservationline rl
-    JOIN inventory_reservation r ON r.id = rl.reservation_id AND r.status = 'active'
-    GROUP BY rl.stock_level_id
+    SELECT held.stock_level_id, SUM(held.units) AS held FROM (
+        SELECT rl.stock_level_id, rl.quantity AS units
+        FROM inventory_reservationline rl
+        JOIN inventory_reservation r ON r.id = rl.reservation_id AND r.status = 'active'
+        WHERE rl.bucket_id IS NULL
+        UNION ALL
+        SELECT b.stock_level_id, b.allotted FROM inventory_stockbucket b
+    ) held
+    GROUP BY held.stock_level_id
 ) h ON h.stock_level_id = s.id
 LEFT JOIN (
     SELECT tl.product_id, tr.destination_location_id AS location_id, SUM(tl.quantity) AS moving
@@ -78,10 +85,78 @@ ORDER BY s.id
 """
 
 
+_BUCKET_REPLAY_SQL = """
+SELECT b.stock_level_id, p.sku, l.code, b.number,
+       b.allotted, COALESCE(g.allotted, 0),
+       b.reserved, COALESCE(g.reserved, 0),
+       b.version, COALESCE(g.entries, 0),
+       COALESCE(h.held, 0)
+FROM inventory_stockbucket b
+JOIN inventory_stocklevel s ON s.id = b.stock_level_id
+JOIN catalog_product p ON p.id = s.product_id
+JOIN locations_location l ON l.id = s.location_id
+LEFT JOIN (
+    SELECT bucket_id, SUM(allotted_delta) AS allotted, SUM(reserved_delta) AS reserved,
+           COUNT(*) AS entries
+    FROM inventory_bucketledgerentry GROUP BY bucket_id
+) g ON g.bucket_id = b.id
+LEFT JOIN (
+    SELECT rl.bucket_id, SUM(rl.quantity) AS held
+    FROM inventory_reservationline rl
+    JOIN inventory_reservation r ON r.id = rl.reservation_id AND r.status = 'active'
+    WHERE rl.bucket_id IS NOT NULL
+    GROUP BY rl.bucket_id
+) h ON h.bucket_id = b.id
+WHERE b.allotted <> COALESCE(g.allotted, 0)
+   OR b.reserved <> COALESCE(g.reserved, 0)
+   OR b.version <> COALESCE(g.entries, 0)
+   OR b.reserved <> COALESCE(h.held, 0)
+   OR b.reserved > b.allotted
+   OR b.reserved < 0
+ORDER BY b.stock_level_id, b.number
+"""
+
+
 def find_drift(limit: int | None = None) -> list[Drift]:
-    """Every stock level whose balances disagree with its ledger, reservations or transfers.
-    One aggregate query: fast enough for millions of rows."""
-    sql = _REPLAY_SQL + (f" LIMIT {int(limit)}" if limit else "")
+    """Every stock level whose balances, or whose buckets' balances, disagree with their
+    ledger, reservations or transfers. Two aggregate queries: fast enough for millions of
+    rows. Bucket problems are named `bucket <number> <quantity>`."""
+    drifts = _level_drift()
+    by_level = {drift.stock_level_id: drift for drift in drifts}
+    for drift in _bucket_drift():
+        found = by_level.get(drift.stock_level_id)
+        if found is None:
+            by_level[drift.stock_level_id] = drift
+            drifts.append(drift)
+        else:
+            found.problems.update(drift.problems)
+    drifts.sort(key=lambda drift: drift.stock_level_id)
+    return drifts[:limit] if limit else drifts
+
+
+def _bucket_drift() -> list[Drift]:
+    drifts: dict[int, Drift] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_BUCKET_REPLAY_SQL)
+        for row in cursor.fetchall():
+            (level_id, sku, code, number, allotted, l_allotted, reserved, l_reserved,
+             version, entries, held) = row  # fmt: skip
+            drift = drifts.setdefault(level_id, Drift(level_id, sku=sku, location=code))
+            for name, stored, expected in (
+                ("allotted", allotted, l_allotted),
+                ("reserved", reserved, l_reserved),
+                ("version", version, entries),
+                ("reserved_vs_active_reservations", l_reserved, held),
+            ):
+                if stored != expected:
+                    drift.problems[f"bucket {number} {name}"] = (int(stored), int(expected))
+            if reserved > allotted:
+                drift.problems[f"bucket {number} oversold"] = (int(reserved), int(allotted))
+    return list(drifts.values())
+
+
+def _level_drift() -> list[Drift]:
+    sql = _REPLAY_SQL
     drifts = []
     with connection.cursor() as cursor:
         cursor.execute(sql)

@@ -3,11 +3,14 @@
 Quantity columns are written only by `apps.inventory.services` (see docs/stock-model.md).
 """
 
+from __future__ import annotations
+
 import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 
 class Source(models.TextChoices):
@@ -19,6 +22,26 @@ class Source(models.TextChoices):
     SUPPLIER = "supplier", "Supplier feed"
     SYSTEM = "system", "System"
     IMPORT = "import", "Import"
+
+
+MAX_BUCKETS = 64
+
+
+class StockLevelQuerySet(models.QuerySet):
+    def with_buckets(self) -> StockLevelQuerySet:
+        """Annotate `bucket_free`: the free units (allotted - reserved) of each level's buckets,
+        which `available` adds to the level's own, and `held_units`: `reserved` without them
+        (the units held by reservations). One index probe per level."""
+        free = (
+            StockBucket.objects.filter(stock_level_id=OuterRef("pk"))
+            .order_by()
+            .values("stock_level_id")
+            .annotate(free=Sum(F("allotted") - F("reserved")))
+            .values("free")
+        )
+        return self.annotate(
+            bucket_free=Coalesce(Subquery(free, output_field=models.IntegerField()), 0)
+        ).annotate(held_units=F("reserved") - F("bucket_free"))
 
 
 class StockLevel(models.Model):
@@ -45,9 +68,14 @@ class StockLevel(models.Model):
     low_stock_threshold = models.IntegerField(default=0)
     reorder_point = models.IntegerField(default=0)
     max_level = models.IntegerField(null=True, blank=True)
+    # Opt-in for a SKU too hot for one row: the reservable units are split over this many
+    # StockBucket rows that reservations take from independently (0: off).
+    bucket_count = models.SmallIntegerField(default=0)
     version = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StockLevelQuerySet.as_manager()
 
     class Meta:
         ordering = ["product_id", "location_id"]
@@ -105,8 +133,20 @@ class StockLevel(models.Model):
         return f"{self.product_id}@{self.location_id}"
 
     @property
+    def in_buckets(self) -> int:
+        """Free units held by the level's buckets (counted in `reserved`, yet reservable).
+        Read from the `bucket_free` annotation (`StockLevel.objects.with_buckets()`); 0 when
+        the level was loaded without it."""
+        return getattr(self, "bucket_free", 0) or 0
+
+    @property
+    def held(self) -> int:
+        """Units promised to reservations: `reserved` minus the free units of its buckets."""
+        return self.reserved - self.in_buckets
+
+    @property
     def available(self) -> int:
-        return max(self.on_hand - self.reserved - self.safety_stock, 0)
+        return max(self.on_hand - self.reserved - self.safety_stock, 0) + self.in_buckets
 
     @property
     def is_low(self) -> bool:
@@ -133,6 +173,8 @@ class LedgerEntry(models.Model):
         TRANSFER_IN = "transfer_in", "Transfer received"
         RETURN = "return", "Return"
         CONFIGURE = "configure", "Safety stock or thresholds changed"
+        BUCKET_FILL = "bucket_fill", "Units allotted to buckets"
+        BUCKET_DRAIN = "bucket_drain", "Units given back by buckets"
 
     id = models.BigAutoField(primary_key=True)
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
@@ -183,6 +225,85 @@ class LedgerEntry(models.Model):
         return f"#{self.pk} {self.reason} {self.stock_level_id}"
 
 
+class StockBucket(models.Model):
+    """A share of one stock level's reservable units, reserved from without touching the level
+    row. `allotted` units are counted in the level's `reserved` (promised to the bucket pool);
+    `reserved` of them are held by reservation lines, `allotted - reserved` are free."""
+
+    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="buckets")
+    number = models.PositiveSmallIntegerField()
+    allotted = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["stock_level_id", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stock_level", "number"], name="stockbucket_level_number_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved__gte=0), name="stockbucket_reserved_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=F("allotted")),
+                name="stockbucket_reserved_within_allotted",
+            ),
+            models.CheckConstraint(
+                condition=Q(version__gte=0), name="stockbucket_version_nonnegative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stock_level_id}#{self.number}"
+
+    @property
+    def free(self) -> int:
+        return self.allotted - self.reserved
+
+
+class BucketLedgerEntry(models.Model):
+    """One change of one bucket. Append-only like `LedgerEntry` (same trigger); replaying a
+    bucket's entries gives its balances, and their count is its version."""
+
+    class Reason(models.TextChoices):
+        FILL = "bucket_fill", "Units allotted from the level"
+        DRAIN = "bucket_drain", "Free units given back to the level"
+        RESERVE = "reserve", "Reserved"
+        RELEASE = "release", "Reservation released"
+        EXPIRE = "expire", "Reservation expired"
+        COMMIT = "commit", "Reservation committed (sold)"
+
+    id = models.BigAutoField(primary_key=True)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    bucket = models.ForeignKey(StockBucket, on_delete=models.PROTECT, related_name="entries")
+    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    allotted_delta = models.IntegerField(default=0)
+    reserved_delta = models.IntegerField(default=0)
+    allotted_after = models.IntegerField()
+    reserved_after = models.IntegerField()
+    version_after = models.BigIntegerField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
+    reference = models.CharField(max_length=200, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "bucket ledger entries"
+        indexes = [
+            models.Index(fields=["bucket", "id"], name="bucketledger_bucket_idx"),
+            models.Index(fields=["stock_level", "id"], name="bucketledger_level_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.reason} bucket {self.bucket_id}"
+
+
 class Reservation(models.Model):
     """Units held for an order until committed (sold), released, or expired by its TTL."""
 
@@ -224,12 +345,28 @@ class ReservationLine(models.Model):
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
     location = models.ForeignKey("locations.Location", on_delete=models.PROTECT, related_name="+")
     quantity = models.IntegerField()
+    # The bucket the units were taken from (None: from the level itself).
+    bucket = models.ForeignKey(
+        StockBucket,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # the partial index below: lines from the level itself add nothing
+    )
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(quantity__gt=0), name="reservationline_quantity_positive"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["bucket"],
+                name="reservationline_bucket_idx",
+                condition=Q(bucket__isnull=False),
             )
         ]
 

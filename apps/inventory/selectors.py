@@ -7,8 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import F, IntegerField, Prefetch, QuerySet, Value
-from django.db.models.functions import Greatest
+from django.db.models import F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from apps.catalog.models import Product
 from apps.inventory.exceptions import ObjectNotFound
@@ -16,6 +16,7 @@ from apps.inventory.models import (
     LedgerEntry,
     Reservation,
     ReservationLine,
+    StockBucket,
     StockLevel,
     Transfer,
     TransferLine,
@@ -23,9 +24,11 @@ from apps.inventory.models import (
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
+# Needs the `bucket_free` annotation (`StockLevel.objects.with_buckets()`): free bucket units
+# are counted in `reserved` and yet reservable.
 AVAILABLE = Greatest(
     F("on_hand") - F("reserved") - F("safety_stock"), Value(0), output_field=IntegerField()
-)
+) + F("bucket_free")
 
 
 def stock_level_list(
@@ -37,7 +40,8 @@ def stock_level_list(
     below_reorder_point: bool | None = None,
 ) -> QuerySet[StockLevel]:
     levels = (
-        StockLevel.objects.filter(merchant=merchant)
+        StockLevel.objects.with_buckets()
+        .filter(merchant=merchant)
         .select_related("product", "location")
         .annotate(available_units=AVAILABLE)
         .order_by("product__sku", "location__code")
@@ -60,7 +64,8 @@ def stock_level_get(*, merchant: Merchant, sku: str, location: str) -> StockLeve
     read as an empty level at version 0 (what a conditional write would find). 404 when the
     SKU or location is not the merchant's."""
     level = (
-        StockLevel.objects.filter(merchant=merchant, product__sku=sku, location__code=location)
+        StockLevel.objects.with_buckets()
+        .filter(merchant=merchant, product__sku=sku, location__code=location)
         .select_related("product", "location")
         .first()
     )
@@ -98,7 +103,15 @@ class Availability:
 
 
 def availability_rows(*, merchant_id: int, sku: str) -> QuerySet:
-    """The one query behind availability: the product's flag and each level's figures."""
+    """The one query behind availability: the product's flag and each level's figures,
+    with the free units of the level's buckets (`in_buckets`)."""
+    free = (
+        StockBucket.objects.filter(stock_level_id=OuterRef("stock_levels__id"))
+        .order_by()
+        .values("stock_level_id")
+        .annotate(free=Sum(F("allotted") - F("reserved")))
+        .values("free")
+    )
     return (
         Product.objects.filter(merchant_id=merchant_id, sku=sku)
         .values(
@@ -109,6 +122,7 @@ def availability_rows(*, merchant_id: int, sku: str) -> QuerySet:
             "stock_levels__location__code",
             "stock_levels__location__status",
             "stock_levels__location__priority",
+            in_buckets=Coalesce(Subquery(free, output_field=IntegerField()), 0),
         )
         .order_by("stock_levels__location__priority", "stock_levels__location__code")
     )
@@ -127,17 +141,18 @@ def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> Availabi
         if row["stock_levels__location__code"] is None:
             continue  # the product has no stock level anywhere
         on_hand, reserved = row["stock_levels__on_hand"], row["stock_levels__reserved"]
-        safety = row["stock_levels__safety_stock"]
+        safety, in_buckets = row["stock_levels__safety_stock"], row["in_buckets"]
         takes = row["stock_levels__location__status"] == Location.Status.ACTIVE
+        reservable = max(on_hand - reserved - safety, 0) + in_buckets
         locations.append(
             LocationAvailability(
                 location=row["stock_levels__location__code"],
                 status=row["stock_levels__location__status"],
                 takes_reservations=takes,
                 on_hand=on_hand,
-                reserved=reserved,
+                reserved=reserved - in_buckets,  # free bucket units are not held by anyone
                 safety_stock=safety,
-                available=max(on_hand - reserved - safety, 0) if takes and active else 0,
+                available=reservable if takes and active else 0,
             )
         )
     total = sum(place.available for place in locations)

@@ -218,10 +218,12 @@ def _with_system_figures(parsed: Parsed, wanted: list[tuple[int, dict]], merchan
     refused, so it is a row error now."""
     figures = {
         (p, loc): (on_hand, reserved)
-        for p, loc, on_hand, reserved in StockLevel.objects.filter(
+        for p, loc, on_hand, reserved in StockLevel.objects.with_buckets()
+        .filter(
             merchant_id=merchant_id,
             product_id__in={row["product_id"] for _, row in wanted},
-        ).values_list("product_id", "location_id", "on_hand", "reserved")
+        )
+        .values_list("product_id", "location_id", "on_hand", "held_units")
     }
     for number, row in wanted:
         on_hand, reserved = figures.get((row["product_id"], row["location_id"]), (0, 0))

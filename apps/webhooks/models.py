@@ -8,6 +8,7 @@ from apps.webhooks.signing import generate_secret
 
 class EventType(models.TextChoices):
     STOCK_CHANGED = "stock.changed", "Stock changed"
+    STOCK_BUCKET_CHANGED = "stock.bucket_changed", "Stock changed in a bucket (bucketed levels)"
     STOCK_LOW = "stock.low", "Stock low (alert triggered)"
     STOCK_REPLENISHED = "stock.replenished", "Stock replenished (alert resolved)"
     RESERVATION_EXPIRED = "reservation.expired", "Reservation expired"

@@ -14,7 +14,10 @@ from bench.__main__ import main
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
 
 
-def test_hot_sku_scenario_prints_the_reference_chain_and_a_clean_verify(tmp_path, monkeypatch):
+@pytest.mark.parametrize("buckets", [0, 4])
+def test_hot_sku_scenario_prints_the_reference_chain_and_a_clean_verify(
+    tmp_path, monkeypatch, buckets
+):
     database = settings.DATABASES["default"]
     monkeypatch.setenv(
         "DATABASE_URL",
@@ -28,6 +31,7 @@ def test_hot_sku_scenario_prints_the_reference_chain_and_a_clean_verify(tmp_path
             [
                 "--seconds", "1", "--small", "--scenarios", "hot", "--workers", "1",
                 "--db-connections", "2", "--no-background", "--output", str(output),
+                "--buckets", str(buckets),
             ]
         )  # fmt: skip
     table = out.getvalue()
@@ -44,3 +48,10 @@ def test_hot_sku_scenario_prints_the_reference_chain_and_a_clean_verify(tmp_path
     assert rows[0]["of_ceiling"] == 1.0
     assert report["runs"][0]["hot"]["verify"]["clean"] is True
     assert report["runs"][0]["_memory"]["web"]["peak_mb"] > 0
+    facts = report["runs"][0]["hot"]["facts"]
+    assert facts["buckets"] == buckets
+    if buckets:
+        # Every driver reserved from the buckets; none wrote the level row.
+        assert facts["level_writes_during_run"] == 0
+        assert len(facts["reserved_per_bucket"]) == buckets
+        assert sum(facts["reserved_per_bucket"]) >= sum(row["ok"] for row in rows)

@@ -105,3 +105,55 @@ def test_serve_without_redis_runs_the_background_work_and_streams(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+BUCKETS = """
+from apps.inventory import services
+from apps.inventory.exceptions import InvalidRequest
+from tests import factories
+
+merchant = factories.merchant(code="embedded-buckets")
+product, location = factories.product(merchant), factories.location(merchant)
+factories.stock(product, location, 10)
+try:
+    services.stock_level_configure(
+        merchant=merchant, product=product, location=location, actor=None,
+        idempotency_key="buckets", bucket_count=2,
+    )
+except InvalidRequest as error:
+    print("refused:", error.details["field"], error.message)
+services.reservation_create(
+    merchant=merchant, actor=None, idempotency_key="r1",
+    lines=[services.ReservationLineRequest(product=product, location=location, quantity=3)],
+)
+services.stock_ship(
+    merchant=merchant, actor=None, idempotency_key="s1",
+    lines=[services.StockLine(product=product, location=location, quantity=7)],
+)
+"""
+
+
+def test_stock_buckets_are_refused_on_sqlite_and_stock_still_moves(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL")
+    }
+    env |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "inventory_site.settings.local",
+    }
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+            text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    assert manage("migrate", "--noinput", "-v0").returncode == 0
+    done = manage("shell", "-c", BUCKETS)
+    assert done.returncode == 0, done.stderr
+    assert "refused: bucket_count Stock buckets need PostgreSQL" in done.stdout
+    verify = manage("inventory_verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "No drift" in verify.stdout

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from apps.inventory.models import IdempotencyRecord, LedgerEntry, OutboxEvent, StockLevel
+from apps.inventory.models import (
+    BucketLedgerEntry,
+    IdempotencyRecord,
+    LedgerEntry,
+    OutboxEvent,
+    ReservationLine,
+    StockBucket,
+    StockLevel,
+)
 
 
 def snapshot() -> tuple:
@@ -12,11 +20,17 @@ def snapshot() -> tuple:
             "pk", "on_hand", "reserved", "damaged", "in_transit", "safety_stock", "version"
         )
     )
+    buckets = tuple(
+        StockBucket.objects.order_by("pk").values_list("pk", "allotted", "reserved", "version")
+    )
     return (
         levels,
+        buckets,
         LedgerEntry.objects.count(),
+        BucketLedgerEntry.objects.count(),
         OutboxEvent.objects.count(),
         IdempotencyRecord.objects.count(),
+        ReservationLine.objects.count(),
     )
 
 

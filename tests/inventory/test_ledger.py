@@ -97,13 +97,13 @@ def test_ledger_rows_say_who_did_what_from_where(merchant, product, location, ow
     assert (entry.on_hand_after, entry.reserved_after, entry.version_after) == (4, 0, 1)
 
 
-_QUANTITY = r"(on_hand|reserved|damaged|in_transit)"
+_QUANTITY = r"(on_hand|reserved|damaged|in_transit|allotted)"
 QUANTITY_WRITE = re.compile(
     rf"\.{_QUANTITY}\s*[+-]?=(?!=)"  # level.on_hand = ... / level.reserved += ...
     rf"|\b{_QUANTITY}\s*=\s*(models\.)?F\("  # .update(on_hand=F("on_hand") + n)
     rf"|\.update\([^)]*\b{_QUANTITY}\s*="  # .update(on_hand=0)
     rf"|update_fields=[^\]]*[\"']{_QUANTITY}[\"']"  # save(update_fields=["on_hand"])
-    r"|UPDATE\s+inventory_stocklevel",
+    r"|UPDATE\s+inventory_(stocklevel|stockbucket)",
     re.IGNORECASE,
 )
 
@@ -116,6 +116,8 @@ def test_the_quantity_write_guard_recognises_writes():
         "StockLevel.objects.filter(pk=1).update(on_hand=0)",
         'level.save(update_fields=["on_hand", "version"])',
         'cursor.execute("update inventory_stocklevel set on_hand = 0")',
+        'StockBucket.objects.filter(pk=1).update(allotted=F("allotted") - 1)',
+        "UPDATE inventory_stockbucket AS b SET reserved = b.reserved + 1",
     ]
     reads = ['on_hand_after=row["on_hand"]', "if level.on_hand == 3:", "on_hand=level.on_hand,"]
     assert all(QUANTITY_WRITE.search(line) for line in writes)

@@ -21,10 +21,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from apps.inventory import services
+from apps.inventory import selectors, services
 from apps.inventory.exceptions import InventoryError
 from apps.inventory.ledger_replay import find_drift
-from apps.inventory.models import Reservation, StockLevel, Transfer
+from apps.inventory.models import Reservation, StockBucket, StockLevel, Transfer
 from apps.inventory.services import ReservationLineRequest, StockLine, TransferLineRequest
 from tests import factories
 
@@ -37,7 +37,10 @@ def key() -> str:
 
 
 class StockMachine(RuleBasedStateMachine):
-    """Model: expected (on_hand, reserved, damaged, in_transit, safety) per (product, location)."""
+    """Model: expected (on_hand, reserved, damaged, in_transit, safety) per (product, location),
+    where reserved counts units held by reservations. Any level may have its reservable units
+    split over buckets at any step (`buckets`): the model does not change, because buckets
+    must not change what any operation may do."""
 
     @initialize(
         starting=st.lists(
@@ -46,10 +49,12 @@ class StockMachine(RuleBasedStateMachine):
             ),
             min_size=4,
             max_size=4,
-        )
+        ),
+        bucket_counts=st.lists(st.sampled_from([0, 0, 1, 2, 4]), min_size=4, max_size=4),
     )
-    def setup(self, starting):
-        """Two products at two locations, each starting with drawn stock and safety stock."""
+    def setup(self, starting, bucket_counts):
+        """Two products at two locations, each starting with drawn stock and safety stock, and
+        drawn buckets (0: none)."""
         self.merchant = factories.merchant()
         self.products = [factories.product(self.merchant) for _ in range(2)]
         self.locations = [factories.location(self.merchant, priority=p) for p in (1, 2)]
@@ -57,8 +62,15 @@ class StockMachine(RuleBasedStateMachine):
         self.open_reservations: dict[str, list[tuple[int, int, int]]] = {}
         self.open_transfers: dict[str, list[tuple[int, int, int, int]]] = {}
         pairs = [(p, loc) for p in self.products for loc in self.locations]
-        for (product, location), (on_hand, safety) in zip(pairs, starting, strict=True):
+        for (product, location), (on_hand, safety), count in zip(
+            pairs, starting, bucket_counts, strict=True
+        ):
             factories.stock(product, location, on_hand, safety_stock=safety)
+            if count:
+                services.stock_level_configure(
+                    merchant=self.merchant, product=product, location=location, actor=None,
+                    idempotency_key=key(), bucket_count=count,
+                )  # fmt: skip
             self.model[(product.pk, location.pk)] = [on_hand, 0, 0, 0, safety]
 
     def _pick(self, data):
@@ -173,9 +185,24 @@ class StockMachine(RuleBasedStateMachine):
         )  # fmt: skip
         self.model[(product.pk, location.pk)][4] = safety
 
+    @rule(data=st.data(), count=st.sampled_from([0, 1, 2, 3, 5]))
+    def buckets(self, data, count):
+        product, location = self._pick(data)
+        services.stock_level_configure(
+            merchant=self.merchant, product=product, location=location, actor=None, idempotency_key=key(),
+            bucket_count=count,
+        )  # fmt: skip
+
     @rule(data=st.data(), quantity=quantities, located=st.booleans())
     def reserve(self, data, quantity, located):
-        product, location = self._pick(data)
+        self._reserve(*self._pick(data), quantity, located)
+
+    @rule(data=st.data(), quantity=st.integers(min_value=1, max_value=3))
+    def reserve_a_few_here(self, data, quantity):
+        """The checkout hot path: a few units at one location (from a bucket when it has any)."""
+        self._reserve(*self._pick(data), quantity, located=True)
+
+    def _reserve(self, product, location, quantity, located):
         available_here = self._available(product, location)
         available_anywhere = sum(self._available(product, loc) for loc in self.locations)
 
@@ -277,18 +304,17 @@ class StockMachine(RuleBasedStateMachine):
         return max(on_hand - reserved - safety, 0)
 
     def _db_state(self):
+        """Per level: the stored figures with `reserved` as held by reservations (free bucket
+        units are counted in the stored `reserved`), then every bucket's stored figures."""
+        levels = StockLevel.objects.with_buckets().filter(merchant=self.merchant)
+        buckets = StockBucket.objects.filter(stock_level__merchant=self.merchant).order_by("pk")
         return sorted(
-            StockLevel.objects.filter(merchant=self.merchant).values_list(
-                "product_id",
-                "location_id",
-                "on_hand",
-                "reserved",
-                "damaged",
-                "in_transit",
-                "safety_stock",
-                "version",
+            (
+                level.product_id, level.location_id, level.on_hand, level.held, level.damaged,
+                level.in_transit, level.safety_stock, level.version,
             )
-        )
+            for level in levels
+        ) + list(buckets.values_list("pk", "allotted", "reserved", "version"))  # fmt: skip
 
     # --- invariants ----------------------------------------------------------------------
     @invariant()
@@ -302,12 +328,24 @@ class StockMachine(RuleBasedStateMachine):
             in_transit,
             safety,
             _,
-        ) in self._db_state():
+        ) in self._db_state()[: len(self.model)]:
             assert [on_hand, reserved, damaged, in_transit, safety] == self.model[
                 (product_id, location_id)
             ]
             assert 0 <= reserved <= on_hand
             assert min(damaged, in_transit) >= 0
+
+    @invariant()
+    def reads_agree_with_the_model(self):
+        for product in self.products:
+            places = {
+                place.location: place.available
+                for place in selectors.availability(
+                    merchant=self.merchant, sku=product.sku
+                ).locations
+            }
+            for location in self.locations:
+                assert places[location.code] == self._available(product, location)
 
     @invariant()
     def balances_equal_the_ledger_replay(self):

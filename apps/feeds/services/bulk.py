@@ -215,9 +215,9 @@ def _screen(mode: str, lines: Sequence[BulkLine]) -> dict[int, tuple[str, str]]:
     pairs = {(ln.product.pk, ln.location.pk) for ln in lines}
     levels = {
         (p, loc): (on_hand, reserved, version)
-        for p, loc, on_hand, reserved, version in StockLevel.objects.filter(
-            product_id__in={p for p, _ in pairs}, location_id__in={loc for _, loc in pairs}
-        ).values_list("product_id", "location_id", "on_hand", "reserved", "version")
+        for p, loc, on_hand, reserved, version in StockLevel.objects.with_buckets()
+        .filter(product_id__in={p for p, _ in pairs}, location_id__in={loc for _, loc in pairs})
+        .values_list("product_id", "location_id", "on_hand", "held_units", "version")
         if (p, loc) in pairs
     }
     seen: set[tuple[int, int]] = set()

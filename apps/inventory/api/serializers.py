@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.inventory.models import LedgerEntry, Reservation, Transfer
+from apps.inventory.models import MAX_BUCKETS, LedgerEntry, Reservation, Transfer
 from apps.inventory.services.lines import MAX_LINES
 from apps.inventory.services.quantities import MAX_QUANTITY
 
@@ -20,7 +20,9 @@ class StockLevelSerializer(serializers.Serializer):
     sku = serializers.CharField(source="product.sku")
     location = serializers.CharField(source="location.code")
     on_hand = serializers.IntegerField()
-    reserved = serializers.IntegerField()
+    reserved = serializers.IntegerField(
+        source="held", help_text="Units held by active reservations."
+    )
     available = serializers.IntegerField(
         help_text="on_hand - reserved - safety_stock, never below 0: what can be reserved."
     )
@@ -30,6 +32,13 @@ class StockLevelSerializer(serializers.Serializer):
     low_stock_threshold = serializers.IntegerField()
     reorder_point = serializers.IntegerField()
     max_level = serializers.IntegerField(allow_null=True)
+    bucket_count = serializers.IntegerField(
+        help_text="Buckets the reservable units are split over (0: off). For a SKU too hot "
+        "for one row: one-line reservations then take units from a bucket, not the level."
+    )
+    in_buckets = serializers.IntegerField(
+        help_text="Available units currently held free in the buckets (part of available)."
+    )
     low_stock = serializers.BooleanField(source="is_low")
     version = serializers.IntegerField(help_text="Bumped by every change; also the ETag.")
     updated_at = serializers.DateTimeField(allow_null=True)
@@ -60,6 +69,13 @@ class StockLevelSettingsSerializer(serializers.Serializer):
         allow_null=True,
         help_text="null removes the maximum.",
     )
+    bucket_count = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_BUCKETS,
+        required=False,
+        help_text="Split the reservable units over this many buckets (0 turns it off). "
+        "PostgreSQL only.",
+    )
     expected_version = serializers.IntegerField(
         min_value=0, max_value=MAX_VERSION, required=False, allow_null=True
     )
@@ -67,7 +83,8 @@ class StockLevelSettingsSerializer(serializers.Serializer):
     def validate(self, attrs):
         if not set(attrs) - {"expected_version"}:
             raise serializers.ValidationError(
-                "Send at least one of safety_stock, low_stock_threshold, reorder_point, max_level."
+                "Send at least one of safety_stock, low_stock_threshold, reorder_point, "
+                "max_level, bucket_count."
             )
         return attrs
 

@@ -59,7 +59,8 @@ class StockLevelDetailView(MerchantAPIView):
         responses=s.StockLevelSerializer,
         parameters=[IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER],
         tags=TAGS,
-        description="Set safety stock, low-stock threshold, reorder point or max level.",
+        description="Set safety stock, low-stock threshold, reorder point, max level or the "
+        "number of buckets a hot SKU's reservable units are split over.",
     )
     def patch(self, request, sku: str, location: str):
         def perform(key: str) -> tuple[Response, bool]:

@@ -16,6 +16,7 @@ from apps.inventory.services.reservations import (
     reservation_release,
 )
 from apps.inventory.services.stock import (
+    LEVEL_SETTINGS,
     StockChangeResult,
     stock_adjust,
     stock_count,
@@ -35,6 +36,7 @@ from apps.inventory.services.transfers import (
 )
 
 __all__ = [
+    "LEVEL_SETTINGS",
     "ReservationLineRequest",
     "StockChangeResult",
     "StockLine",

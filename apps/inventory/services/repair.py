@@ -3,14 +3,15 @@
 from django.db import transaction
 from django.db.models import Count, Sum
 
-from apps.inventory.models import LedgerEntry
+from apps.inventory.models import BucketLedgerEntry, LedgerEntry
 from apps.inventory.services import quantities
 
 
 @transaction.atomic
 def stock_level_rebuild_from_ledger(*, stock_level_id: int) -> dict[str, int]:
-    """Recompute one level's quantities and version from its ledger and store them.
-    The ledger is append-only and is the truth; this writes no ledger row."""
+    """Recompute one level's quantities and version from its ledger, and each of its buckets'
+    from the bucket ledger, and store them. The ledgers are append-only and are the truth;
+    this writes no ledger row."""
     totals = LedgerEntry.objects.filter(stock_level_id=stock_level_id).aggregate(
         on_hand=Sum("on_hand_delta", default=0),
         reserved=Sum("reserved_delta", default=0),
@@ -18,5 +19,17 @@ def stock_level_rebuild_from_ledger(*, stock_level_id: int) -> dict[str, int]:
         in_transit=Sum("in_transit_delta", default=0),
         version=Count("id"),
     )
-    quantities.rebuild_level_balances(stock_level_id, totals)
+    quantities.rebuild_level_balances(stock_level_id, totals)  # locks the level first
+    for bucket in quantities.lock_buckets(stock_level_id):
+        bucket_totals = BucketLedgerEntry.objects.filter(bucket=bucket).aggregate(
+            allotted=Sum("allotted_delta", default=0),
+            reserved=Sum("reserved_delta", default=0),
+            version=Count("id"),
+        )
+        if bucket_totals != {
+            "allotted": bucket.allotted,
+            "reserved": bucket.reserved,
+            "version": bucket.version,
+        }:
+            quantities.rebuild_bucket_balances(bucket.pk, bucket_totals)
     return totals

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Prefetch
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -37,7 +37,7 @@ from apps.inventory.models import (
 )
 from apps.inventory.services import idempotency, quantities
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
-from apps.inventory.services.quantities import Movement, MovementContext
+from apps.inventory.services.quantities import BucketChange, Movement, MovementContext
 from apps.inventory.services.stock import movement_context
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
@@ -113,16 +113,15 @@ def _allocate(
 ) -> list[tuple[StockLevel, int]]:
     """Split `quantity` over active locations by priority (or distance). Reads without locks;
     the guarded update that follows is what makes it safe."""
-    candidates = list(
-        StockLevel.objects.select_related("location")
-        .filter(
-            merchant=merchant,
-            product=product,
-            location__status=Location.Status.ACTIVE,
-            on_hand__gt=F("reserved") + F("safety_stock"),
-        )
+    candidates = [
+        level
+        for level in StockLevel.objects.with_buckets()
+        .select_related("location")
+        .filter(merchant=merchant, product=product, location__status=Location.Status.ACTIVE)
+        .filter(Q(on_hand__gt=F("reserved") + F("safety_stock")) | Q(bucket_free__gt=0))
         .order_by("location__priority", "location__code")
-    )
+        if level.available > 0
+    ]
     if near is not None:
         candidates.sort(
             key=lambda level: (_distance_km(level.location, near), level.location.priority)
@@ -298,6 +297,8 @@ def _hold_one_line(
             "expires_at": reservation.expires_at,
         },
         ctx=ctx,
+        sku=product.sku,
+        location_code=location.code,
     )
     if held is None:
         raise InsufficientStock(
@@ -308,10 +309,11 @@ def _hold_one_line(
     line = ReservationLine(
         id=held.line_id,
         reservation=reservation,
-        stock_level_id=held.entry.stock_level_id,
+        stock_level_id=held.stock_level_id,
         product=product,
         location=location,
         quantity=quantity,
+        bucket_id=held.bucket_id,
     )
     line._state.adding = False
     line._state.db = connection.alias
@@ -338,23 +340,51 @@ def _get(merchant: Merchant, reservation_id: uuid.UUID | str) -> Reservation:
         ) from None
 
 
-def _stock_movements(reservation_id: uuid.UUID, reason: str, *, commit: bool) -> list[Movement]:
+def _close_lines(
+    reservation_id: uuid.UUID, reason: str, ctx: MovementContext, *, commit: bool
+) -> None:
+    """Give back (or, on commit, sell) the units of every line. Lines on a level: its reserved
+    goes down (and on_hand, on commit). Lines on a bucket: the bucket's reserved goes down,
+    the level row untouched; a commit also takes the sold units out of the bucket's allotment
+    and out of the level's on_hand and reserved. Levels change before buckets (the global lock
+    order)."""
     per_level: dict[int, int] = defaultdict(int)
-    for level_id, quantity in ReservationLine.objects.filter(
+    per_bucket: dict[int, int] = defaultdict(int)
+    for level_id, bucket_id, quantity in ReservationLine.objects.filter(
         reservation_id=reservation_id
-    ).values_list("stock_level_id", "quantity"):
-        per_level[level_id] += quantity
-    return [
-        Movement(
-            stock_level_id=level_id,
-            reason=reason,
-            requested=quantity,
-            reserved=-quantity,
-            on_hand=-quantity if commit else 0,
-            reference=f"reservation:{reservation_id}",
-        )
-        for level_id, quantity in per_level.items()
-    ]
+    ).values_list("stock_level_id", "bucket_id", "quantity"):
+        if bucket_id is None or commit:
+            per_level[level_id] += quantity
+        if bucket_id is not None:
+            per_bucket[bucket_id] += quantity
+    reference = f"reservation:{reservation_id}"
+    quantities.apply_movements(
+        [
+            Movement(
+                stock_level_id=level_id,
+                reason=reason,
+                requested=quantity,
+                reserved=-quantity,
+                on_hand=-quantity if commit else 0,
+                reference=reference,
+            )
+            for level_id, quantity in per_level.items()
+        ],
+        ctx,
+    )
+    quantities.apply_bucket_changes(
+        [
+            BucketChange(
+                bucket_id=bucket_id,
+                reason=reason,
+                reserved=-quantity,
+                allotted=-quantity if commit else 0,
+                reference=reference,
+            )
+            for bucket_id, quantity in per_bucket.items()
+        ],
+        ctx,
+    )
 
 
 def _transition(
@@ -409,7 +439,7 @@ def reservation_commit(
             f"Reservation {reservation.pk} is {reservation.status} and cannot be committed.",
             status=reservation.status,
         )
-    quantities.apply_movements(_stock_movements(reservation.pk, Reason.COMMIT, commit=True), ctx)
+    _close_lines(reservation.pk, Reason.COMMIT, ctx, commit=True)
     return _replayed_state(reservation, Status.COMMITTED, ctx.at)
 
 
@@ -439,7 +469,7 @@ def reservation_release(
             )
         reservation.replayed = False
         return reservation  # released or expired already: nothing to do
-    quantities.apply_movements(_stock_movements(reservation.pk, Reason.RELEASE, commit=False), ctx)
+    _close_lines(reservation.pk, Reason.RELEASE, ctx, commit=False)
     return _replayed_state(reservation, Status.RELEASED, ctx.at)
 
 
@@ -510,7 +540,7 @@ def reservation_expire(*, reservation_id: uuid.UUID | str, now: datetime | None 
         idempotency_key=f"expire:{reservation_id}",
         at=now,
     )
-    quantities.apply_movements(_stock_movements(reservation.pk, Reason.EXPIRE, commit=False), ctx)
+    _close_lines(reservation.pk, Reason.EXPIRE, ctx, commit=False)
     OutboxEvent.objects.create(
         merchant_id=reservation.merchant_id,
         topic="reservation.expired",

@@ -7,13 +7,13 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
 from apps.inventory.exceptions import InsufficientStock, InvalidRequest, Shortage
-from apps.inventory.models import LedgerEntry, Source
+from apps.inventory.models import MAX_BUCKETS, LedgerEntry, Source
 from apps.inventory.services import idempotency, quantities
 from apps.inventory.services.lines import (
     StockLine,
@@ -354,7 +354,23 @@ def stock_count(
     return StockChangeResult(entries=entries)
 
 
-LEVEL_SETTINGS = ("safety_stock", "low_stock_threshold", "reorder_point", "max_level")
+LEVEL_SETTINGS = (
+    "safety_stock", "low_stock_threshold", "reorder_point", "max_level", "bucket_count",
+)  # fmt: skip
+
+
+def _check_bucket_count(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_BUCKETS:
+        raise InvalidRequest(
+            f"bucket_count must be a whole number from 0 (off) to {MAX_BUCKETS}.",
+            field="bucket_count",
+        )
+    if value and connection.vendor != "postgresql":
+        raise InvalidRequest(
+            "Stock buckets need PostgreSQL; this database cannot take reservations from "
+            "buckets. Keep bucket_count at 0.",
+            field="bucket_count",
+        )
 
 
 @transaction.atomic
@@ -369,8 +385,13 @@ def stock_level_configure(
     expected_version: int | None = None,
     **settings: int | None,
 ) -> StockChangeResult:
-    """Set safety stock, low-stock threshold, reorder point and/or max level (None clears the
-    max level). Bumps the version and writes a `configure` ledger row."""
+    """Set safety stock, low-stock threshold, reorder point, max level (None clears it) and/or
+    bucket count. Bumps the version and writes a `configure` ledger row.
+
+    `bucket_count` > 0 splits the level's reservable units over that many buckets, which
+    one-line reservations take from without locking the level row (for a SKU too hot for one
+    row); 0 turns it off and gives the free bucket units back to the level. Either way the
+    units move under the level's lock, with their ledger rows (see docs/stock-model.md)."""
     key = idempotency.validate_key(idempotency_key)
     check_owned(merchant, product=product, location=location)
     unknown = set(settings) - set(LEVEL_SETTINGS)
@@ -380,6 +401,8 @@ def stock_level_configure(
         )
     if not settings:
         raise InvalidRequest("Nothing to change.", field="settings")
+    if "bucket_count" in settings:
+        _check_bucket_count(settings["bucket_count"])
     for name, value in settings.items():
         if value is None and name != "max_level":
             raise InvalidRequest(f"{name} cannot be empty.", field=name)
