@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
 from celery import current_app
 from channels.layers import get_channel_layer
@@ -33,6 +34,8 @@ MAX_BATCHES = 20
 # Set while a dispatch task is queued, so a burst of commits enqueues one task, not thousands.
 DISPATCH_QUEUED_KEY = "stockroom:outbox:dispatch-queued"
 DISPATCH_QUEUED_TTL = 30
+# The channel layer's Redis cannot be reached: worth trying again later, unlike other failures.
+CHANNEL_LAYER_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
 def outbox_dispatch_soon() -> None:
@@ -106,6 +109,11 @@ def _publish_batch(batch_size: int) -> int:
         documents = [event_document(event) for event in events]
         try:
             publish_to_groups(documents)
+        except CHANNEL_LAYER_DOWN:
+            # Redis is away: leave the batch (and its webhooks) pending for the run after it
+            # returns, rather than mark published events that no live subscriber was sent.
+            logger.warning("Channel layer unreachable; events from %s stay pending", events[0].pk)
+            return 0
         except Exception:  # live viewers resume from the outbox; webhooks must still go out
             logger.exception("Publishing events %s.. to websocket groups failed", events[0].pk)
         webhook_deliveries_create(documents)
