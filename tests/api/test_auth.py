@@ -117,6 +117,26 @@ def test_throttling_is_per_key_with_retry_after(settings, merchant, other_mercha
     assert second.get("/api/v1/products/").status_code == 200  # a budget per key
 
 
+def test_an_unreachable_cache_lets_requests_through_unmetered(settings, api, product, location):
+    from tests.resilience.servers import free_port
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    settings.STOCKROOM_API_RATE_LIMIT = "1/min"
+    for _ in range(2):
+        response = api.post_stock(
+            "/api/v1/stock/receipts/",
+            {"sku": product.sku, "location": location.code, "quantity": 1},
+        )
+        assert response.status_code == 201, response.content
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 2
+
+
 def test_a_manager_limited_to_some_locations_changes_stock_only_there(
     merchant, product, location, other_location
 ):
