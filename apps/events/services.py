@@ -13,7 +13,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import redis
 from asgiref.sync import async_to_sync
 from celery import current_app
 from channels.layers import get_channel_layer
@@ -23,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core import embedded_scheduler
-from apps.events.groups import groups_for
+from apps.events.groups import CHANNEL_LAYER_DOWN, groups_for
 from apps.events.selectors import STOCK_CHANGED, event_document, event_location_id
 from apps.inventory.models import OutboxEvent
 
@@ -34,8 +33,6 @@ MAX_BATCHES = 20
 # Set while a dispatch task is queued, so a burst of commits enqueues one task, not thousands.
 DISPATCH_QUEUED_KEY = "stockroom:outbox:dispatch-queued"
 DISPATCH_QUEUED_TTL = 30
-# The channel layer's Redis cannot be reached: worth trying again later, unlike other failures.
-CHANNEL_LAYER_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
 def outbox_dispatch_soon() -> None:

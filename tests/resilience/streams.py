@@ -85,13 +85,14 @@ class Stream:
     def send(self, message: dict[str, Any]) -> None:
         self.socket.send(json.dumps(message))
 
-    def wait_closed(self) -> bool:
-        """True once the server has ended the stream (whatever it sent before)."""
+    def wait_closed(self) -> int | None:
+        """Wait until the server ends the stream (whatever it sends before); the close code it
+        sent, None when it dropped the connection without one."""
         try:
             while True:
                 self.socket.recv(timeout=RECEIVE_TIMEOUT)
-        except ConnectionClosed:
-            return True
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd is not None else None
 
     def close(self) -> None:
         self._stack.close()

@@ -1,11 +1,14 @@
 """A live stream across a Redis outage, with real processes: a web server (uvicorn) and a Celery
 worker on a private Redis that the test stops and starts again. Subscribers are dropped when the
-channel layer goes, stock changes through the API keep working, and a subscriber that reconnects
-with the last event id it saw gets exactly the events it missed, then the live ones."""
+channel layer goes and refused until it returns; stock changes through the API keep working;
+a subscriber that reconnects with the last event id it saw gets exactly the events it missed,
+then the live ones."""
 
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from apps.apikeys.services import api_key_create
+from apps.events.consumers import CLOSE_TRY_AGAIN_LATER
 from apps.inventory.models import OutboxEvent, StockLevel
 from tests.resilience.servers import current_database_url, django_env, wait_for, web_server
 from tests.resilience.streams import Api, Stream, event_worker
@@ -37,9 +40,13 @@ def test_subscribers_resume_after_a_redis_outage_without_gaps_or_duplicates(
     assert [e["data"]["on_hand"] for e in seen] == [3, 7]
 
     private_redis.stop()
-    # The channel layer is gone: the server ends both streams, so their clients reconnect.
-    assert by_query.wait_closed()
-    assert by_action.wait_closed()
+    # The channel layer is gone: the server ends both streams ("try again later"), so their
+    # clients reconnect; until Redis is back it refuses the handshake, so they back off.
+    assert by_query.wait_closed() == CLOSE_TRY_AGAIN_LATER
+    assert by_action.wait_closed() == CLOSE_TRY_AGAIN_LATER
+    with pytest.raises(InvalidStatus) as refused:
+        Stream(port, key, since=seen[-1]["id"])
+    assert refused.value.response.status_code == 403
     # Stock changes through the API still work; their events wait in the outbox.
     for quantity in (1, 2, 5):
         api.receive(*receive, quantity)
