@@ -5,11 +5,16 @@ a subscriber that reconnects with the last event id it saw gets exactly the even
 then the live ones."""
 
 import pytest
+from django.conf import settings
+from django.test import Client
 from websockets.exceptions import InvalidStatus
 
 from apps.apikeys.services import api_key_create
 from apps.events.consumers import CLOSE_TRY_AGAIN_LATER
+from apps.inventory import services
 from apps.inventory.models import OutboxEvent, StockLevel
+from tests import factories
+from tests.dashboard.test_browser import CHROMIUM_ARGS, in_thread, open_dashboard
 from tests.resilience.servers import current_database_url, django_env, wait_for, web_server
 from tests.resilience.streams import Api, Stream, event_worker
 
@@ -87,3 +92,56 @@ def test_subscribers_resume_after_a_redis_outage_without_gaps_or_duplicates(
         stream.close()
     level = StockLevel.objects.get(product=product, location=location)
     assert (level.on_hand, level.reserved, level.version) == (25, 6, 8)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_reconnects_after_a_redis_outage_and_shows_what_changed(
+    private_redis, workdir, processes, merchant, owner, product, location
+):
+    from playwright.sync_api import sync_playwright
+
+    level = factories.stock(product, location, 10)
+    client = Client()
+    client.force_login(owner)
+    session = client.cookies["sessionid"].value
+    # DEBUG serves the dashboard's script without collectstatic; the session cookie made here
+    # is signed with this process's key.
+    env = django_env(
+        DATABASE_URL=current_database_url(),
+        REDIS_URL=private_redis.url,
+        DJANGO_DEBUG="1",
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,
+    )
+    web, port = web_server(env, workdir)
+    processes.append(web)
+    processes.append(event_worker(env, workdir, "dispatcher"))
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        context, page = open_dashboard(
+            chromium, f"http://127.0.0.1:{port}", session, merchant, location
+        )
+        available = page.locator(f'tr[data-level="{level.pk}"] td[data-field="available"]')
+        page.wait_for_selector("#connection[data-state='live']", timeout=10_000)
+
+        private_redis.stop()
+        page.wait_for_selector("#connection[data-state='reconnecting']", timeout=10_000)
+        in_thread(
+            services.stock_ship,
+            merchant=merchant,
+            lines=[services.StockLine(product=product, location=location, quantity=4)],
+            actor=None,
+            idempotency_key=factories.key(),
+        )  # its event waits in the outbox; no channel layer to publish it to
+        assert available.inner_text() == "10"
+
+        private_redis.start()
+        page.wait_for_selector("#connection[data-state='live']", timeout=30_000)
+        page.wait_for_function(
+            "el => el.textContent === '6'", arg=available.element_handle(), timeout=10_000
+        )
+        assert page.locator("#movements li").first.inner_text().endswith("-4 on hand")
+        context.close()
+        chromium.close()
