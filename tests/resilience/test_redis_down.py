@@ -43,10 +43,21 @@ def redis_everywhere(settings, private_redis):
         }
     }
     broker, eager = celery_app.conf.broker_url, celery_app.conf.task_always_eager
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = private_redis.url, False
+    use_broker(private_redis.url)
+    celery_app.conf.task_always_eager = False
     yield private_redis
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = broker, eager
+    use_broker(broker)
+    celery_app.conf.task_always_eager = eager
     caches["default"].close()
+
+
+def use_broker(url: str) -> None:
+    """Point the Celery app at another broker. Its connection and producer pools keep the URL
+    they were made with (a stopped Redis of an earlier test, where publishing would retry for
+    a minute): drop them, as Celery does after a fork."""
+    celery_app.conf.broker_url = url
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 def availability(level_id: int) -> int:
