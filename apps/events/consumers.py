@@ -11,6 +11,10 @@ Events are JSON documents `{"id", "type", "occurred_at", "data"}`. Per stock lev
 never goes backwards: an event whose version is not newer than one already sent is dropped,
 which also removes the overlap between a replay and the live feed. A live event that skips a
 version (lost or overtaken on the way) makes the stream replay the gap from the outbox first.
+
+While the channel layer (Redis) is unreachable no live event can be delivered: open streams are
+closed with 1013 (try again later) and new ones refused at the handshake. Clients reconnect with
+`since` set to the last event id they received and miss nothing.
 """
 
 from __future__ import annotations

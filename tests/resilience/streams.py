@@ -1,8 +1,10 @@
 """Clients of the running servers for the multi-process event tests: the REST API over HTTP,
-the `ws/stock/` stream over a real websocket, and a Celery worker that dispatches the outbox."""
+the `ws/stock/` stream over a real websocket, a plain member of a channel-layer group, and a
+Celery worker that dispatches the outbox."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sys
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from asgiref.sync import async_to_sync
+from channels_redis.core import RedisChannelLayer
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -96,3 +100,23 @@ class Stream:
 
     def close(self) -> None:
         self._stack.close()
+
+
+class GroupReceiver:
+    """A plain member of a channel-layer group: sees every publish as it is, with nothing
+    dropped or deduplicated by a websocket consumer."""
+
+    def __init__(self, url: str, group: str) -> None:
+        self.layer = RedisChannelLayer(hosts=[url])
+        self.channel = async_to_sync(self._join)(group)
+
+    async def _join(self, group: str) -> str:
+        channel = await self.layer.new_channel()
+        await self.layer.group_add(group, channel)
+        return channel
+
+    def next_event_id(self) -> int:
+        async def receive() -> dict:
+            return await asyncio.wait_for(self.layer.receive(self.channel), RECEIVE_TIMEOUT)
+
+        return async_to_sync(receive)()["event"]["id"]

@@ -2,13 +2,10 @@
 workers dispatching the outbox, websocket subscribers on both web processes, a raw channel-layer
 receiver and a partner webhook. Stock changes arrive concurrently through nginx."""
 
-import asyncio
 import threading
 from collections import Counter, defaultdict
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels_redis.core import RedisChannelLayer
 
 from apps.apikeys.services import api_key_create
 from apps.events.groups import merchant_group
@@ -23,31 +20,11 @@ from tests.resilience.servers import (
     wait_for,
     web_server,
 )
-from tests.resilience.streams import RECEIVE_TIMEOUT, Api, Stream, event_worker
+from tests.resilience.streams import RECEIVE_TIMEOUT, Api, GroupReceiver, Stream, event_worker
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(240)]
 WRITERS = 6
 RECEIPTS_PER_WRITER = 6
-
-
-class GroupReceiver:
-    """A plain channel-layer member of the merchant's group: sees every publish as it is, with
-    nothing dropped or deduplicated by a websocket consumer."""
-
-    def __init__(self, url: str, group: str) -> None:
-        self.layer = RedisChannelLayer(hosts=[url])
-        self.channel = async_to_sync(self._join)(group)
-
-    async def _join(self, group: str) -> str:
-        channel = await self.layer.new_channel()
-        await self.layer.group_add(group, channel)
-        return channel
-
-    def next_event_id(self) -> int:
-        async def receive() -> dict:
-            return await asyncio.wait_for(self.layer.receive(self.channel), RECEIVE_TIMEOUT)
-
-        return async_to_sync(receive)()["event"]["id"]
 
 
 def event_ids_until(next_id, last: int) -> list[int]:

@@ -1,11 +1,7 @@
 """Redis stops: stock writes keep working, reads fall back to the database, events wait in the
 outbox, and the probes say what is wrong. Uses a private Redis that the test really stops."""
 
-import asyncio
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.cache import caches
 from django.urls import reverse
 
@@ -21,6 +17,7 @@ from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
 from inventory_site.celery import app as celery_app
 from tests import factories
 from tests.admin_helpers import Role, idempotency_key, logged_in, messages_of, staff
+from tests.resilience.streams import GroupReceiver
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(120)]
 
@@ -161,24 +158,12 @@ def test_probes_and_metrics_with_redis_stopped(redis_everywhere, client, product
     assert client.get("/readyz").status_code == 200
 
 
-def _subscribe(group: str) -> str:
-    layer = get_channel_layer()
-
-    async def join() -> str:
-        channel = await layer.new_channel()
-        await layer.group_add(group, channel)
-        return channel
-
-    return async_to_sync(join)()
-
-
-def _next_event_id(channel: str) -> int:
-    layer = get_channel_layer()
-
-    async def receive() -> dict:
-        return await asyncio.wait_for(layer.receive(channel), timeout=10)
-
-    return async_to_sync(receive)()["event"]["id"]
+def pending_ids() -> list[int]:
+    return list(
+        OutboxEvent.objects.filter(published_at__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -213,40 +198,29 @@ def test_events_wait_in_the_outbox_while_redis_is_down_and_are_published_once_af
         actor=None,
         idempotency_key=factories.key(),
     )
-    pending = list(
-        OutboxEvent.objects.filter(published_at__isnull=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
+    pending = pending_ids()
     assert len(pending) == 4
 
     # The dispatcher and the periodic sweep run while Redis is away: they publish nothing,
     # raise nothing, and leave every event (and its webhook) pending.
     assert outbox_publish_pending() == 0
     assert outbox_sweep.apply().get() == 0
-    assert (
-        list(
-            OutboxEvent.objects.filter(published_at__isnull=True)
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
-        == pending
-    )
+    assert pending_ids() == pending
     assert (
         WebhookDelivery.objects.filter(event_key__in=[f"event:{i}" for i in pending]).count() == 0
     )
 
     redis_everywhere.start()  # same port, empty: no group survived
-    channel = _subscribe(merchant_group(merchant.pk))
+    subscriber = GroupReceiver(redis_everywhere.url, merchant_group(merchant.pk))
     assert outbox_sweep.apply().get() == 4
-    assert [_next_event_id(channel) for _ in pending] == pending  # each once, in order
-    assert not OutboxEvent.objects.filter(published_at__isnull=True).exists()
+    assert [subscriber.next_event_id() for _ in pending] == pending  # each once, in order
+    assert pending_ids() == []
     assert outbox_publish_pending() == 0
 
     # Nothing was published twice: the next message on the channel is the next change.
     factories.stock(product, location, 1)
     assert outbox_publish_pending() == 1
-    assert _next_event_id(channel) == OutboxEvent.objects.latest("id").pk
+    assert subscriber.next_event_id() == OutboxEvent.objects.latest("id").pk
     deliveries = WebhookDelivery.objects.values_list("event_key", flat=True)
     assert sorted(deliveries) == sorted(
         f"event:{i}" for i in OutboxEvent.objects.values_list("id", flat=True)
