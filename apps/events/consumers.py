@@ -11,10 +11,16 @@ Events are JSON documents `{"id", "type", "occurred_at", "data"}`. Per stock lev
 never goes backwards: an event whose version is not newer than one already sent is dropped,
 which also removes the overlap between a replay and the live feed. A live event that skips a
 version (lost or overtaken on the way) makes the stream replay the gap from the outbox first.
+
+While the channel layer (Redis) is unreachable no live event can be delivered: open streams are
+closed with 1013 (try again later) and new ones refused at the handshake. Clients reconnect with
+`since` set to the last event id they received and miss nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,11 +30,14 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.events import auth
 from apps.events.access import StreamAccess, resolve_locations, stream_access
-from apps.events.groups import location_group, merchant_group
+from apps.events.groups import CHANNEL_LAYER_DOWN, location_group, merchant_group
 from apps.events.selectors import REPLAY_LIMIT, events_since, latest_event_id
+
+logger = logging.getLogger(__name__)
 
 SUBPROTOCOL = "stockroom"
 CLOSE_FORBIDDEN = 4403
+CLOSE_TRY_AGAIN_LATER = 1013  # the channel layer is unreachable
 MAX_SKUS = 500
 # How often an open stream checks that its key, session and membership still hold.
 ACCESS_RECHECK_SECONDS = 60
@@ -43,6 +52,16 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
     location_ids: frozenset[int] | None = None
     skus: frozenset[str] | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except CHANNEL_LAYER_DOWN:
+            # Redis went away: no live event can reach this stream any more. End it so the
+            # client reconnects and resumes from its last event id once Redis is back.
+            logger.warning("Websocket closed: the channel layer is unreachable")
+            with contextlib.suppress(Exception):  # the client may be gone too
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
 
     async def connect(self) -> None:
         params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -61,9 +80,17 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
             return
         # Per stock level: the last version sent and the id of the event that carried it.
         self.versions: dict[int, tuple[int, int]] = {}
+        try:
+            await self._join(*subscription)
+        except CHANNEL_LAYER_DOWN:
+            # Refused before the handshake completes, so the client backs off between tries
+            # (an accepted stream that drops at once looks like a success to a browser).
+            logger.warning("Websocket refused: the channel layer is unreachable")
+            await self.close()
+            return
         offered = self.scope.get("subprotocols", [])
         await self.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
-        await self._subscribe(*subscription)
+        await self._announce()
         since = (params.get("since") or [""])[0]
         if since.isdigit():
             await self._replay(int(since))
@@ -110,6 +137,10 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
     async def _subscribe(
         self, location_ids: frozenset[int] | None, skus: frozenset[str] | None
     ) -> None:
+        await self._join(location_ids, skus)
+        await self._announce()
+
+    async def _join(self, location_ids: frozenset[int] | None, skus: frozenset[str] | None) -> None:
         merchant_id = self.access.merchant_id
         if location_ids is None:
             groups = (merchant_group(merchant_id),)
@@ -120,6 +151,9 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
         for group in set(groups) - set(self.groups_joined):
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined, self.location_ids, self.skus = groups, location_ids, skus
+
+    async def _announce(self) -> None:
+        merchant_id, location_ids, skus = self.access.merchant_id, self.location_ids, self.skus
         latest = await database_sync_to_async(latest_event_id)(merchant_id)
         await self.send_json(
             {

@@ -1,6 +1,11 @@
 """Channel-layer group names. Every group is scoped to one merchant, so a subscriber can only
 ever be handed events of the merchant it was authorised for."""
 
+import redis
+
+# The channel layer's Redis cannot be reached: worth trying again later, unlike other failures.
+CHANNEL_LAYER_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+
 
 def merchant_group(merchant_id: int) -> str:
     """Every event of the merchant."""

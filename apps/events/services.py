@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core import embedded_scheduler
-from apps.events.groups import groups_for
+from apps.events.groups import CHANNEL_LAYER_DOWN, groups_for
 from apps.events.selectors import STOCK_TOPICS, event_document, event_location_id
 from apps.inventory.models import OutboxEvent
 
@@ -106,6 +106,11 @@ def _publish_batch(batch_size: int) -> int:
         documents = [event_document(event) for event in events]
         try:
             publish_to_groups(documents)
+        except CHANNEL_LAYER_DOWN:
+            # Redis is away: leave the batch (and its webhooks) pending for the run after it
+            # returns, rather than mark published events that no live subscriber was sent.
+            logger.warning("Channel layer unreachable; events from %s stay pending", events[0].pk)
+            return 0
         except Exception:  # live viewers resume from the outbox; webhooks must still go out
             logger.exception("Publishing events %s.. to websocket groups failed", events[0].pk)
         webhook_deliveries_create(documents)

@@ -6,13 +6,18 @@ from django.core.cache import caches
 from django.urls import reverse
 
 from apps.core.cache import cached_or_computed, safe_get, safe_set
+from apps.events.groups import merchant_group
+from apps.events.services import outbox_publish_pending
+from apps.events.tasks import outbox_sweep
 from apps.inventory import services
 from apps.inventory.ledger_replay import find_drift
 from apps.inventory.models import LedgerEntry, OutboxEvent, StockLevel
 from apps.observability import metrics
+from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
 from inventory_site.celery import app as celery_app
 from tests import factories
 from tests.admin_helpers import Role, idempotency_key, logged_in, messages_of, staff
+from tests.resilience.streams import GroupReceiver
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(120)]
 
@@ -35,10 +40,21 @@ def redis_everywhere(settings, private_redis):
         }
     }
     broker, eager = celery_app.conf.broker_url, celery_app.conf.task_always_eager
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = private_redis.url, False
+    use_broker(private_redis.url)
+    celery_app.conf.task_always_eager = False
     yield private_redis
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = broker, eager
+    use_broker(broker)
+    celery_app.conf.task_always_eager = eager
     caches["default"].close()
+
+
+def use_broker(url: str) -> None:
+    """Point the Celery app at another broker. Its connection and producer pools keep the URL
+    they were made with (a stopped Redis of an earlier test, where publishing would retry for
+    a minute): drop them, as Celery does after a fork."""
+    celery_app.conf.broker_url = url
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 def availability(level_id: int) -> int:
@@ -140,3 +156,72 @@ def test_probes_and_metrics_with_redis_stopped(redis_everywhere, client, product
 
     redis_everywhere.start()
     assert client.get("/readyz").status_code == 200
+
+
+def pending_ids() -> list[int]:
+    return list(
+        OutboxEvent.objects.filter(published_at__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_wait_in_the_outbox_while_redis_is_down_and_are_published_once_after(
+    redis_everywhere, merchant, product, location, other_location
+):
+    WebhookEndpoint.objects.create(
+        merchant=merchant, name="ERP", url="http://127.0.0.1:9/hook", event_types=["stock.changed"]
+    )
+    factories.stock(product, location, 10)
+    assert outbox_publish_pending() == 1
+    redis_everywhere.stop()
+
+    services.stock_receive(
+        merchant=merchant,
+        lines=[
+            services.StockLine(product=product, location=location, quantity=5),
+            services.StockLine(product=product, location=other_location, quantity=2),
+        ],
+        actor=None,
+        idempotency_key=factories.key(),
+    )
+    reservation = services.reservation_create(
+        merchant=merchant,
+        lines=[services.ReservationLineRequest(product=product, quantity=4)],
+        actor=None,
+        idempotency_key=factories.key(),
+    )
+    services.reservation_commit(
+        merchant=merchant,
+        reservation_id=reservation.pk,
+        actor=None,
+        idempotency_key=factories.key(),
+    )
+    pending = pending_ids()
+    assert len(pending) == 4
+
+    # The dispatcher and the periodic sweep run while Redis is away: they publish nothing,
+    # raise nothing, and leave every event (and its webhook) pending.
+    assert outbox_publish_pending() == 0
+    assert outbox_sweep.apply().get() == 0
+    assert pending_ids() == pending
+    assert (
+        WebhookDelivery.objects.filter(event_key__in=[f"event:{i}" for i in pending]).count() == 0
+    )
+
+    redis_everywhere.start()  # same port, empty: no group survived
+    subscriber = GroupReceiver(redis_everywhere.url, merchant_group(merchant.pk))
+    assert outbox_sweep.apply().get() == 4
+    assert [subscriber.next_event_id() for _ in pending] == pending  # each once, in order
+    assert pending_ids() == []
+    assert outbox_publish_pending() == 0
+
+    # Nothing was published twice: the next message on the channel is the next change.
+    factories.stock(product, location, 1)
+    assert outbox_publish_pending() == 1
+    assert subscriber.next_event_id() == OutboxEvent.objects.latest("id").pk
+    deliveries = WebhookDelivery.objects.values_list("event_key", flat=True)
+    assert sorted(deliveries) == sorted(
+        f"event:{i}" for i in OutboxEvent.objects.values_list("id", flat=True)
+    )

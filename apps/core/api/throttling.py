@@ -65,7 +65,8 @@ def _counts(key: str, window: int, duration: int) -> tuple[int, int] | None:
 class CredentialRateThrottle(BaseThrottle):
     """A request budget per API key (or per signed-in user, or per address when anonymous).
     The rate is `STOCKROOM_API_RATE_LIMIT` (e.g. "1200/min"); refusals are 429 with
-    Retry-After."""
+    Retry-After. While the counters are unreachable requests are let through unmetered, so a
+    Redis outage never refuses a stock write."""
 
     def get_cache_key(self, request, view) -> str:
         if isinstance(request.auth, ApiKey):
