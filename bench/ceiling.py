@@ -121,9 +121,10 @@ async def _reserve_in_a_bucket(
 async def availability(
     conn: psycopg.AsyncConnection, job: dict[str, Any], rng: random.Random
 ) -> int:
-    cursor = await conn.execute(
-        job["availability_sql"], [job["merchant_id"], rng.choice(job["skus"])]
-    )
+    query = job["availability_sql"]
+    values = {"merchant": job["merchant_id"], "sku": rng.choice(job["skus"])}
+    params = [values[p] if isinstance(p, str) else p["value"] for p in query["params"]]
+    cursor = await conn.execute(query["sql"], params)
     await cursor.fetchall()
     return 200
 

@@ -80,14 +80,21 @@ def split_statement() -> tuple[str, dict[str, Any]]:
     return movement_statement([movement], ctx)
 
 
-def availability_sql() -> str:
-    """The availability selector's query, compiled by the ORM (parameters: merchant, sku)."""
+MERCHANT_MARK, SKU_MARK = -424242, "\x01sku"
+
+
+def availability_sql() -> dict[str, Any]:
+    """The availability selector's query as the ORM compiles it, with its parameters: the
+    merchant's and the SKU's positions are marked "merchant" and "sku" for the driver."""
     from apps.inventory.selectors import availability_rows
 
-    query = availability_rows(merchant_id=0, sku="")
-    sql, params = query.query.sql_with_params()
-    assert list(params) == [0, ""], params
-    return sql
+    sql, params = availability_rows(merchant_id=MERCHANT_MARK, sku=SKU_MARK).query.sql_with_params()
+    marked = [
+        "merchant" if p == MERCHANT_MARK else "sku" if p == SKU_MARK else {"value": p}
+        for p in params
+    ]
+    assert marked.count("merchant") == marked.count("sku") == 1, params
+    return {"sql": sql, "params": marked}
 
 
 def fused_statement(merchant_id: int) -> tuple[str, dict[str, Any]]:
