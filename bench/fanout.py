@@ -19,6 +19,8 @@ import websockets
 
 from bench.loadgen import Connection
 
+WRITER_CONNECTIONS = 4
+
 
 async def subscriber(
     job: dict[str, Any], ready: asyncio.Event, stop: asyncio.Event, out: dict[str, Any]
@@ -48,21 +50,39 @@ async def subscriber(
 
 
 async def writer(job: dict[str, Any], stop: asyncio.Event, out: dict[str, Any]) -> None:
-    connection = Connection(job["host"], job["port"], job["token"])
-    interval = 1 / job["rate"]
+    """Starts a write every 1/rate seconds, whether or not the earlier ones were answered
+    (over up to WRITER_CONNECTIONS keep-alive connections), so the change rate is the job's."""
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    connections = [
+        Connection(job["host"], job["port"], job["token"]) for _ in range(WRITER_CONNECTIONS)
+    ]
+    for connection in connections:
+        idle.put_nowait(connection)
     body = json.dumps(
         {"lines": [{"sku": job["sku"], "location": job["location"], "quantity": 1}]}
     ).encode()
+
+    async def write() -> None:
+        connection = await idle.get()
+        try:
+            status, _ = await connection.request(
+                "POST", "/api/v1/stock/receipts/", body, {"Idempotency-Key": str(uuid.uuid4())}
+            )
+        finally:
+            idle.put_nowait(connection)
+        out["writes"][str(status)] = out["writes"].get(str(status), 0) + 1
+
+    interval = 1 / job["rate"]
     deadline = time.perf_counter() + job["seconds"]
     next_at = time.perf_counter()
+    writes = []
     while time.perf_counter() < deadline:
-        status, _ = await connection.request(
-            "POST", "/api/v1/stock/receipts/", body, {"Idempotency-Key": str(uuid.uuid4())}
-        )
-        out["writes"][str(status)] = out["writes"].get(str(status), 0) + 1
+        writes.append(asyncio.create_task(write()))
         next_at += interval
         await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-    connection.close()
+    await asyncio.gather(*writes)
+    for connection in connections:
+        connection.close()
     await asyncio.sleep(2)  # let the last events arrive
     stop.set()
 
