@@ -510,6 +510,27 @@ def test_units_in_buckets_never_sit_in_the_safety_stock(merchant, product, locat
     assert_books_balance()
 
 
+@pytest.mark.parametrize("how", ["release", "expire"])
+def test_units_coming_back_to_a_bucket_below_the_safety_stock_go_to_the_level(
+    merchant, product, location, how
+):
+    level = bucketed(product, location, 10, 2, safety_stock=2)  # 8 in buckets
+    held = reserve(merchant, Line(product, 3, location))
+    # A sale of 7 drains the 5 free bucket units and digs 2 into the safety stock.
+    services.stock_ship(
+        merchant=merchant, lines=[StockLine(product, location, 7)], actor=None,
+        idempotency_key=factories.key(),
+    )  # fmt: skip
+    assert level_row(level)[:3] == (3, 3, 2)
+    assert available(product) == 0
+    close(how, held)
+    # Of the 3 units back, 2 refill the safety stock (off the buckets); 1 stays reservable.
+    assert level_row(level)[:3] == (3, 1, 2)
+    assert sum(allotted - reserved for allotted, reserved in buckets(level)) == 1
+    assert available(product) == 1
+    assert_books_balance()
+
+
 def test_multi_line_and_unlocated_reservations_use_bucket_units(merchant, product, location):
     other = factories.product(merchant)
     factories.stock(other, location, 5)

@@ -309,6 +309,16 @@ _ENTRY_RESULT = """entry.stock_level_id, entry.product_id, entry.location_id, en
     entry.reserved_after, entry.damaged_after, entry.in_transit_after, entry.safety_stock_after,
     entry.version_after, entry.id"""
 
+# The new reservation, inserted once the guarded update (`moved`) let its units through.
+_HELD_RESERVATION = """
+        held AS (
+            INSERT INTO inventory_reservation (id, merchant_id, status, order_ref, expires_at,
+                source, created_by_id, created_at, closed_at)
+            SELECT %(reservation_id)s, %(merchant_id)s, %(status)s, %(order_ref)s,
+                %(expires_at)s, %(source)s, %(actor_id)s, %(at)s, NULL
+            FROM moved
+            RETURNING id
+        )"""
 # Given a CTE `r` of requests (the columns of _REQUEST_COLUMNS): the guarded update, its ledger
 # rows and its outbox rows, as CTEs `moved`, `entry` and `event`.
 _MOVED_ENTRY_EVENT = f"""
@@ -410,14 +420,7 @@ def reserve_statement(
                 AND l.location_id = %(location_id)s AND l.bucket_count = 0
         ),
         {_MOVED_ENTRY_EVENT},
-        held AS (
-            INSERT INTO inventory_reservation (id, merchant_id, status, order_ref, expires_at,
-                source, created_by_id, created_at, closed_at)
-            SELECT %(reservation_id)s, %(merchant_id)s, %(status)s, %(order_ref)s,
-                %(expires_at)s, %(source)s, %(actor_id)s, %(at)s, NULL
-            FROM moved
-            RETURNING id
-        ),
+        {_HELD_RESERVATION},
         line AS (
             INSERT INTO inventory_reservationline (reservation_id, stock_level_id, product_id,
                 location_id, quantity)
@@ -758,14 +761,7 @@ def bucket_reserve_statement(
                 'reference', %(reference)s::text), %(at)s
             FROM moved CROSS JOIN entry
         ),
-        held AS (
-            INSERT INTO inventory_reservation (id, merchant_id, status, order_ref, expires_at,
-                source, created_by_id, created_at, closed_at)
-            SELECT %(reservation_id)s, %(merchant_id)s, %(status)s, %(order_ref)s,
-                %(expires_at)s, %(source)s, %(actor_id)s, %(at)s, NULL
-            FROM moved
-            RETURNING id
-        ),
+        {_HELD_RESERVATION},
         line AS (
             INSERT INTO inventory_reservationline (reservation_id, stock_level_id, product_id,
                 location_id, quantity, bucket_id)
@@ -1029,6 +1025,16 @@ def _drain_for(failed: Sequence[Movement], ctx: MovementContext) -> list[Movemen
         bumped = None if m.expected_version is None else m.expected_version + 1
         retry.append(dataclasses.replace(m, expected_version=bumped))
     return retry
+
+
+def keep_safety_stock(level_ids: Iterable[int], ctx: MovementContext) -> None:
+    """For levels the caller has locked: drain free bucket units that would let reservations
+    dig into the safety stock. Needed after units come back to a bucket (a release or an
+    expiry) while a sale or a count had taken the level below its safety stock."""
+    rows = StockLevel.objects.filter(pk__in=list(level_ids), bucket_count__gt=0).values(
+        "on_hand", "reserved", "safety_stock", stock_level_id=F("id")
+    )
+    _keep_safety_stock(list(rows), ctx)
 
 
 def _keep_safety_stock(rows: Sequence[dict[str, Any]], ctx: MovementContext) -> None:

@@ -350,6 +350,7 @@ def _close_lines(
     order)."""
     per_level: dict[int, int] = defaultdict(int)
     per_bucket: dict[int, int] = defaultdict(int)
+    returning_to_buckets: set[int] = set()
     for level_id, bucket_id, quantity in ReservationLine.objects.filter(
         reservation_id=reservation_id
     ).values_list("stock_level_id", "bucket_id", "quantity"):
@@ -357,6 +358,12 @@ def _close_lines(
             per_level[level_id] += quantity
         if bucket_id is not None:
             per_bucket[bucket_id] += quantity
+            if not commit:
+                returning_to_buckets.add(level_id)
+    if returning_to_buckets:
+        # Units going back to a bucket may have to go on to the level (safety stock, below):
+        # lock every level first, in the global order, before any bucket.
+        quantities.lock_levels([*per_level, *returning_to_buckets])
     reference = f"reservation:{reservation_id}"
     quantities.apply_movements(
         [
@@ -385,6 +392,8 @@ def _close_lines(
         ],
         ctx,
     )
+    if returning_to_buckets:
+        quantities.keep_safety_stock(returning_to_buckets, ctx)
 
 
 def _transition(
