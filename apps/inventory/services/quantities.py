@@ -460,12 +460,14 @@ def reserve_into_new_reservation(
         "reservation": reservation,
         "ctx": ctx,
     }
+
+    def attempt(on_buckets: bool) -> HeldLine | None:
+        if on_buckets:
+            return _reserve_in_a_bucket(**args, sku=sku, location_code=location_code)
+        return _run_level_reserve(**args)
+
     guessed_bucketed = pair in _bucketed_pairs
-    held = (
-        _reserve_in_a_bucket(**args, sku=sku, location_code=location_code)
-        if guessed_bucketed
-        else _run_level_reserve(**args)
-    )
+    held = attempt(guessed_bucketed)
     if held is not None:
         return held
     state = _reservable(ctx.merchant_id, product_id, location_id)
@@ -474,11 +476,7 @@ def reserve_into_new_reservation(
     bucketed = state.bucket_count > 0
     _remember_bucketed(pair, bucketed)
     if bucketed != guessed_bucketed:  # the hint was stale: the right statement, once
-        held = (
-            _reserve_in_a_bucket(**args, sku=sku, location_code=location_code)
-            if bucketed
-            else _run_level_reserve(**args)
-        )
+        held = attempt(bucketed)
         if held is not None:
             return held
     if not bucketed and state.free == 0:
