@@ -48,6 +48,7 @@ class FastPath:
         self.backoff_seconds = backoff_seconds
         self.down_until = 0.0
         self._clients: dict[str, redis.Redis] = {}
+        self._scripts: dict[tuple[int, str], Any] = {}
         self._lock = threading.Lock()
 
     def client(self) -> redis.Redis | None:
@@ -65,6 +66,15 @@ class FastPath:
                         url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
                     )
                     found = self._clients[url] = redis.Redis(connection_pool=pool)
+        return found
+
+    def script(self, client: redis.Redis, source: str) -> Any:
+        """`source` registered on `client` (EVALSHA, loaded again by redis-py if Redis lost it),
+        once per client and script."""
+        key = (id(client), source)
+        found = self._scripts.get(key)
+        if found is None:
+            found = self._scripts[key] = client.register_script(source)
         return found
 
     def failed(self, error: Exception) -> None:

@@ -53,7 +53,6 @@ return {product, gen, redis.call('GET', ARGV[1] .. gen) or ''}
 redis_path = FastPath(
     "availability cache", timeout=TIMEOUT_SECONDS, backoff_seconds=BACKOFF_SECONDS
 )
-_scripts: dict[int, Any] = {}
 
 
 def _connection() -> tuple[redis.Redis, Any] | None:
@@ -62,10 +61,7 @@ def _connection() -> tuple[redis.Redis, Any] | None:
     client = redis_path.client()
     if client is None:
         return None
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(_READ)
-    return client, script
+    return client, redis_path.script(client, _READ)
 
 
 def _data_prefix(merchant_id: int, sku: str) -> str:

@@ -32,7 +32,6 @@ return {current, tonumber(redis.call('GET', KEYS[2]) or '0')}
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 redis_path = FastPath("API rate limit")
-_scripts: dict[int, object] = {}
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -45,17 +44,16 @@ def _counts(key: str, window: int, duration: int) -> tuple[int, int] | None:
     """(this window's count including this request, the previous window's), or None when the
     counters are out of reach."""
     current_key, previous_key = f"{key}:{window}", f"{key}:{window - 1}"
-    client = redis_path.client() if settings.REDIS_URL else None
-    if client is None:
-        if settings.REDIS_URL:  # Redis is backing off: let the request through
-            return None
+    if not settings.REDIS_URL:
         cache.add(current_key, 0, timeout=2 * duration)
         return cache.incr(current_key), cache.get(previous_key, 0)
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(_COUNT)
+    client = redis_path.client()
+    if client is None:  # Redis failed moments ago: let the request through
+        return None
     try:
-        current, previous = script(keys=[current_key, previous_key], args=[2 * duration])
+        current, previous = redis_path.script(client, _COUNT)(
+            keys=[current_key, previous_key], args=[2 * duration]
+        )
     except redis.RedisError as error:
         redis_path.failed(error)
         return None

@@ -309,6 +309,18 @@ _ENTRY_RESULT = """entry.stock_level_id, entry.product_id, entry.location_id, en
     entry.reserved_after, entry.damaged_after, entry.in_transit_after, entry.safety_stock_after,
     entry.version_after, entry.id"""
 
+
+def _reservation_params(reservation: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of `_HELD_RESERVATION` (and the ledger reference) for `reservation`."""
+    return {
+        "reference": f"reservation:{reservation['id']}",
+        "reservation_id": reservation["id"],
+        "order_ref": reservation["order_ref"],
+        "expires_at": reservation["expires_at"],
+        "status": reservation["status"],
+    }
+
+
 # The new reservation, inserted once the guarded update (`moved`) let its units through.
 _HELD_RESERVATION = """
         held AS (
@@ -405,11 +417,7 @@ def reserve_statement(
         location_id=location_id,
         quantity=quantity,
         reason=Reason.RESERVE,
-        reference=f"reservation:{reservation['id']}",
-        reservation_id=reservation["id"],
-        order_ref=reservation["order_ref"],
-        expires_at=reservation["expires_at"],
-        status=reservation["status"],
+        **_reservation_params(reservation),
     )
     sql = f"""
         WITH r ({", ".join(_REQUEST_COLUMNS)}) AS (
@@ -717,11 +725,7 @@ def bucket_reserve_statement(
         location_code=location_code,
         reason=BucketReason.RESERVE,
         bucket_topic=BUCKET_CHANGED,
-        reference=f"reservation:{reservation['id']}",
-        reservation_id=reservation["id"],
-        order_ref=reservation["order_ref"],
-        expires_at=reservation["expires_at"],
-        status=reservation["status"],
+        **_reservation_params(reservation),
     )
     sql = f"""
         WITH lvl AS (
