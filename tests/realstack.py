@@ -1,4 +1,4 @@
-"""Real processes for integration tests: a Celery worker and an ASGI server on the test
+"""Real processes for integration tests: Celery workers and the web servers on the test
 database and the test Redis, and a local webhook receiver. Each is bounded in time and
 stopped by its owner."""
 
@@ -8,6 +8,7 @@ import contextlib
 import http.server
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -137,32 +138,48 @@ def celery_workers(
 
 
 @contextlib.contextmanager
-def asgi_server(timeout: float = 30, port: int | None = None) -> Iterator[str]:
-    """Serve the ASGI application (HTTP + websockets, channels-redis) on a loopback port (a
-    free one by default); yields its base URL."""
-    port = port or free_port()
+def product_server(
+    timeout: float = 30, port: int | None = None, ws_port: int | None = None
+) -> Iterator[str]:
+    """`manage.py serve --no-background` on the test database and Redis: HTTP (granian, WSGI)
+    on `port` and websockets (uvicorn) on `ws_port`, free loopback ports by default; yields
+    the HTTP base URL. The pages it serves open their websockets on `ws_port`."""
+    port, ws_port = port or free_port(), ws_port or free_port()
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "uvicorn", "inventory_site.asgi:application",
-            "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-            "--log-level", "warning",
+            sys.executable, "manage.py", "serve", "--no-background", "--host", "127.0.0.1",
+            "--port", str(port), "--ws-port", str(ws_port),
         ],
         cwd=ROOT,
         # DEBUG lets WhiteNoise serve the app's static files without collectstatic.
         env=process_env(DJANGO_DEBUG="1"),
+        start_new_session=True,  # stopped as a group: the serve command and its two servers
     )  # fmt: skip
     try:
 
         def listening() -> bool:
             if process.poll() is not None:
-                raise AssertionError(f"ASGI server exited with {process.returncode}")
-            with socket.socket() as sock:
-                return sock.connect_ex(("127.0.0.1", port)) == 0
+                raise AssertionError(f"serve exited with {process.returncode}")
+            with socket.socket() as http, socket.socket() as ws:
+                return (
+                    http.connect_ex(("127.0.0.1", port)) == 0
+                    and ws.connect_ex(("127.0.0.1", ws_port)) == 0
+                )
 
         wait_for(listening, timeout=timeout, interval=0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        _stop(process)
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
 
 
 @dataclass

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -42,6 +43,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             snapshot=snapshot,
             stream_config={
                 "path": "/ws/stock/",
+                "port": settings.STOCKROOM_WEBSOCKET_PORT,
                 "merchant": merchant.pk,
                 "location": location.pk,
                 "since": snapshot.since,

@@ -209,11 +209,14 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
 }
 STOCKROOM_API_RATE_LIMIT = env("STOCKROOM_API_RATE_LIMIT", default="1200/min")
-# Threads per ASGI process serving HTTP requests (inventory_site/http_handler.py); each holds at
-# most one pooled database connection while it serves a request.
 # How long a process trusts an API key it has just looked up (revocation delay elsewhere).
 STOCKROOM_API_KEY_CACHE_SECONDS = env.float("STOCKROOM_API_KEY_CACHE_SECONDS", default=2.0)
+# Requests each HTTP worker process serves at once (its WSGI threads); each holds at most one
+# pooled database connection while it serves a request.
 STOCKROOM_HTTP_THREADS = env.int("STOCKROOM_HTTP_THREADS", default=4)
+# The port pages open websockets on when no proxy puts them on the page's own origin
+# (`manage.py serve` sets it to its websocket port); unset: same origin.
+STOCKROOM_WEBSOCKET_PORT = env.int("STOCKROOM_WEBSOCKET_PORT", default=None)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Stockroom merchant API",
     "DESCRIPTION": (

@@ -13,6 +13,7 @@ from .base import (
     REDIS_URL,
     STATIC_ROOT,
     STATICFILES_DIRS,
+    STOCKROOM_WEBSOCKET_PORT,
     env,
 )
 
@@ -48,6 +49,12 @@ X_FRAME_OPTIONS = "DENY"
 # Styles allow 'unsafe-inline' so pages and admin extensions may use style attributes; an
 # inline style cannot run code.
 # WebSockets (live stock) connect to the same host.
+# A websocket port of its own (no proxy in front, see `manage.py serve`) is another origin.
+WEBSOCKET_SOURCES = (
+    [f"ws://*:{STOCKROOM_WEBSOCKET_PORT}", f"wss://*:{STOCKROOM_WEBSOCKET_PORT}"]
+    if STOCKROOM_WEBSOCKET_PORT
+    else []
+)
 INSTALLED_APPS = [*INSTALLED_APPS, "csp"]
 MIDDLEWARE = [*MIDDLEWARE, "csp.middleware.CSPMiddleware"]
 CONTENT_SECURITY_POLICY = {
@@ -57,7 +64,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
-        "connect-src": ["'self'", "wss:"],
+        "connect-src": ["'self'", "wss:", *WEBSOCKET_SOURCES],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],

@@ -1,4 +1,4 @@
-"""The dashboard in headless Chromium against a real ASGI server, Celery worker and Redis."""
+"""The dashboard in headless Chromium against the real web servers, a Celery worker and Redis."""
 
 import threading
 
@@ -9,7 +9,7 @@ from django.test import Client
 from apps.inventory import services
 from inventory_site.celery import app as celery_app
 from tests import factories
-from tests.realstack import asgi_server, celery_workers, free_port, wait_until_workers_idle
+from tests.realstack import celery_workers, product_server, free_port, wait_until_workers_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -32,7 +32,7 @@ def worker():
 
 @pytest.fixture
 def live_stack(worker):
-    with asgi_server() as base_url:
+    with product_server() as base_url:
         yield base_url
 
 
@@ -117,8 +117,8 @@ def test_the_dashboard_catches_up_after_the_server_comes_back(
     worker, scene, browser, merchant, product, location
 ):
     level = scene["level"]
-    port = free_port()
-    with asgi_server(port=port) as base_url:
+    port, ws_port = free_port(), free_port()
+    with product_server(port=port, ws_port=ws_port) as base_url:
         context, page = open_dashboard(browser, base_url, scene["session"], merchant, location)
         page.wait_for_selector("#connection[data-state='live']", timeout=10_000)
     page.wait_for_selector("#connection[data-state='reconnecting']", timeout=5_000)
@@ -131,7 +131,7 @@ def test_the_dashboard_catches_up_after_the_server_comes_back(
         idempotency_key=factories.key(),
     )  # published while no server is listening: nobody receives it live
 
-    with asgi_server(port=port):
+    with product_server(port=port, ws_port=ws_port):
         page.wait_for_selector("#connection[data-state='live']", timeout=15_000)
         available = page.locator(f'tr[data-level="{level.pk}"] td[data-field="available"]')
         page.wait_for_function(

@@ -197,6 +197,8 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.
 class Process:
     """A child process (web server, worker) with its output in a file, stopped on exit."""
 
+    ws_port: int | None = None  # a web server's websocket port
+
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
@@ -231,22 +233,27 @@ class Process:
 
 
 def web_server(env: dict[str, str], workdir: Path, workers: int = 1) -> tuple[Process, int]:
-    """The product's own serve command (uvicorn, no background jobs) on a free loopback port."""
-    port = free_port()
+    """The product's own serve command (no background jobs) on free loopback ports: HTTP on
+    the returned port, websockets on `process.ws_port`."""
+    port, ws_port = free_port(), free_port()
     process = Process(
         [sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port",
-         str(port), "--no-background", "--workers", str(workers)],
+         str(port), "--ws-port", str(ws_port), "--no-background", "--workers", str(workers)],
         env, workdir / f"web-{port}.log",
     )  # fmt: skip
+    process.ws_port = ws_port
     import requests
 
     def answers() -> bool:
         if process.popen.poll() is not None:
             raise RuntimeError(f"web server exited:\n{process.output()}")
-        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code != 200:
+            return False
+        with socket.create_connection(("127.0.0.1", ws_port), timeout=1):
+            return True
 
     try:
-        wait_for(answers, START_TIMEOUT, f"the web server on port {port}")
+        wait_for(answers, START_TIMEOUT, f"the web server on ports {port} and {ws_port}")
     except BaseException:
         process.stop()
         raise
@@ -305,8 +312,19 @@ http {{
     upstream stockroom {{
 {servers}
     }}
+    upstream stockroom_websockets {{
+{ws_servers}
+    }}
     server {{
         listen 127.0.0.1:{port};
+        location /ws/ {{
+            proxy_pass http://stockroom_websockets;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header Host $host;
+            proxy_read_timeout 1h;
+        }}
         location / {{
             proxy_pass http://stockroom;
             proxy_http_version 1.1;
@@ -331,15 +349,20 @@ def nginx_binary() -> str:
     return found
 
 
-def load_balancer(upstream_ports: list[int], workdir: Path) -> tuple[Process, int]:
-    """nginx from the distribution, round-robin over the given loopback ports."""
+def load_balancer(
+    upstream_ports: list[int], workdir: Path, ws_ports: list[int] | None = None
+) -> tuple[Process, int]:
+    """nginx from the distribution, round-robin over the given loopback HTTP ports, and over
+    `ws_ports` for `/ws/` (websocket upgrades)."""
     port = free_port()
+    ws_ports = ws_ports or upstream_ports
     conf = workdir / "nginx.conf"
     conf.write_text(
         NGINX_CONF.format(
             workdir=workdir,
             port=port,
             servers="\n".join(f"        server 127.0.0.1:{p};" for p in upstream_ports),
+            ws_servers="\n".join(f"        server 127.0.0.1:{p};" for p in ws_ports),
         )
     )
     process = Process(

@@ -41,18 +41,19 @@ def test_each_subscriber_gets_each_event_once_with_every_process_doubled(
     products = [factories.product(merchant) for _ in range(3)]
     _, key = api_key_create(merchant=merchant, name="fan-out")
     env = django_env(DATABASE_URL=current_database_url(), REDIS_URL=private_redis.url)
-    web_ports = []
+    web_ports, ws_ports = [], []
     for _ in range(2):
         web, port = web_server(env, workdir)
         processes.append(web)
         web_ports.append(port)
-    nginx, nginx_port = load_balancer(web_ports, workdir)
+        ws_ports.append(web.ws_port)
+    nginx, nginx_port = load_balancer(web_ports, workdir, ws_ports)
     processes.append(nginx)
     for n in range(2):
         processes.append(event_worker(env, workdir, f"dispatcher-{n}"))
     api = Api(f"http://127.0.0.1:{nginx_port}", key)
 
-    streams = [Stream(port, key) for port in web_ports for _ in range(2)]
+    streams = [Stream(port, key) for port in ws_ports for _ in range(2)]
     raw = GroupReceiver(private_redis.url, merchant_group(merchant.pk))
     with webhook_receiver([200]) as partner:
         WebhookEndpoint.objects.create(

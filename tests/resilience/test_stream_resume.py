@@ -37,7 +37,7 @@ def test_subscribers_resume_after_a_redis_outage_without_gaps_or_duplicates(
     api = Api(f"http://127.0.0.1:{port}", key)
     receive = (product.sku, location.code)
 
-    by_query, by_action = Stream(port, key), Stream(port, key)
+    by_query, by_action = Stream(web.ws_port, key), Stream(web.ws_port, key)
     api.receive(*receive, 3)
     api.receive(*receive, 4)
     seen = by_query.events(2)
@@ -50,7 +50,7 @@ def test_subscribers_resume_after_a_redis_outage_without_gaps_or_duplicates(
     assert by_query.wait_closed() == CLOSE_TRY_AGAIN_LATER
     assert by_action.wait_closed() == CLOSE_TRY_AGAIN_LATER
     with pytest.raises(InvalidStatus) as refused:
-        Stream(port, key, since=seen[-1]["id"])
+        Stream(web.ws_port, key, since=seen[-1]["id"])
     assert refused.value.response.status_code == 403
     # Stock changes through the API still work; their events wait in the outbox.
     for quantity in (1, 2, 5):
@@ -62,8 +62,8 @@ def test_subscribers_resume_after_a_redis_outage_without_gaps_or_duplicates(
     assert all(event.published_at is None for event in missed)
 
     private_redis.start()  # same port, empty
-    by_query = Stream(port, key, since=seen[-1]["id"])
-    by_action = Stream(port, key)
+    by_query = Stream(web.ws_port, key, since=seen[-1]["id"])
+    by_action = Stream(web.ws_port, key)
     by_action.send({"action": "resume", "since": seen[-1]["id"]})
     for stream in (by_query, by_action):
         replayed = stream.events(4)

@@ -150,7 +150,9 @@
     const query = new URLSearchParams({
       merchant: config.merchant, locations: config.location, since: lastEventId,
     });
-    socket = new WebSocket(scheme + window.location.host + config.path + "?" + query);
+    // Websockets share the page's origin behind a proxy, or have a port of their own.
+    const host = config.port ? window.location.hostname + ":" + config.port : window.location.host;
+    socket = new WebSocket(scheme + host + config.path + "?" + query);
     socket.onopen = () => { retryDelay = 500; };
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
