@@ -9,7 +9,7 @@ from django.test import Client
 from apps.inventory import services
 from inventory_site.celery import app as celery_app
 from tests import factories
-from tests.realstack import celery_workers, product_server, free_port, wait_until_workers_idle
+from tests.realstack import celery_workers, free_port, product_server, wait_until_workers_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

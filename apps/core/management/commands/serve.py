@@ -66,9 +66,7 @@ class Command(BaseCommand):
             default=settings.STOCKROOM_HTTP_THREADS,
             help="Requests each HTTP worker serves at once (STOCKROOM_HTTP_THREADS).",
         )
-        parser.add_argument(
-            "--ws-workers", type=int, default=1, help="Websocket worker processes."
-        )
+        parser.add_argument("--ws-workers", type=int, default=1, help="Websocket worker processes.")
         parser.add_argument(
             "--no-background", action="store_true", help="Start no worker or scheduler."
         )
