@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+# The API first: patterns are tried in order, and its requests are the most frequent.
 urlpatterns = [
+    path("api/", include("inventory_site.api_urls")),
     path("admin/reports/", include("apps.reports.urls")),
     path("admin/", admin.site.urls),
-    path("api/", include("inventory_site.api_urls")),
     path("", include("apps.observability.urls")),
     path("dashboard/", include("apps.dashboard.urls")),
 ]

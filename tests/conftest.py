@@ -7,6 +7,8 @@ import pytest
 import redis
 from django.conf import settings
 
+from apps.core.api import throttling
+from apps.inventory import availability_cache
 from tests import factories
 
 
@@ -43,7 +45,11 @@ def unused_port() -> int:
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
+    """Each test starts with an empty Redis db, and this process forgets what it kept of it
+    (rate budgets, cached availability)."""
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    throttling.budgets = throttling.Budgets()
+    availability_cache._local.clear()
 
 
 @pytest.fixture

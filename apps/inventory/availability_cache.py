@@ -1,36 +1,46 @@
-"""Availability reads served from Redis, invalidated by a per-product generation counter.
+"""Availability reads served from memory or Redis, invalidated by every committed change.
 
-Keys (Redis db of `REDIS_URL`):
-  avail:sku:<merchant>:<sku>         -> product id (10 minutes)
-  avail:gen:<product>                -> generation, INCR'd after every commit that moves stock
-  avail:data:<merchant>:<sku>:<gen>  -> the availability figures at that generation (TTL_SECONDS)
+Two levels, both keyed by merchant and SKU:
 
-A read is one Redis round trip (a Lua script reads the three keys). On a miss the reader takes
-the generation *before* querying the database and stores what it read under that generation; the
-engine increments the generation *after* its transaction commits. So a value stored under
-generation g was read no earlier than the commit that produced g's predecessor: once a writer's
-INCR has happened, no reader can be served figures older than that commit. Staleness is bounded
-by the commit-to-INCR gap (an after-commit callback in the writing process), and by TTL_SECONDS
-when an INCR is lost (Redis unreachable at that moment) or for changes that move no stock
-(a location's status, a product's activation).
+1. **This process's memory**: the figures and their encoded JSON, valid until an invalidation
+   message names the product or the merchant (`apps.core.invalidation`) or LOCAL_TTL_SECONDS
+   pass. A hit costs no round trip at all.
+2. **Redis** (db of `REDIS_URL`), one round trip (a Lua script reads the keys):
+     avail:sku:<merchant>:<sku>                 -> product id (SKU_TTL_SECONDS)
+     avail:gen:<product>                        -> generation, INCR'd after every stock commit
+     avail:mgen:<merchant>                      -> generation of the merchant's locations
+     avail:data:<merchant>:<sku>:<gen>:<mgen>   -> the figures at those generations
+
+On a Redis miss the reader takes the generations *before* querying the database and stores
+what it read under them; writers move the generations on *after* their transaction commits,
+and publish the invalidation in the same round trip. So figures stored under a generation were
+read no earlier than the commit that produced it: once a writer's INCR has happened, no reader
+is served figures older than that commit, from Redis or (after its listener has the message,
+well under a millisecond later) from memory. Staleness is bounded by the commit-to-INCR gap
+(an after-commit callback in the writing process), and by TTL_SECONDS when an invalidation is
+lost (Redis unreachable at that moment).
 
 Redis is an accelerator, never a dependency: any Redis error sends the read to the database and
-skips the cache for BACKOFF_SECONDS; invalidation errors are swallowed (the TTL bounds them).
+skips the cache for BACKOFF_SECONDS; invalidation errors are swallowed (the TTLs bound them).
+All keys carry the deployment's prefix (`STOCKROOM_REDIS_PREFIX`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import redis
+from django.conf import settings
 from django.db import transaction
 
 from apps.catalog.models import Product
+from apps.core.invalidation import InvalidationChannel
 from apps.inventory import selectors
 from apps.inventory.exceptions import ObjectNotFound
 from apps.merchants.models import Merchant
@@ -38,37 +48,61 @@ from inventory_site.redis_pool import FastPath
 
 logger = logging.getLogger(__name__)
 
-TTL_SECONDS = 10
-SKU_TTL_SECONDS = 600
+TTL_SECONDS = 300
+LOCAL_TTL_SECONDS = 60
+LOCAL_MAX_ENTRIES = 100_000
+SKU_TTL_SECONDS = 3600
 BACKOFF_SECONDS = 1.0
 TIMEOUT_SECONDS = 0.1
 
 _READ = """
 local product = redis.call('GET', KEYS[1])
 if not product then return {} end
-local gen = redis.call('GET', 'avail:gen:' .. product) or '0'
-return {product, gen, redis.call('GET', ARGV[1] .. gen) or ''}
+local gen = redis.call('GET', ARGV[2] .. product) or '0'
+local mgen = redis.call('GET', KEYS[2]) or '0'
+return {product, gen, mgen, redis.call('GET', ARGV[1] .. gen .. ':' .. mgen) or ''}
 """
 
 redis_path = FastPath(
     "availability cache", timeout=TIMEOUT_SECONDS, backoff_seconds=BACKOFF_SECONDS
 )
+invalidations = InvalidationChannel("availability")
 
 
-def _connection() -> tuple[redis.Redis, Any] | None:
-    """The process's client (thread-safe, pooled) and read script, or None when Redis is not
-    configured or failed less than BACKOFF_SECONDS ago."""
-    client = redis_path.client()
-    if client is None:
-        return None
-    return client, redis_path.script(client, _READ)
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Entry:
+    result: selectors.Availability
+    encoded: bytes  # the document for quantity 1
+    sources: tuple[str, ...]
+    token: Any
+    expires: float
 
 
-def _data_prefix(merchant_id: int, sku: str) -> str:
-    return f"avail:data:{merchant_id}:{sku}:"
+_local: dict[tuple[int, str], _Entry] = {}
+
+
+def _key(name: str) -> str:
+    return f"{settings.STOCKROOM_REDIS_PREFIX}:avail:{name}"
+
+
+def _sources(merchant_id: int, product_id: int) -> tuple[str, ...]:
+    return (f"p:{product_id}", f"m:{merchant_id}")
+
+
+def encode(result: selectors.Availability) -> bytes:
+    """The API's JSON document for `result` (the dataclass has exactly the documented fields)."""
+    return orjson.dumps(dataclasses.asdict(result))
+
+
+def _decode(raw: bytes) -> selectors.Availability:
+    data = orjson.loads(raw)
+    data["locations"] = [selectors.LocationAvailability(**place) for place in data["locations"]]
+    return selectors.Availability(**data)
 
 
 def _for_quantity(base: selectors.Availability, quantity: int) -> selectors.Availability:
+    if quantity == base.requested:
+        return base
     return dataclasses.replace(
         base,
         requested=quantity,
@@ -78,67 +112,114 @@ def _for_quantity(base: selectors.Availability, quantity: int) -> selectors.Avai
     )
 
 
-def _encode(result: selectors.Availability) -> str:
-    return json.dumps(dataclasses.asdict(result), separators=(",", ":"))
+def _fresh(merchant: Merchant, sku: str) -> _Entry | None:
+    entry = _local.get((merchant.pk, sku))
+    if (
+        entry is not None
+        and entry.expires > time.monotonic()
+        and invalidations.valid(entry.token, entry.sources)
+    ):
+        return entry
+    return None
 
 
-def _decode(raw: bytes) -> selectors.Availability:
-    data = json.loads(raw)
-    data["locations"] = [selectors.LocationAvailability(**place) for place in data["locations"]]
-    return selectors.Availability(**data)
+def availability_document(*, merchant: Merchant, sku: str, quantity: int = 1) -> bytes:
+    """The encoded availability document (the API's answer), as `availability`: from this
+    process's memory when it holds current figures, encoded once per change."""
+    entry = _fresh(merchant, sku)
+    if entry is not None and quantity == entry.result.requested:
+        return entry.encoded
+    return encode(availability(merchant=merchant, sku=sku, quantity=quantity))
 
 
 def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> selectors.Availability:
-    """The same answer as `selectors.availability`, from the cache when it holds the current
-    generation. Never fails because of Redis."""
-    found = _connection()
-    if found is None:
+    """The same answer as `selectors.availability`, from memory or Redis when they hold the
+    current generation. Never fails because of Redis."""
+    entry = _fresh(merchant, sku)
+    if entry is not None:
+        return _for_quantity(entry.result, quantity)
+    client = redis_path.client()
+    if client is None:
         return selectors.availability(merchant=merchant, sku=sku, quantity=quantity)
-    client, read = found
-    prefix = _data_prefix(merchant.pk, sku)
-    sku_key = f"avail:sku:{merchant.pk}:{sku}"
+    token = invalidations.token()  # before anything is read: see apps.core.invalidation
     try:
-        found = read(keys=[sku_key], args=[prefix])
-        if found and found[2]:
-            return _for_quantity(_decode(found[2]), quantity)
-        if found:
-            product_id, generation = int(found[0]), found[1].decode()
-        else:
-            product_id = (
-                Product.objects.filter(merchant=merchant, sku=sku)
-                .values_list("pk", flat=True)
-                .first()
-            )
-            if product_id is None:
-                raise ObjectNotFound(f"Product {sku} not found.", sku=sku)
-            generation = (client.get(f"avail:gen:{product_id}") or b"0").decode()
-        # The generation is read before the database: see the module docstring.
-        result = selectors.availability(merchant=merchant, sku=sku, quantity=1)
-        pipe = client.pipeline(transaction=False)
-        pipe.set(sku_key, product_id, ex=SKU_TTL_SECONDS)
-        pipe.set(prefix + generation, _encode(result), ex=TTL_SECONDS)
-        pipe.execute()
-        return _for_quantity(result, quantity)
+        product_id, result = _through_redis(client, merchant, sku)
     except redis.RedisError as error:
         redis_path.failed(error)
         return selectors.availability(merchant=merchant, sku=sku, quantity=quantity)
+    if token is not None:
+        if len(_local) >= LOCAL_MAX_ENTRIES:
+            _local.clear()
+        _local[(merchant.pk, sku)] = _Entry(
+            result=result,
+            encoded=encode(result),
+            sources=_sources(merchant.pk, product_id),
+            token=token,
+            expires=time.monotonic() + LOCAL_TTL_SECONDS,
+        )
+    return _for_quantity(result, quantity)
 
 
-def invalidate(product_ids: Iterable[int]) -> None:
-    """Move the generation of each product on: cached figures for it stop being served."""
-    found = _connection()
-    if found is None:
+def _through_redis(
+    client: redis.Redis, merchant: Merchant, sku: str
+) -> tuple[int, selectors.Availability]:
+    """(product id, figures for quantity 1) from Redis, or from the database stored in Redis."""
+    data_prefix = _key(f"data:{merchant.pk}:{sku}:")
+    sku_key = _key(f"sku:{merchant.pk}:{sku}")
+    merchant_key = _key(f"mgen:{merchant.pk}")
+    found = redis_path.script(client, _READ)(
+        keys=[sku_key, merchant_key], args=[data_prefix, _key("gen:")]
+    )
+    if found and found[3]:
+        return int(found[0]), _decode(found[3])
+    if found:
+        product_id, generation, merchant_generation = int(found[0]), found[1], found[2]
+    else:
+        product_id = (
+            Product.objects.filter(merchant=merchant, sku=sku).values_list("pk", flat=True).first()
+        )
+        if product_id is None:
+            raise ObjectNotFound(f"Product {sku} not found.", sku=sku)
+        generation, merchant_generation = client.mget(_key(f"gen:{product_id}"), merchant_key)
+    # The generations are read before the database: see the module docstring.
+    result = selectors.availability(merchant=merchant, sku=sku, quantity=1)
+    data_key = (
+        f"{data_prefix}{(generation or b'0').decode()}:{(merchant_generation or b'0').decode()}"
+    )
+    pipe = client.pipeline(transaction=False)
+    pipe.set(sku_key, product_id, ex=SKU_TTL_SECONDS)
+    pipe.set(data_key, encode(result), ex=TTL_SECONDS)
+    pipe.execute()
+    return product_id, result
+
+
+def invalidate(product_ids: Iterable[int] = (), merchant_ids: Iterable[int] = ()) -> None:
+    """Move the generation of each product (and each merchant's locations) on, and tell every
+    process: cached figures for them stop being served. One round trip."""
+    products, merchants = sorted(set(product_ids)), sorted(set(merchant_ids))
+    names = [f"p:{p}" for p in products] + [f"m:{m}" for m in merchants]
+    if not names:
         return
-    client, _ = found
+    invalidations.applied(names)  # this process at once, whatever happens to Redis
+    client = redis_path.client()
+    if client is None:
+        return
     try:
         pipe = client.pipeline(transaction=False)
-        for product_id in sorted(set(product_ids)):
-            pipe.incr(f"avail:gen:{product_id}")
+        for product_id in products:
+            pipe.incr(_key(f"gen:{product_id}"))
+        for merchant_id in merchants:
+            pipe.incr(_key(f"mgen:{merchant_id}"))
+        invalidations.publish(pipe, names)
         pipe.execute()
     except redis.RedisError as error:
         redis_path.failed(error)
 
 
-def invalidate_after_commit(product_ids: Iterable[int]) -> None:
+def invalidate_after_commit(
+    product_ids: Iterable[int] = (), merchant_ids: Iterable[int] = ()
+) -> None:
     """Invalidate once the current transaction commits (nothing if it rolls back)."""
-    transaction.on_commit(functools.partial(invalidate, frozenset(product_ids)), robust=True)
+    transaction.on_commit(
+        functools.partial(invalidate, frozenset(product_ids), frozenset(merchant_ids)), robust=True
+    )

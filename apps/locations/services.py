@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from apps.core.unique_save import save_unique
+from apps.inventory import availability_cache
 from apps.inventory.exceptions import InvalidRequest, InvalidState
 from apps.inventory.models import LedgerEntry, Reservation, ReservationLine, StockLevel, Transfer
 from apps.locations.models import Location
@@ -38,6 +39,8 @@ def location_update(*, location: Location, **fields: Any) -> Location:
         message=f"A location with code {location.code} already exists.",
         update_fields=[*changes, "updated_at"],
     )
+    # Status, code and priority are part of every availability answer at this merchant.
+    availability_cache.invalidate_after_commit(merchant_ids=[location.merchant_id])
     return location
 
 

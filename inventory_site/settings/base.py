@@ -55,7 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.core.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -125,6 +125,9 @@ STORAGES = {
 
 # --- Redis: cache, channel layer, Celery broker ---------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# Every key this deployment writes to Redis starts with this: deployments sharing one Redis
+# must each set their own.
+STOCKROOM_REDIS_PREFIX = env("STOCKROOM_REDIS_PREFIX", default="stockroom")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -202,13 +205,17 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.throttling.CredentialRateThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["apps.core.api.rendering.FastJSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.api.rendering.JSONFirstNegotiation",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.problems.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# Requests per API key or signed-in user, and per client address for requests without valid
+# credentials (no key, a wrong key), across every process.
 STOCKROOM_API_RATE_LIMIT = env("STOCKROOM_API_RATE_LIMIT", default="1200/min")
+STOCKROOM_API_ANONYMOUS_RATE_LIMIT = env("STOCKROOM_API_ANONYMOUS_RATE_LIMIT", default="60/min")
 # How long a process trusts an API key it has just looked up (revocation delay elsewhere).
 STOCKROOM_API_KEY_CACHE_SECONDS = env.float("STOCKROOM_API_KEY_CACHE_SECONDS", default=2.0)
 # Requests each HTTP worker process serves at once (its WSGI threads); each holds at most one

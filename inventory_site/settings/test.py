@@ -36,3 +36,6 @@ CELERY_BROKER_URL = REDIS_URL
 # Every request looks its API key up (query counts stay exact, a revocation shows at once);
 # tests/apikeys turns the short-lived key cache on where it is the subject.
 STOCKROOM_API_KEY_CACHE_SECONDS = 0
+# Tests send many requests without credentials from one address; tests/api/test_rate_limit.py
+# sets its own budgets.
+STOCKROOM_API_ANONYMOUS_RATE_LIMIT = "100000/min"

@@ -1,3 +1,4 @@
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -7,6 +8,7 @@ from rest_framework.response import Response
 
 from apps.core.api.pagination import StandardPagination
 from apps.core.api.tenancy import MerchantAccess
+from apps.core.api.throttling import rate_limit_headers
 
 
 class MerchantAPIView(GenericAPIView):
@@ -19,12 +21,31 @@ class MerchantAPIView(GenericAPIView):
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
+        """DRF's checks, with the rate limit first: DRF authenticates and checks permissions
+        before it throttles, so requests with no key or a wrong key were never counted."""
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
+            request
+        )
+        request.version, request.versioning_scheme = self.determine_version(
+            request, *args, **kwargs
+        )
+        self.check_throttles(request)  # authenticates, counting a wrong key before refusing it
+        self.perform_authentication(request)
+        self.check_permissions(request)
         if any("\x00" in str(value) for value in kwargs.values()):
             raise exceptions.NotFound("No such object.")  # PostgreSQL cannot even compare NUL
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for name, value in rate_limit_headers(request).items():
+            response[name] = value
+        return response
+
     def query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
         """Validated query parameters (400 naming the parameter when invalid)."""
+        if not self.request.query_params:  # the defaults: validated once per class
+            return dict(_defaults(serializer_class))
         params = serializer_class(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         return params.validated_data
@@ -41,3 +62,11 @@ class MerchantAPIView(GenericAPIView):
     ) -> Response:
         page = self.paginate_queryset(items)
         return self.get_paginated_response(serializer_class(page, many=True).data)
+
+
+@functools.cache
+def _defaults(serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    """What a query serializer makes of no parameters (every default is a constant)."""
+    params = serializer_class(data={})
+    params.is_valid(raise_exception=True)
+    return dict(params.validated_data)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -97,12 +97,12 @@ class AvailabilityView(MerchantAPIView):
     )
     def get(self, request, sku: str):
         quantity = self.query(s.AvailabilityQuerySerializer)["quantity"]
-        result = availability_cache.availability(
+        # The cached document has exactly the documented fields (AvailabilitySerializer),
+        # encoded once per change rather than serialized per request.
+        document = availability_cache.availability_document(
             merchant=request.merchant, sku=sku, quantity=quantity
         )
-        # The dataclass has exactly the documented fields (AvailabilitySerializer): dumping it
-        # skips building a serializer per request on the busiest read.
-        return Response(dataclasses.asdict(result))
+        return HttpResponse(document, content_type="application/json")
 
 
 class StockChangeView(MerchantAPIView):

@@ -3,6 +3,7 @@ from django.urls import path
 from apps.inventory.api import ledger_views, order_views, stock_views
 
 urlpatterns = [
+    path("availability/<path:sku>/", stock_views.AvailabilityView.as_view(), name="availability"),
     path("stock/", stock_views.StockLevelListView.as_view(), name="stock-list"),
     path("stock/receipts/", stock_views.ReceiptView.as_view(), name="stock-receipts"),
     path("stock/shipments/", stock_views.ShipmentView.as_view(), name="stock-shipments"),
@@ -15,7 +16,6 @@ urlpatterns = [
         stock_views.StockLevelDetailView.as_view(),
         name="stock-detail",
     ),
-    path("availability/<path:sku>/", stock_views.AvailabilityView.as_view(), name="availability"),
     path("reservations/", order_views.ReservationListView.as_view(), name="reservation-list"),
     path(
         "reservations/<uuid:reservation_id>/",
