@@ -85,7 +85,7 @@ def wait_until_workers_idle(timeout: float = 30) -> None:
     broker = redis.Redis.from_url(settings.REDIS_URL)
 
     def idle() -> bool:
-        if broker.llen("celery"):
+        if broker.llen(f"{settings.STOCKROOM_REDIS_PREFIX}:celery"):
             return False
         inspector = celery_app.control.inspect(timeout=0.5)
         busy = [*(inspector.active() or {}).values(), *(inspector.reserved() or {}).values()]

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
 MAX_BATCHES = 20
 # Set while a dispatch task is queued, so a burst of commits enqueues one task, not thousands.
-DISPATCH_QUEUED_KEY = "stockroom:outbox:dispatch-queued"
+DISPATCH_QUEUED_KEY = "outbox:dispatch-queued"  # under the cache's deployment prefix
 DISPATCH_QUEUED_TTL = 30
 
 

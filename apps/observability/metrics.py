@@ -39,7 +39,7 @@ SHARED_COUNTERS = {
     "reservations_refused": "Reservation requests refused for lack of stock.",
     "webhook_failures": "Webhook delivery attempts that failed.",
 }
-_SHARED_KEY = "stockroom:metrics:{}"
+_SHARED_KEY = "metrics:{}"  # under the cache's deployment prefix
 
 
 def count(name: str, by: int = 1) -> None:

@@ -133,6 +133,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": STOCKROOM_REDIS_PREFIX,
             # One pool per process, not one per request (see inventory_site/redis_pool.py).
             "OPTIONS": {"pool_class": "inventory_site.redis_pool.SharedConnectionPool"},
         }
@@ -140,7 +141,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{STOCKROOM_REDIS_PREFIX}:asgi"},
         }
     }
 else:
@@ -266,7 +267,8 @@ if REDIS_URL:
     )
 # A task whose worker died unacknowledged is delivered again after this many seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "global_keyprefix": f"{STOCKROOM_REDIS_PREFIX}:",  # queues, results, control
 }
 DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
 DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)

@@ -1,7 +1,7 @@
 """Tests: always real PostgreSQL (DATABASE_URL, default the local server) and real Redis."""
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import DATABASES, STOCKROOM_REDIS_PREFIX, env
 
 DATABASES["default"] = env.db(
     "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/stockroom"
@@ -23,12 +23,16 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 # Real Redis for the cache and the channel layer (a database of its own, flushed by tests).
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": STOCKROOM_REDIS_PREFIX,
+    }
 }
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{STOCKROOM_REDIS_PREFIX}:asgi"},
     }
 }
 CELERY_BROKER_URL = REDIS_URL

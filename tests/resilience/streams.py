@@ -15,6 +15,7 @@ from typing import Any
 import requests
 from asgiref.sync import async_to_sync
 from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -107,7 +108,9 @@ class GroupReceiver:
     dropped or deduplicated by a websocket consumer."""
 
     def __init__(self, url: str, group: str) -> None:
-        self.layer = RedisChannelLayer(hosts=[url])
+        self.layer = RedisChannelLayer(
+            hosts=[url], prefix=f"{settings.STOCKROOM_REDIS_PREFIX}:asgi"
+        )
         self.channel = async_to_sync(self._join)(group)
 
     async def _join(self, group: str) -> str:

@@ -36,7 +36,10 @@ def redis_everywhere(settings, private_redis):
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [private_redis.url]},
+            "CONFIG": {
+                "hosts": [private_redis.url],
+                "prefix": f"{settings.STOCKROOM_REDIS_PREFIX}:asgi",
+            },
         }
     }
     broker, eager = celery_app.conf.broker_url, celery_app.conf.task_always_eager

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from celery import Celery
+from django.conf import settings
 
 from apps.inventory import services
 from apps.inventory.ledger_replay import find_drift
@@ -54,6 +55,7 @@ def test_killed_task_is_retried_and_releases_once(
 
     # Not the current app: the rest of the suite keeps publishing through the project app.
     producer = Celery("producer", broker=private_redis.url, set_as_current=False)
+    producer.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     producer.send_task(
         "tests.resilience.release_then_stall",
         args=[merchant.pk, str(reservation.pk), factories.key(), str(marker), stall],

@@ -163,7 +163,7 @@ def test_an_unreachable_endpoint_is_a_failed_attempt_with_backoff(
     assert "Error" in delivery.last_error
     assert 60 <= (delivery.next_attempt_at - delivery.last_attempt_at).total_seconds() < 65
     assert webhook_retry_due() == 0  # not due yet
-    assert cache.get("stockroom:metrics:webhook_failures") == 1  # exported at /metrics
+    assert cache.get("metrics:webhook_failures") == 1  # exported at /metrics
 
 
 @pytest.mark.django_db
