@@ -9,4 +9,4 @@ urlpatterns = [
     path("dashboard/", include("apps.dashboard.urls")),
 ]
 
-handler404 = "apps.core.api.problems.not_found"
+handler404 = "apps.api.problems.not_found"

@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from apps.alerts.models import Alert
 from apps.alerts.services import alert_acknowledge, alert_resolve
-from apps.core.admin_scoping import ScopedAdminMixin
+from apps.merchants.admin_scoping import ScopedAdminMixin
 
 
 @admin.register(Alert)

@@ -22,16 +22,15 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core import idempotency
+from apps.core.errors import DomainError, IdempotencyKeyReused
+from apps.core.models import IdempotencyRecord
 from apps.inventory.exceptions import (
     CountBelowReserved,
     ExceedsMaxLevel,
-    IdempotencyKeyReused,
     InsufficientStock,
-    InventoryError,
     VersionConflict,
 )
-from apps.inventory.models import IdempotencyRecord
-from apps.inventory.services import idempotency
 from apps.merchants.models import Merchant
 
 # Raised only after a service's claim succeeded, i.e. for a key never used before.
@@ -138,7 +137,7 @@ def stock_write(request: Request, perform: Callable[[str], tuple[Response, bool]
         # Stock refusals come from the guarded statements, after the service claimed the key
         # afresh: no earlier response can exist (a flash sale's late 409s stay one query short).
         raise
-    except (exceptions.APIException, InventoryError):
+    except (exceptions.APIException, DomainError):
         stored = stored_response(request.merchant, key, fingerprint)
         if stored is not None:
             return stored

@@ -3,7 +3,8 @@
 Every refusal (domain errors from the services, DRF's own validation, authentication,
 throttling, routing and parsing errors) comes out as
 `{type, title, status, detail, code, fields, ...figures}`; `fields` maps each offending field
-(dotted path, e.g. `lines.0.quantity`) to its messages.
+(dotted path, e.g. `lines.0.quantity`) to its messages. A domain error says itself what it
+answers (`apps.core.errors.DomainError`: code, title, HTTP status, field and figures).
 """
 
 from __future__ import annotations
@@ -14,27 +15,13 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from apps.inventory import exceptions as domain
+from apps.core.errors import DomainError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-
-DOMAIN_STATUS: dict[type[domain.InventoryError], int] = {
-    domain.InvalidRequest: 400,
-    domain.ObjectNotFound: 404,
-    domain.VersionConflict: 412,
-    domain.IdempotencyKeyReused: 422,
-    # Refusals of a well-formed request because of the current state of stock:
-    domain.InsufficientStock: 409,
-    domain.CountBelowReserved: 409,
-    domain.ExceedsMaxLevel: 409,
-    domain.InvalidState: 409,
-    domain.LocationUnavailable: 409,
-    domain.ProductInactive: 409,
-}
 
 DRF_CODES: dict[type[exceptions.APIException], tuple[str, str]] = {
     exceptions.ValidationError: ("invalid_request", "Invalid request"),
@@ -96,31 +83,21 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(detail)]}
 
 
-def domain_problem(error: domain.InventoryError) -> dict[str, Any]:
-    status_code = next(
-        (code for cls, code in DOMAIN_STATUS.items() if isinstance(error, cls)),
-        status.HTTP_409_CONFLICT,
-    )
-    details = {k: v for k, v in error.details.items() if k not in {"field", "status"}}
-    if isinstance(error, domain.InvalidState):
-        details["state"] = error.status
-    fields = None
-    if isinstance(error, domain.InvalidRequest) and error.field:
-        fields = {error.field: [error.message]}
+def domain_problem(error: DomainError) -> dict[str, Any]:
     return problem(
-        status_code=status_code,
+        status_code=error.http_status,
         code=error.code,
         title=error.title,
         detail=error.message,
-        fields=fields,
-        **details,
+        fields={error.field: [error.message]} if error.field else None,
+        **error.figures(),
     )
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error as problem+json. Unknown exceptions propagate
     (a bug is a 500 and is logged, never disguised)."""
-    if isinstance(exc, domain.InventoryError):
+    if isinstance(exc, DomainError):
         set_rollback()
         return problem_response(domain_problem(exc))
     if isinstance(exc, DataError):

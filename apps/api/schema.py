@@ -7,9 +7,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-from apps.core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from apps.core.api.problems import PROBLEM_CONTENT_TYPE
-from apps.core.api.tenancy import MERCHANT_HEADER
+from apps.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from apps.api.problems import PROBLEM_CONTENT_TYPE
+from apps.api.tenancy import MERCHANT_HEADER
 
 
 class ProblemSerializer(serializers.Serializer):

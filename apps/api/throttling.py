@@ -22,7 +22,7 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 from apps.apikeys.models import ApiKey
-from inventory_site.redis_pool import FastPath
+from apps.core.redis_pool import FastPath
 
 _COUNT = """
 local current = redis.call('INCR', KEYS[1])

@@ -5,8 +5,8 @@ from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from apps.core.api.pagination import StandardPagination
-from apps.core.api.tenancy import MerchantAccess
+from apps.api.pagination import StandardPagination
+from apps.api.tenancy import MerchantAccess
 
 
 class MerchantAPIView(GenericAPIView):

@@ -15,10 +15,17 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from apps.inventory.exceptions import IdempotencyKeyReused, InvalidRequest
-from apps.inventory.models import IdempotencyRecord
+from apps.core.errors import IdempotencyKeyReused, InvalidRequest
+from apps.core.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
+# One round trip. Returns the new record's id, or no row when the key was claimed before (a claim
+# still in flight makes it wait for that transaction to end).
+CLAIM = (
+    f"INSERT INTO {IdempotencyRecord._meta.db_table} "
+    "(merchant_id, key, operation, fingerprint, result, created_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (merchant_id, key) DO NOTHING RETURNING id"
+)
 
 
 def fingerprint(operation: str, request: dict[str, Any]) -> str:
@@ -50,9 +57,7 @@ def claim(
     digest = fingerprint(operation, request)
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO inventory_idempotencyrecord "
-            "(merchant_id, key, operation, fingerprint, result, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (merchant_id, key) DO NOTHING RETURNING id",
+            CLAIM,
             [merchant_id, key, operation, digest, json.dumps(result, default=str), timezone.now()],
         )
         if cursor.fetchone() is not None:

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import redis
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +53,6 @@ class FastPath:
         self._lock = threading.Lock()
 
     def client(self) -> redis.Redis | None:
-        from django.conf import settings
-
         url = settings.REDIS_URL
         if not url or time.monotonic() < self.down_until:
             return None

@@ -13,13 +13,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.accounts.models import User
-from apps.core.admin_scoping import (
-    ScopedAdminMixin,
-    access_for,
-    locations_visible,
-    merchants_visible,
-    reservations_visible,
-)
 from apps.core.admin_tools import CsvExportMixin, EstimatedCountPaginator
 from apps.inventory import admin_views
 from apps.inventory.models import (
@@ -29,6 +22,13 @@ from apps.inventory.models import (
     StockLevel,
     Transfer,
     TransferLine,
+)
+from apps.merchants.admin_scoping import (
+    ScopedAdminMixin,
+    access_for,
+    locations_visible,
+    merchants_visible,
+    reservations_visible,
 )
 from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK
 

@@ -1,39 +1,22 @@
-"""Domain errors raised by the inventory services.
+"""Refusals of the stock engine, beside the general ones of `apps.core.errors`
+(InvalidRequest, ObjectNotFound, InvalidState, IdempotencyKeyReused).
 
-Each carries the exact figures a caller needs (what was asked, what was there, what to do) and a
-stable `code`. Interfaces map them to HTTP statuses and messages; nothing here knows about HTTP.
+Each carries the exact figures a caller needs (what was asked, what was there, what to do), a
+stable `code` and the HTTP status an interface answers with; a refused call has changed
+nothing, ledger included.
 """
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from apps.core.errors import DomainError
 
-class InventoryError(Exception):
-    """Base of every refusal. A refused call has changed nothing, ledger included."""
+
+class InventoryError(DomainError):
+    """A refusal of the stock engine (also raised as such when the books disagree)."""
 
     code = "inventory_error"
     title = "Inventory operation refused"
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "detail": self.message, **self.details}
-
-
-class InvalidRequest(InventoryError):
-    """Input that can never succeed as given (bad quantity, object of another merchant, ...)."""
-
-    code = "invalid_request"
-    title = "Invalid request"
-
-    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
-        if field is not None:
-            details["field"] = field
-        super().__init__(message, **details)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -102,6 +85,7 @@ class VersionConflict(InventoryError):
 
     code = "version_conflict"
     title = "Stock level changed since you read it"
+    http_status = 412
 
     def __init__(self, *, sku: str, location: str, expected_version: int, current: dict[str, Any]):
         super().__init__(
@@ -113,19 +97,6 @@ class VersionConflict(InventoryError):
             current=current,
         )
         self.current = current
-
-
-class IdempotencyKeyReused(InventoryError):
-    code = "idempotency_key_reused"
-    title = "Idempotency key reused with a different request"
-
-    def __init__(self, *, key: str, operation: str) -> None:
-        super().__init__(
-            f"Idempotency key '{key}' was already used for a different request ({operation}). "
-            "Use a new key for a new request.",
-            key=key,
-            first_operation=operation,
-        )
 
 
 class LocationUnavailable(InventoryError):
@@ -150,19 +121,3 @@ class ProductInactive(InventoryError):
             f"Product {sku} is inactive and cannot be reserved or sold. Reactivate it first.",
             sku=sku,
         )
-
-
-class ObjectNotFound(InventoryError):
-    code = "not_found"
-    title = "Not found"
-
-
-class InvalidState(InventoryError):
-    """A reservation or transfer is not in a state that allows the operation."""
-
-    code = "invalid_state"
-    title = "Operation not allowed in the current state"
-
-    def __init__(self, message: str, *, status: str, **details: Any) -> None:
-        super().__init__(message, status=status, **details)
-        self.status = status

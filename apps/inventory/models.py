@@ -24,6 +24,9 @@ class Source(models.TextChoices):
     IMPORT = "import", "Import"
 
 
+# Upper bound of any quantity column: keeps sums far from the 32-bit integer limit, so an
+# absurd receipt is a clear refusal instead of a database overflow.
+MAX_QUANTITY = 1_000_000_000
 MAX_BUCKETS = 64
 
 
@@ -437,31 +440,6 @@ class TransferLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.product_id}"
-
-
-class IdempotencyRecord(models.Model):
-    """A claimed idempotency key. Written in the same transaction as the effect it guards, so a
-    key exists exactly when its effect does. Interfaces may store the response they sent."""
-
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    operation = models.CharField(max_length=64)
-    fingerprint = models.CharField(max_length=64)
-    result = models.JSONField(default=dict)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["merchant", "key"], name="idempotency_merchant_key_uniq"
-            )
-        ]
-        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.key} ({self.operation})"
 
 
 class OutboxEvent(models.Model):

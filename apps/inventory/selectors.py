@@ -11,7 +11,7 @@ from django.db.models import F, IntegerField, OuterRef, Prefetch, QuerySet, Subq
 from django.db.models.functions import Coalesce, Greatest
 
 from apps.catalog.models import Product
-from apps.inventory.exceptions import ObjectNotFound
+from apps.core.errors import ObjectNotFound
 from apps.inventory.models import (
     LedgerEntry,
     Reservation,

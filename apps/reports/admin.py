@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.core.admin_scoping import ScopedAdminMixin, access_for
+from apps.merchants.admin_scoping import ScopedAdminMixin, access_for
 from apps.reports.models import ImportBatch
 
 admin.site.site_header = "Stockroom"

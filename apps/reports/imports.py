@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from apps.catalog.models import Product
-from apps.inventory.models import StockLevel
-from apps.inventory.services.quantities import MAX_QUANTITY
+from apps.inventory.models import MAX_QUANTITY, StockLevel
 from apps.locations.models import Location
 
 MAX_FILE_BYTES = 20 * 1024 * 1024

@@ -24,9 +24,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
 
-from apps.core.admin_scoping import access_for, location_q, reservations_visible
 from apps.inventory.models import LedgerEntry, Reservation, StockLevel, Transfer
 from apps.locations.models import Location
+from apps.merchants.admin_scoping import access_for, location_q, reservations_visible
 from apps.merchants.models import Merchant
 from apps.reports.models import StockSnapshot
 

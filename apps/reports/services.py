@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import uuid
 from datetime import date
 from decimal import Decimal
 
+from celery import current_app
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
+from apps.core.errors import DomainError
 from apps.inventory import services as inventory
-from apps.inventory.exceptions import InventoryError
 from apps.inventory.models import LedgerEntry, Source
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
@@ -24,6 +28,7 @@ from apps.reports.selectors import BALANCE_COLUMNS, balances_sql
 logger = logging.getLogger(__name__)
 Status = ImportBatch.Status
 CHUNK_ROWS = 500
+IMPORT_TASK = "apps.reports.tasks.import_run"
 
 # --- Daily snapshots ----------------------------------------------------------------------
 
@@ -88,10 +93,18 @@ def import_confirm(*, batch: ImportBatch) -> bool:
             .update(status=Status.QUEUED)
         )
         if queued:
-            from apps.reports.tasks import import_run
-
-            import_run.delay_on_commit(str(batch.pk))
+            transaction.on_commit(functools.partial(_queue_import, str(batch.pk)))
     return bool(queued)
+
+
+def _queue_import(batch_id: str) -> None:
+    """Run the import in a worker (embedded: here, now that the confirmation committed; a
+    failure is logged and recorded on the batch, as a worker would)."""
+    if not settings.STOCKROOM_EMBEDDED:
+        current_app.send_task(IMPORT_TASK, (batch_id,))
+        return
+    with contextlib.suppress(Exception):
+        import_run(batch_id=batch_id)
 
 
 def import_run(*, batch_id: uuid.UUID | str) -> None:
@@ -183,7 +196,7 @@ def _apply_counts(batch: ImportBatch, rows: list[dict], chunk_index: int) -> dic
     prefix = f"import:{batch.pk}"
     try:
         result = count(rows, f"{prefix}:chunk:{chunk_index}")
-    except InventoryError:
+    except DomainError:
         pass
     else:
         return {"counts": _count_totals(result)}
@@ -191,7 +204,7 @@ def _apply_counts(batch: ImportBatch, rows: list[dict], chunk_index: int) -> dic
     for row in rows:
         try:
             result = count([row], f"{prefix}:row:{row['row']}")
-        except InventoryError as error:
+        except DomainError as error:
             totals["refused"] += 1
             errors.append({"row": row["row"], "message": error.message})
         else:

@@ -14,6 +14,6 @@ def snapshot_take_daily() -> int:
     return services.snapshot_take(day=timezone.now().date() - timedelta(days=1))
 
 
-@shared_task
+@shared_task(name=services.IMPORT_TASK)
 def import_run(batch_id: str) -> None:
     services.import_run(batch_id=batch_id)

@@ -14,15 +14,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.core.admin_scoping import (
+from apps.core.admin_tools import csv_response
+from apps.inventory.admin_forms import LocationChoiceField
+from apps.merchants.admin_scoping import (
     access_for,
     admin_context,
     locations_visible,
     merchants_owned,
     merchants_visible,
 )
-from apps.core.admin_tools import csv_response
-from apps.inventory.admin_forms import LocationChoiceField
 from apps.merchants.models import Merchant
 from apps.reports import charts, selectors, services
 from apps.reports.imports import COUNT_COLUMNS, PRODUCT_COLUMNS, ImportFileError

@@ -3,17 +3,14 @@
 from django.db import models
 from django.db.models import Q
 
+from apps.inventory.outbox import PARTNER_TOPICS, TOPICS
 from apps.webhooks.signing import generate_secret
 
-
-class EventType(models.TextChoices):
-    STOCK_CHANGED = "stock.changed", "Stock changed"
-    STOCK_BUCKET_CHANGED = "stock.bucket_changed", "Stock changed in a bucket (bucketed levels)"
-    STOCK_LOW = "stock.low", "Stock low (alert triggered)"
-    STOCK_REPLENISHED = "stock.replenished", "Stock replenished (alert resolved)"
-    RESERVATION_EXPIRED = "reservation.expired", "Reservation expired"
-    TRANSFER_RECEIVED = "transfer.received", "Transfer received"
-
+# What an endpoint may subscribe to: the outbox topics offered to partners.
+EventType = models.TextChoices(
+    "EventType",
+    [(name.replace(".", "_").upper(), (name, TOPICS[name].label)) for name in PARTNER_TOPICS],
+)
 
 PING_EVENT = "webhook.ping"
 

@@ -130,8 +130,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            # One pool per process, not one per request (see inventory_site/redis_pool.py).
-            "OPTIONS": {"pool_class": "inventory_site.redis_pool.SharedConnectionPool"},
+            # One pool per process, not one per request (see apps/core/redis_pool.py).
+            "OPTIONS": {"pool_class": "apps.core.redis_pool.SharedConnectionPool"},
         }
     }
     CHANNEL_LAYERS = {
@@ -144,9 +144,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Embedded mode: no broker, so this process does the background work itself (periodic jobs in
+# apps.core.embedded_scheduler, after-commit work inline). Decided here, once; code asks this.
+STOCKROOM_EMBEDDED = not REDIS_URL
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL and env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+CELERY_TASK_ALWAYS_EAGER = STOCKROOM_EMBEDDED and env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -164,14 +167,10 @@ STOCKROOM_IDEMPOTENCY_RETENTION_HOURS = env.int("STOCKROOM_IDEMPOTENCY_RETENTION
 
 # --- Alerts and partner webhooks -----------------------------------------------------------
 # Alert listeners: dotted paths of callables `listener(alert, event)` (see apps/alerts/listeners.py).
+# Dashboards and partner webhooks get alerts through the outbox, whatever is listed here.
 STOCKROOM_ALERT_LISTENERS = env.list(
     "STOCKROOM_ALERT_LISTENERS",
-    default=[
-        "apps.alerts.listeners.log_listener",
-        "apps.alerts.listeners.websocket_listener",
-        "apps.alerts.listeners.webhook_listener",
-        "apps.alerts.listeners.email_listener",
-    ],
+    default=["apps.alerts.listeners.log_listener", "apps.alerts.listeners.email_listener"],
 )
 STOCKROOM_ALERT_EMAILS = env.list("STOCKROOM_ALERT_EMAILS", default=[])
 # Published events and finished webhook deliveries are kept this long (streams resume within it).
@@ -201,11 +200,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.throttling.CredentialRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttling.CredentialRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ApiAutoSchema",
-    "EXCEPTION_HANDLER": "apps.core.api.problems.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "apps.api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "apps.api.problems.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 STOCKROOM_API_RATE_LIMIT = env("STOCKROOM_API_RATE_LIMIT", default="1200/min")
@@ -231,7 +230,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "apps.core.api.schema.add_path_examples",
+        "apps.api.schema.add_path_examples",
     ],
 }
 

@@ -19,6 +19,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# No worker runs beside the test process: like the embedded defaults, nothing is queued (tests
+# publish the outbox themselves). Tests that start workers turn both off.
+STOCKROOM_EMBEDDED = CELERY_TASK_ALWAYS_EAGER
 
 # Real Redis for the cache and the channel layer (a database of its own, flushed by tests).
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")

@@ -119,7 +119,7 @@ def test_throttling_is_per_key_with_retry_after(settings, merchant, other_mercha
 
 @pytest.fixture
 def redis_backoff_reset():
-    from apps.core.api import throttling
+    from apps.api import throttling
     from apps.inventory import availability_cache
 
     yield
@@ -189,7 +189,7 @@ def test_a_manager_limited_to_some_locations_changes_stock_only_there(
 def test_the_budget_slides_the_previous_window_out_gradually(settings, merchant, monkeypatch):
     """6/min: 6 requests at the end of one minute leave almost no budget at the start of the
     next, and half of it halfway through (a sliding window, not a reset on the minute)."""
-    from apps.core.api import throttling
+    from apps.api import throttling
     from tests.api.conftest import client_for
 
     settings.STOCKROOM_API_RATE_LIMIT = "6/min"

@@ -3,7 +3,8 @@ with a different request is 422; keys are per merchant."""
 
 import pytest
 
-from apps.inventory.models import IdempotencyRecord, LedgerEntry, Reservation, StockLevel
+from apps.core.models import IdempotencyRecord
+from apps.inventory.models import LedgerEntry, Reservation, StockLevel
 from tests.api.test_auth import assert_problem
 
 pytestmark = pytest.mark.django_db

@@ -109,7 +109,7 @@ def test_serve_without_redis_runs_the_background_work_and_streams(tmp_path):
 
 BUCKETS = """
 from apps.inventory import services
-from apps.inventory.exceptions import InvalidRequest
+from apps.core.errors import InvalidRequest
 from tests import factories
 
 merchant = factories.merchant(code="embedded-buckets")

@@ -1,7 +1,7 @@
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from apps.events.schedule import PERIODIC_TASKS, periodic_tasks_install
+from apps.core.schedule import PERIODIC_TASKS, periodic_tasks_install
 from inventory_site.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db

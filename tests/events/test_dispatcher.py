@@ -9,7 +9,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.events import hooks, services
+from apps.core import hooks
+from apps.events import services
 from apps.events.groups import location_group, merchant_group
 from apps.events.tasks import outbox_sweep
 from apps.inventory import services as stock
@@ -55,7 +56,7 @@ def _receive_line(merchant, product, location, quantity: int) -> None:
 
 
 def _dispatches(callbacks) -> int:
-    return sum(callback is hooks._dispatch_soon for callback in callbacks)
+    return sum(callback is hooks.outbox_committed.send_committed for callback in callbacks)
 
 
 @pytest.mark.django_db

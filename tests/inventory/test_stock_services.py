@@ -1,12 +1,11 @@
 import pytest
 
+from apps.core.errors import IdempotencyKeyReused, InvalidRequest
 from apps.inventory import services
 from apps.inventory.exceptions import (
     CountBelowReserved,
     ExceedsMaxLevel,
-    IdempotencyKeyReused,
     InsufficientStock,
-    InvalidRequest,
     VersionConflict,
 )
 from apps.inventory.models import LedgerEntry, OutboxEvent, Source, StockLevel

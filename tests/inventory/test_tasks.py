@@ -5,10 +5,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from apps.events.tasks import reservations_expire_due
 from apps.inventory import services
 from apps.inventory.ledger_replay import find_drift
 from apps.inventory.models import LedgerEntry, OutboxEvent, Reservation, StockLevel
+from apps.inventory.tasks import reservations_expire_due
 from tests import factories
 
 

@@ -41,6 +41,7 @@ def redis_everywhere(settings, private_redis):
     }
     broker, eager = celery_app.conf.broker_url, celery_app.conf.task_always_eager
     use_broker(private_redis.url)
+    settings.STOCKROOM_EMBEDDED = False
     celery_app.conf.task_always_eager = False
     yield private_redis
     use_broker(broker)

@@ -2,11 +2,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from apps.api.idempotency import plain_write
+from apps.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
+from apps.api.views import MerchantAPIView
 from apps.catalog import selectors, services
 from apps.catalog.api.serializers import ProductFilterSerializer, ProductSerializer
-from apps.core.api.idempotency import plain_write
-from apps.core.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
-from apps.core.api.views import MerchantAPIView
 
 
 class ProductListView(MerchantAPIView):

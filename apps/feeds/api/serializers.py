@@ -2,8 +2,8 @@ from rest_framework import serializers
 
 from apps.feeds.models import FeedEvent
 from apps.feeds.services.bulk import ADJUST, COUNT
+from apps.inventory.models import MAX_QUANTITY
 from apps.inventory.services.lines import MAX_LINES
-from apps.inventory.services.quantities import MAX_QUANTITY
 
 MAX_VERSION = 2**62
 

@@ -7,23 +7,23 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from apps.catalog.selectors import products_by_sku
-from apps.core.api.idempotency import (
+from apps.api.idempotency import (
     claim_and_remember,
     request_fingerprint,
     request_key,
     stock_write,
     stored_response,
 )
-from apps.core.api.problems import flatten_errors
-from apps.core.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
-from apps.core.api.tenancy import require_locations
-from apps.core.api.views import MerchantAPIView
+from apps.api.problems import flatten_errors
+from apps.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
+from apps.api.tenancy import require_locations
+from apps.api.views import MerchantAPIView
+from apps.catalog.selectors import products_by_sku
 from apps.feeds.api import serializers as s
 from apps.feeds.services.bulk import ADJUST, BulkLine, bulk_stock_apply
 from apps.feeds.services.events import InboundEvent, feed_events_apply
 from apps.inventory.api.lines import resolve
-from apps.inventory.services.quantities import MAX_QUANTITY
+from apps.inventory.models import MAX_QUANTITY
 from apps.locations.selectors import locations_by_code
 
 SKU, LOCATION = PATH_EXAMPLES["sku"], PATH_EXAMPLES["location"]

@@ -19,16 +19,17 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
+from apps.core import idempotency
+from apps.core.errors import InvalidRequest
+from apps.core.models import IdempotencyRecord
 from apps.inventory import services
 from apps.inventory.exceptions import (
     CountBelowReserved,
     ExceedsMaxLevel,
     InsufficientStock,
-    InvalidRequest,
     VersionConflict,
 )
-from apps.inventory.models import IdempotencyRecord, LedgerEntry, Source, StockLevel
-from apps.inventory.services import idempotency
+from apps.inventory.models import LedgerEntry, Source, StockLevel
 from apps.inventory.services.lines import MAX_LINES
 from apps.locations.models import Location
 from apps.merchants.models import Merchant

@@ -25,9 +25,9 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from apps.catalog.models import Product
+from apps.core.errors import DomainError, InvalidRequest
 from apps.feeds.models import FeedEvent
 from apps.inventory import services
-from apps.inventory.exceptions import InvalidRequest, InventoryError
 from apps.inventory.models import Source
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
@@ -88,7 +88,7 @@ def feed_event_apply(*, merchant: Merchant, event: InboundEvent) -> EventOutcome
     a refusal is the `rejected` outcome, after which nothing was recorded."""
     try:
         return _apply(merchant, event)
-    except InventoryError as error:
+    except DomainError as error:
         return EventOutcome(REJECTED, code=error.code, detail=error.message)
 
 

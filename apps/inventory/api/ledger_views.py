@@ -7,9 +7,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import renderers
 
+from apps.api.pagination import LedgerCursorPagination
+from apps.api.views import MerchantAPIView
 from apps.core.admin_tools import csv_response
-from apps.core.api.pagination import LedgerCursorPagination
-from apps.core.api.views import MerchantAPIView
 from apps.inventory import selectors
 from apps.inventory.api import serializers as s
 

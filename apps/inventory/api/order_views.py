@@ -9,10 +9,10 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from apps.core.api.idempotency import stock_write
-from apps.core.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
-from apps.core.api.tenancy import require_locations
-from apps.core.api.views import MerchantAPIView
+from apps.api.idempotency import stock_write
+from apps.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
+from apps.api.tenancy import require_locations
+from apps.api.views import MerchantAPIView
 from apps.inventory import selectors, services
 from apps.inventory.api import serializers as s
 from apps.inventory.api.lines import resolve

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.inventory.models import MAX_BUCKETS, LedgerEntry, Reservation, Transfer
+from apps.inventory.models import MAX_BUCKETS, MAX_QUANTITY, LedgerEntry, Reservation, Transfer
 from apps.inventory.services.lines import MAX_LINES
-from apps.inventory.services.quantities import MAX_QUANTITY
 
 MAX_VERSION = 2**62
 

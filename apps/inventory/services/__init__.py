@@ -1,8 +1,9 @@
 """The inventory service layer: the only code that changes stock.
 
 Admin, API, tasks and consumers call these functions; they never write quantity columns
-themselves. Every function is one transaction, takes an idempotency key, and raises an
-`apps.inventory.exceptions.InventoryError` when it refuses (having changed nothing).
+themselves (the engine, `apps.inventory.engine`, does it for them). Every function is one
+transaction, takes an idempotency key, and raises an `apps.core.errors.DomainError` when it
+refuses (having changed nothing).
 """
 
 from apps.inventory.services.lines import StockLine

@@ -18,26 +18,28 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
+from apps.core import idempotency
+from apps.core.errors import InvalidRequest, InvalidState, ObjectNotFound
+from apps.inventory.engine.buckets import apply_bucket_changes
+from apps.inventory.engine.changes import BucketChange, Movement, MovementContext
+from apps.inventory.engine.locks import levels_by_pair, lock_levels
+from apps.inventory.engine.movements import apply_movements, keep_safety_stock
+from apps.inventory.engine.reservations import reserve_into_new_reservation
 from apps.inventory.exceptions import (
     InsufficientStock,
-    InvalidRequest,
-    InvalidState,
     LocationUnavailable,
-    ObjectNotFound,
     ProductInactive,
     Shortage,
 )
 from apps.inventory.models import (
     LedgerEntry,
-    OutboxEvent,
     Reservation,
     ReservationLine,
     Source,
     StockLevel,
 )
-from apps.inventory.services import idempotency, quantities
+from apps.inventory.outbox import RESERVATION_EXPIRED, outbox_append
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
-from apps.inventory.services.quantities import BucketChange, Movement, MovementContext
 from apps.inventory.services.stock import movement_context
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
@@ -150,7 +152,7 @@ def _hold(
     Lines are written before the stock update so that the update is the last statement
     before commit: the row locks are held as briefly as possible."""
     fixed = {req: qty for req, qty in requests.items() if req[1] is not None}
-    level_ids = quantities.levels_by_pair([(p.pk, loc.pk) for p, loc in fixed])
+    level_ids = levels_by_pair([(p.pk, loc.pk) for p, loc in fixed])
     shortages = [
         Shortage(sku=p.sku, location=loc.code, requested=qty, available=0)
         for (p, loc), qty in fixed.items()
@@ -180,7 +182,7 @@ def _hold(
         ]
     )
     reference = f"reservation:{reservation.pk}"
-    quantities.apply_movements(
+    apply_movements(
         [
             Movement(
                 stock_level_id=line.stock_level_id,
@@ -286,7 +288,7 @@ def _hold_one_line(
         created_by_id=ctx.actor_id,
         created_at=ctx.at,
     )
-    held = quantities.reserve_into_new_reservation(
+    held = reserve_into_new_reservation(
         product_id=product.pk,
         location_id=location.pk,
         quantity=quantity,
@@ -363,9 +365,9 @@ def _close_lines(
     if returning_to_buckets:
         # Units going back to a bucket may have to go on to the level (safety stock, below):
         # lock every level first, in the global order, before any bucket.
-        quantities.lock_levels([*per_level, *returning_to_buckets])
+        lock_levels([*per_level, *returning_to_buckets])
     reference = f"reservation:{reservation_id}"
-    quantities.apply_movements(
+    apply_movements(
         [
             Movement(
                 stock_level_id=level_id,
@@ -379,7 +381,7 @@ def _close_lines(
         ],
         ctx,
     )
-    quantities.apply_bucket_changes(
+    apply_bucket_changes(
         [
             BucketChange(
                 bucket_id=bucket_id,
@@ -393,7 +395,7 @@ def _close_lines(
         ctx,
     )
     if returning_to_buckets:
-        quantities.keep_safety_stock(returning_to_buckets, ctx)
+        keep_safety_stock(returning_to_buckets, ctx)
 
 
 def _transition(
@@ -550,11 +552,11 @@ def reservation_expire(*, reservation_id: uuid.UUID | str, now: datetime | None 
         at=now,
     )
     _close_lines(reservation.pk, Reason.EXPIRE, ctx, commit=False)
-    OutboxEvent.objects.create(
+    outbox_append(
         merchant_id=reservation.merchant_id,
-        topic="reservation.expired",
+        topic=RESERVATION_EXPIRED,
         payload={"reservation_id": str(reservation.pk), "order_ref": reservation.order_ref},
-        created_at=now,
+        at=now,
     )
     return True
 

@@ -12,9 +12,14 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
-from apps.inventory.exceptions import InsufficientStock, InvalidRequest, Shortage
+from apps.core import idempotency
+from apps.core.errors import InvalidRequest
+from apps.inventory.engine.changes import Movement, MovementContext
+from apps.inventory.engine.levels import configure_level
+from apps.inventory.engine.locks import ensure_stock_levels, levels_by_pair, lock_levels
+from apps.inventory.engine.movements import apply_movements
+from apps.inventory.exceptions import InsufficientStock, Shortage
 from apps.inventory.models import MAX_BUCKETS, LedgerEntry, Source
-from apps.inventory.services import idempotency, quantities
 from apps.inventory.services.lines import (
     StockLine,
     aggregate_lines,
@@ -22,7 +27,6 @@ from apps.inventory.services.lines import (
     check_quantity,
     fingerprint_lines,
 )
-from apps.inventory.services.quantities import Movement, MovementContext
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -76,11 +80,7 @@ def _apply_lines(
     ):
         return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
     pairs = [(line.product.pk, line.location.pk) for line in merged]
-    level_ids = (
-        quantities.ensure_stock_levels(merchant.pk, pairs)
-        if create_levels
-        else quantities.levels_by_pair(pairs)
-    )
+    level_ids = ensure_stock_levels(merchant.pk, pairs) if create_levels else levels_by_pair(pairs)
     missing = [line for line in merged if (line.product.pk, line.location.pk) not in level_ids]
     if missing:
         # No stock level means nothing was ever there: every unit asked for is short.
@@ -103,7 +103,7 @@ def _apply_lines(
         )
         for line in merged
     ]
-    entries = quantities.apply_movements(movements, movement_context(merchant, actor, source, key))
+    entries = apply_movements(movements, movement_context(merchant, actor, source, key))
     return StockChangeResult(entries=entries)
 
 
@@ -329,12 +329,12 @@ def stock_count(
         merchant_id=merchant.pk, key=key, operation="stock.count", request=request, result={}
     ):
         return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
-    level_ids = quantities.ensure_stock_levels(
+    level_ids = ensure_stock_levels(
         merchant.pk, [(line.product.pk, line.location.pk) for line in merged]
     )
     # The variance needs the current on_hand: read it under the row lock, then apply it as a
     # compare-and-set delta, so nothing can change between the read and the write.
-    locked = quantities.lock_levels(level_ids.values())
+    locked = lock_levels(level_ids.values())
     movements = []
     for line in merged:
         level = locked[level_ids[(line.product.pk, line.location.pk)]]
@@ -350,7 +350,7 @@ def stock_count(
                 note=note,
             )
         )
-    entries = quantities.apply_movements(movements, movement_context(merchant, actor, source, key))
+    entries = apply_movements(movements, movement_context(merchant, actor, source, key))
     return StockChangeResult(entries=entries)
 
 
@@ -421,10 +421,10 @@ def stock_level_configure(
         merchant_id=merchant.pk, key=key, operation="stock.configure", request=request, result={}
     ):
         return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
-    level_id = quantities.ensure_stock_levels(merchant.pk, [(product.pk, location.pk)])[
+    level_id = ensure_stock_levels(merchant.pk, [(product.pk, location.pk)])[
         (product.pk, location.pk)
     ]
-    entry = quantities.configure_level(
+    entry = configure_level(
         level_id,
         settings,
         movement_context(merchant, actor, source, key),

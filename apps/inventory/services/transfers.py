@@ -14,17 +14,15 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
-from apps.inventory.exceptions import (
-    InsufficientStock,
-    InvalidRequest,
-    InvalidState,
-    ObjectNotFound,
-    Shortage,
-)
-from apps.inventory.models import LedgerEntry, OutboxEvent, Source, Transfer, TransferLine
-from apps.inventory.services import idempotency, quantities
+from apps.core import idempotency
+from apps.core.errors import InvalidRequest, InvalidState, ObjectNotFound
+from apps.inventory.engine.changes import Movement
+from apps.inventory.engine.locks import ensure_stock_levels, levels_by_pair
+from apps.inventory.engine.movements import apply_movements
+from apps.inventory.exceptions import InsufficientStock, Shortage
+from apps.inventory.models import LedgerEntry, Source, Transfer, TransferLine
+from apps.inventory.outbox import TRANSFER_RECEIVED, outbox_append
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
-from apps.inventory.services.quantities import Movement
 from apps.inventory.services.stock import movement_context
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
@@ -174,7 +172,7 @@ def transfer_ship(
     ctx = movement_context(merchant, actor, source, idempotency_key)
     lines = list(TransferLine.objects.filter(transfer=transfer).select_related("product"))
     src, dst = transfer.source_location_id, transfer.destination_location_id
-    sources = quantities.levels_by_pair([(line.product_id, src) for line in lines])
+    sources = levels_by_pair([(line.product_id, src) for line in lines])
     missing = [line for line in lines if (line.product_id, src) not in sources]
     if missing:
         raise InsufficientStock(
@@ -188,9 +186,7 @@ def transfer_ship(
                 for line in missing
             ]
         )
-    destinations = quantities.ensure_stock_levels(
-        merchant.pk, [(line.product_id, dst) for line in lines]
-    )
+    destinations = ensure_stock_levels(merchant.pk, [(line.product_id, dst) for line in lines])
     reference = f"transfer:{transfer.reference or transfer.pk}"
     movements = []
     for line in lines:
@@ -212,7 +208,7 @@ def transfer_ship(
                 reference=reference,
             )
         )
-    quantities.apply_movements(movements, ctx)
+    apply_movements(movements, ctx)
     Transfer.objects.filter(pk=transfer.pk).update(shipped_at=ctx.at)
     transfer.shipped_at = ctx.at
     return transfer
@@ -233,9 +229,9 @@ def transfer_receive(
     ctx = movement_context(merchant, actor, source, idempotency_key)
     lines = list(TransferLine.objects.filter(transfer=transfer))
     dst = transfer.destination_location_id
-    destinations = quantities.levels_by_pair([(line.product_id, dst) for line in lines])
+    destinations = levels_by_pair([(line.product_id, dst) for line in lines])
     reference = f"transfer:{transfer.reference or transfer.pk}"
-    quantities.apply_movements(
+    apply_movements(
         [
             Movement(
                 stock_level_id=destinations[(line.product_id, dst)],
@@ -251,11 +247,11 @@ def transfer_receive(
     )
     Transfer.objects.filter(pk=transfer.pk).update(received_at=ctx.at)
     transfer.received_at = ctx.at
-    OutboxEvent.objects.create(
-        merchant=merchant,
-        topic="transfer.received",
+    outbox_append(
+        merchant_id=merchant.pk,
+        topic=TRANSFER_RECEIVED,
         payload={"transfer_id": str(transfer.pk), "reference": transfer.reference},
-        created_at=ctx.at,
+        at=ctx.at,
     )
     return transfer
 

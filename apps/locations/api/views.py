@@ -2,10 +2,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from apps.core.api.idempotency import plain_write
-from apps.core.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
-from apps.core.api.tenancy import require_all_locations
-from apps.core.api.views import MerchantAPIView
+from apps.api.idempotency import plain_write
+from apps.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
+from apps.api.tenancy import require_all_locations
+from apps.api.views import MerchantAPIView
 from apps.locations import selectors, services
 from apps.locations.api.serializers import LocationFilterSerializer, LocationSerializer
 

@@ -29,8 +29,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, workers, no_background, **options):
         children: list[subprocess.Popen] = []
-        embedded = not no_background and not settings.REDIS_URL
-        if not no_background and settings.REDIS_URL:
+        embedded = not no_background and settings.STOCKROOM_EMBEDDED
+        if not no_background and not settings.STOCKROOM_EMBEDDED:
             celery = [sys.executable, "-m", "celery", "-A", "inventory_site"]
             children.append(
                 subprocess.Popen([*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"])
