@@ -88,13 +88,14 @@ def publish_to_groups(documents: list[dict[str, Any]]) -> None:
 
 
 def outbox_publish_pending(*, batch_size: int = BATCH_SIZE, max_batches: int = MAX_BATCHES) -> int:
-    """Publish unpublished events, oldest first, in batches. Returns how many this call
-    published. Safe to run concurrently and repeatedly."""
+    """Publish unpublished events, oldest first, in batches, until none is left: the events
+    that subscribers write while a batch goes out (an alert raised by it) go out in the same
+    run. Returns how many this call published. Safe to run concurrently and repeatedly."""
     published = 0
     for _ in range(max_batches):
         count = _publish_batch(batch_size)
         published += count
-        if count < batch_size:
+        if count == 0:
             break
     return published
 

@@ -229,12 +229,13 @@ def test_alerts_are_pushed_to_the_location_group(
         await layer.group_add(location_group(product.merchant_id, location.pk), channel)
         return channel
 
-    level = factories.stock(product, location, 1, low_stock_threshold=4)
-    outbox_publish_pending()  # the receipt's own event, sent before the dashboard listens
     channel = async_to_sync(listen)()
+    level = factories.stock(product, location, 1, low_stock_threshold=4)
     with django_capture_on_commit_callbacks(execute=True):
         alerts.low_stock_evaluate(level_ids=[level.pk])
-        outbox_publish_pending()  # the alert's event goes out through the outbox
+        outbox_publish_pending()  # the alert goes out through the outbox, after the stock events
+    stock_events = [async_to_sync(layer.receive)(channel)["event"]["type"] for _ in range(2)]
+    assert stock_events == ["stock.changed", "stock.changed"]  # the receipt, the threshold
     message = async_to_sync(layer.receive)(channel)
     assert message["type"] == "alert.event"
     assert message["event"]["type"] == "alert.triggered"

@@ -1,6 +1,7 @@
 import pytest
 from django_celery_beat.models import PeriodicTask
 
+from apps.core import embedded_scheduler
 from apps.core.schedule import PERIODIC_TASKS, periodic_tasks_install
 from inventory_site.celery import app as celery_app
 
@@ -40,3 +41,19 @@ def test_installing_again_changes_nothing_and_keeps_a_disabled_task_disabled():
     periodic_tasks_install()
     assert PeriodicTask.objects.count() == before
     assert not PeriodicTask.objects.get(name="Low-stock scan").enabled
+
+
+def test_beat_and_the_embedded_scheduler_run_one_registry():
+    """Each job is declared once, by its app; beat's rows and the embedded scheduler's jobs
+    both come from that declaration (crontab jobs run daily when embedded)."""
+    assert {spec.name for spec in PERIODIC_TASKS} == {
+        "Expire due reservations", "Publish the event outbox", "Low-stock scan",
+        "Retry webhook deliveries", "Nightly ledger verification", "Daily stock snapshot",
+        "Prune old events and deliveries",
+    }  # fmt: skip
+    installed = dict(PeriodicTask.objects.values_list("name", "task"))
+    jobs = {job.func: job for job in embedded_scheduler.JOBS}
+    for spec in PERIODIC_TASKS:
+        assert installed[spec.name] == spec.task
+        job = jobs[spec.run]
+        assert (job.every, job.on_wake) == (spec.every_seconds or 24 * 3600, spec.on_wake)
