@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.alerts",
     "apps.webhooks",
     "apps.dashboard",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

@@ -8,13 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
 from apps.inventory.exceptions import InsufficientStock, InvalidRequest, Shortage
 from apps.inventory.models import MAX_BUCKETS, LedgerEntry, Source
-from apps.inventory.services import idempotency, quantities
+from apps.inventory.services import clock, idempotency, quantities
 from apps.inventory.services.lines import (
     StockLine,
     aggregate_lines,
@@ -46,7 +45,7 @@ def movement_context(
         actor_id=actor.pk if actor is not None else None,
         source=source,
         idempotency_key=key,
-        at=timezone.now(),
+        at=clock.now(),
     )
 
 
