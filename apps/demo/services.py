@@ -140,6 +140,7 @@ class _History:
         self.owner = members.get(Membership.Role.OWNER, users["admin"])
         self.manager = members.get(Membership.Role.MANAGER, self.owner)
         self.orders = 0
+        self.transfers = 0
         self.in_transit: list = []
 
     # --- helpers ---------------------------------------------------------------------------
@@ -158,6 +159,14 @@ class _History:
             (level.product_id, level.location_id): level
             for level in StockLevel.objects.filter(merchant=self.merchant)
         }
+
+    def next_transfer_reference(self) -> str:
+        self.transfers += 1
+        return f"TR-{1000 + self.transfers}"
+
+    def next_order_reference(self) -> str:
+        self.orders += 1
+        return f"WEB-{4000 + self.orders}"
 
     def pick_product(self) -> Product:
         weights = [self.daily_sales[p.pk] for p in self.products]
@@ -242,7 +251,7 @@ class _History:
                         lines.append(stock.TransferLineRequest(product=product, quantity=quantity))
             if not lines:
                 continue
-            reference = f"TR-{day:02d}{number + 1}"
+            reference = self.next_transfer_reference()
             with stock.recorded_at(self.at(day, 7, 30 + number)):
                 transfer = stock.transfer_create(
                     merchant=self.merchant, source_location=self.warehouse,
@@ -268,10 +277,12 @@ class _History:
     def online_orders(self, day: int) -> None:
         """One to four web orders a day, reserved (allocated by location priority) and then
         paid; now and then a customer cancels, or never pays and the reservation expires."""
-        for _ in range(self.random.randint(1, 4)):
-            self.orders += 1
-            order_ref = f"WEB-{4000 + self.orders}"
-            hour, minute = self.random.randint(9, 17), self.random.randint(0, 40)
+        times = sorted(
+            (self.random.randint(9, 17), self.random.randint(0, 40))
+            for _ in range(self.random.randint(1, 4))
+        )
+        for hour, minute in times:
+            order_ref = self.next_order_reference()
             lines = {}
             for _ in range(self.random.choice((1, 1, 2))):
                 product = self.pick_product()
@@ -377,14 +388,15 @@ class _History:
         stock.reservation_create(
             merchant=self.merchant,
             lines=[stock.ReservationLineRequest(product=self.products[0], quantity=3)],
-            actor=None, idempotency_key=self.key("reservation"), order_ref="WEB-5001",
+            actor=None, idempotency_key=self.key("reservation"), order_ref=self.next_order_reference(),
             ttl_seconds=3600, source=Source.API,
         )  # fmt: skip
         transfer = stock.transfer_create(
             merchant=self.merchant, source_location=self.warehouse,
             destination_location=self.stores[0],
             lines=[stock.TransferLineRequest(product=self.products[1], quantity=4)],
-            actor=self.manager, idempotency_key=self.key("transfer"), reference="TR-0001",
+            actor=self.manager, idempotency_key=self.key("transfer"),
+            reference=self.next_transfer_reference(),
         )  # fmt: skip
         stock.transfer_ship(
             merchant=self.merchant,

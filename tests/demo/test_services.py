@@ -60,8 +60,10 @@ def test_a_month_of_history_through_the_services():
     assert selectors.low_stock(scope) or selectors.out_of_stock(scope)
     assert Alert.objects.filter(kind=Alert.Kind.LOW_STOCK, status="triggered").exists()
     # Today: an order waits for payment and a transfer is on the road, at each merchant.
-    assert Reservation.objects.filter(status="active", order_ref="WEB-5001").count() == 2
-    assert Transfer.objects.filter(status="in_transit", reference="TR-0001").count() == 2
+    today_start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    assert Reservation.objects.filter(status="active", created_at__gte=today_start).count() == 2
+    assert Transfer.objects.filter(status="in_transit", shipped_at__gte=today_start).count() == 2
+    assert not Reservation.objects.filter(status="active", created_at__lt=today_start).exists()
     assert set(Reservation.objects.values_list("status", flat=True)) == {
         "active", "committed", "released", "expired",
     }  # fmt: skip
