@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.webhooks",
     "apps.dashboard",
     "apps.demo",
+    "apps.home",
 ]
 
 MIDDLEWARE = [

@@ -1,20 +1,21 @@
-"""`make run`'s demo on the embedded defaults (SQLite): loaded once, with a ledger that replays
-to the balances, and left alone by every later run."""
+"""`make run` on the embedded defaults (SQLite): the demo loaded once, with a ledger that
+replays to the balances, shown on the landing page, and left alone by every later run."""
 
 import os
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
-from tests.realstack import ROOT
+from tests.realstack import ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
 
-def test_seed_demo_on_sqlite_loads_once_and_keeps_passwords(tmp_path):
+def test_make_run_on_sqlite_loads_the_demo_once_and_keeps_passwords(tmp_path):
     database = tmp_path / "demo.sqlite3"
     env = {
         key: value
@@ -50,11 +51,38 @@ def test_seed_demo_on_sqlite_loads_once_and_keeps_passwords(tmp_path):
     assert query("SELECT count(DISTINCT date(created_at)) FROM inventory_ledgerentry") == 31
     assert query("SELECT count(DISTINCT date) FROM reports_stocksnapshot") == 30
 
-    manage(
-        "shell", "-c",
-        "from apps.accounts.models import User; u = User.objects.get(username='admin'); "
-        "u.set_password('my-own-admin-password'); u.save()",
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+
+    def landing() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            return response.read().decode()
+
+    def serving() -> bool:
+        try:
+            return bool(landing())
+        except OSError:
+            return False
+
+    try:
+        wait_for(serving, 60, interval=0.5)
+        page = landing()
+        assert "Running on the embedded defaults" in page
+        assert "<code>admin</code></td><td><code>stockroom-admin</code>" in page
+        manage(
+            "shell", "-c",
+            "from apps.accounts.models import User; u = User.objects.get(username='admin'); "
+            "u.set_password('my-own-admin-password'); u.save()",
+        )  # fmt: skip
+        page = landing()
+        assert "stockroom-admin" not in page
+        assert "<code>viewer</code></td><td><code>stockroom-viewer</code>" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
     again = manage("seed_demo")
 
     assert "already loaded" in again
