@@ -10,6 +10,7 @@ alerts; today an order is reserved and a transfer is on its way.
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -23,7 +24,7 @@ from apps.catalog.models import Product
 from apps.demo.passwords import demo_password_hash
 from apps.demo.story import HISTORY_DAYS, MERCHANTS, PEOPLE, DemoMerchant
 from apps.inventory import services as stock
-from apps.inventory.models import Source, StockLevel
+from apps.inventory.models import Source, StockLevel, Transfer
 from apps.locations.models import Location
 from apps.merchants.models import Membership, Merchant
 from apps.reports.services import snapshot_take
@@ -33,6 +34,7 @@ WAREHOUSE_SETTINGS = {"safety_stock": 5, "low_stock_threshold": 20, "reorder_poi
                       "max_level": 400}  # fmt: skip
 STORE_SETTINGS = {"safety_stock": 2, "low_stock_threshold": 6, "reorder_point": 10, "max_level": 80}
 STORE_TARGET = 30  # a store is restocked up to this many units of a product
+RESTOCK_AT = 14  # ... when it has this many or fewer, counting those on their way
 WAREHOUSE_TARGET = 220  # supplier deliveries top the warehouse up to this
 TRANSFER_EVERY_DAYS = 3
 DELIVERY_EVERY_DAYS = 7
@@ -141,7 +143,7 @@ class _History:
         self.manager = members.get(Membership.Role.MANAGER, self.owner)
         self.orders = 0
         self.transfers = 0
-        self.in_transit: list = []
+        self.arriving: dict[int, list[Transfer]] = defaultdict(list)  # by day
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -243,12 +245,15 @@ class _History:
             lines = []
             for product in self.products:
                 level = levels[(product.pk, store.pk)]
-                short = STORE_TARGET - level.on_hand - level.in_transit
-                if level.on_hand + level.in_transit <= STORE_SETTINGS["reorder_point"] + 4:
-                    spare = levels[(product.pk, self.warehouse.pk)]
-                    quantity = min(short, spare.on_hand - spare.reserved - spare.safety_stock)
-                    if quantity > 0:
-                        lines.append(stock.TransferLineRequest(product=product, quantity=quantity))
+                expected = level.on_hand + level.in_transit
+                if expected > RESTOCK_AT:
+                    continue
+                spare = levels[(product.pk, self.warehouse.pk)]
+                quantity = min(
+                    STORE_TARGET - expected, spare.on_hand - spare.reserved - spare.safety_stock
+                )
+                if quantity > 0:
+                    lines.append(stock.TransferLineRequest(product=product, quantity=quantity))
             if not lines:
                 continue
             reference = self.next_transfer_reference()
@@ -262,17 +267,16 @@ class _History:
                     merchant=self.merchant, transfer_id=transfer.pk, actor=self.manager,
                     idempotency_key=self.key("transfer", reference, "ship"), source=Source.ADMIN,
                 )  # fmt: skip
-            self.in_transit.append((day + 1, transfer))
+            self.arriving[day + 1].append(transfer)
 
     def receive_transfers(self, day: int) -> None:
-        for arrives, transfer in [t for t in self.in_transit if t[0] == day]:
+        for transfer in self.arriving.pop(day, []):
             with stock.recorded_at(self.at(day, 9, 10)):
                 stock.transfer_receive(
                     merchant=self.merchant, transfer_id=transfer.pk, actor=self.owner,
                     idempotency_key=self.key("transfer", transfer.reference, "receive"),
                     source=Source.ADMIN,
                 )  # fmt: skip
-            self.in_transit.remove((arrives, transfer))
 
     def online_orders(self, day: int) -> None:
         """One to four web orders a day, reserved (allocated by location priority) and then
