@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/", include("inventory_site.api_urls")),
     path("", include("apps.observability.urls")),
     path("dashboard/", include("apps.dashboard.urls")),
+    path("", include("apps.home.urls")),
 ]
 
 handler404 = "apps.api.problems.not_found"

@@ -5,6 +5,8 @@ inventory services with the logged-in user as the actor."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -33,6 +35,7 @@ from apps.merchants.admin_scoping import (
 from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK
 
 RECENT_MOVEMENTS = 20
+UUID_IN_TEXT = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 
 
 # --- Filters whose choices stay within the user's scope ----------------------------------
@@ -127,11 +130,46 @@ def ledger_url(**filters: object) -> str:
     return f"{reverse('admin:inventory_ledgerentry_changelist')}?{query}"
 
 
+LEDGER_DELTAS = (
+    ("on hand", "on_hand_delta"), ("reserved", "reserved_delta"), ("damaged", "damaged_delta"),
+    ("in transit", "in_transit_delta"),
+)  # fmt: skip
+
+
+def ledger_change(entry: LedgerEntry) -> str:
+    """The quantities a ledger row moved, one per line ("on hand -4", "reserved +4"); "-" for
+    a row that moved none (a settings change)."""
+    moved = [(label, getattr(entry, name)) for label, name in LEDGER_DELTAS if getattr(entry, name)]
+    if not moved:
+        return "-"
+    return format_html_join(
+        "",
+        '<span class="sr-delta">{} {}</span>',
+        ((label, f"{delta:+d}") for label, delta in moved),
+    )
+
+
+def with_hover(text: str, hover: str) -> str:
+    """Short text for a dense list, the longer form shown on hover."""
+    return format_html('<span title="{}">{}</span>', hover, text)
+
+
+def short_uuid(value: object) -> str:
+    """The first block of a UUID, the whole one on hover (the object's page shows it all)."""
+    return with_hover(str(value).split("-")[0], str(value))
+
+
+def location_label(location) -> str:
+    """A location's code, its name on hover."""
+    return with_hover(location.code, location.name)
+
+
 class ReadOnlyInline(admin.TabularInline):
     """Lines shown on their parent's page: visible with the parent, never edited."""
 
     extra = 0
     can_delete = False
+    classes = ["sr-lines"]  # rows without a label line: the columns say it all
 
     def has_view_permission(self, request, obj=None):
         return not access_for(request.user).is_empty
@@ -292,10 +330,10 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     location_fields = ("location_id",)
     change_role = None
     allow_add = allow_delete = False
+    # The four deltas share one column (only those that moved): the list fits a laptop screen.
     list_display = (
-        "id", "created_at", "sku", "location_code", "reason", "on_hand_delta", "reserved_delta",
-        "damaged_delta", "in_transit_delta", "on_hand_after", "reserved_after", "actor",
-        "source", "reference",
+        "id", "created_at", "sku", "location_code", "reason", "moved", "on_hand_after",
+        "reserved_after", "actor", "source", "reference_label",
     )  # fmt: skip
     list_select_related = ("product", "location", "actor")
     list_filter = (
@@ -333,6 +371,16 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     def location_code(self, entry: LedgerEntry) -> str:
         return entry.location.code
 
+    @admin.display(description="Change")
+    def moved(self, entry: LedgerEntry) -> str:
+        return ledger_change(entry)
+
+    @admin.display(description="Reference", ordering="reference")
+    def reference_label(self, entry: LedgerEntry) -> str:
+        # "reservation:<uuid>" shows the UUID's first block, the whole reference on hover.
+        short = UUID_IN_TEXT.sub(lambda match: match.group(0).split("-")[0], entry.reference)
+        return with_hover(short, entry.reference)
+
 
 # --- Reservations -------------------------------------------------------------------------
 
@@ -342,12 +390,17 @@ class ReservationLineInline(ReadOnlyInline):
     fields = ("product", "location", "quantity")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product", "location")
+
 
 @admin.register(Reservation)
 class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     change_role = None
     allow_add = allow_delete = False
-    list_display = ("id", "order_ref", "merchant", "status", "expires_at", "source", "created_at")
+    list_display = (
+        "short_id", "order_ref", "merchant", "status", "expires_at", "source", "created_at",
+    )  # fmt: skip
     list_select_related = ("merchant",)
     list_filter = (
         ("merchant", ScopedMerchantFilter),
@@ -367,6 +420,10 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reservation]:
         queryset = admin.ModelAdmin.get_queryset(self, request)
         return reservations_visible(queryset, request.user)
+
+    @admin.display(description="Reservation", ordering="id")
+    def short_id(self, reservation: Reservation) -> str:
+        return short_uuid(reservation.pk)
 
     def get_urls(self):
         urls = [
@@ -414,6 +471,9 @@ class TransferLineInline(ReadOnlyInline):
     fields = ("product", "quantity")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
 
 @admin.register(Transfer)
 class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
@@ -421,8 +481,8 @@ class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
     change_role = None
     allow_delete = False
     list_display = (
-        "__str__", "merchant", "source_location", "destination_location", "status",
-        "created_at", "shipped_at", "received_at",
+        "transfer", "merchant", "from_location", "to_location", "status", "created_at",
+        "shipped_at", "received_at",
     )  # fmt: skip
     list_select_related = ("merchant", "source_location", "destination_location")
     list_filter = (
@@ -441,6 +501,18 @@ class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request, *args):
         return access_for(request.user).changes_any_stock
+
+    @admin.display(description="Transfer", ordering="reference")
+    def transfer(self, transfer: Transfer) -> str:
+        return transfer.reference or short_uuid(transfer.pk)
+
+    @admin.display(description="From", ordering="source_location__code")
+    def from_location(self, transfer: Transfer) -> str:
+        return location_label(transfer.source_location)
+
+    @admin.display(description="To", ordering="destination_location__code")
+    def to_location(self, transfer: Transfer) -> str:
+        return location_label(transfer.destination_location)
 
     def add_view(self, request, form_url="", extra_context=None):
         return admin_views.transfer_create_view(self, request)

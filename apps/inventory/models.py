@@ -133,7 +133,7 @@ class StockLevel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product_id}@{self.location_id}"
+        return f"{self.product.sku} at {self.location.code}"
 
     @property
     def in_buckets(self) -> int:
@@ -225,7 +225,7 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.reason} {self.stock_level_id}"
+        return f"#{self.pk} {self.get_reason_display()}"
 
 
 class StockBucket(models.Model):
@@ -304,7 +304,7 @@ class BucketLedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.reason} bucket {self.bucket_id}"
+        return f"#{self.pk} {self.get_reason_display()} (bucket {self.bucket_id})"
 
 
 class Reservation(models.Model):
@@ -339,7 +339,7 @@ class Reservation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Reservation {self.pk} ({self.status})"
+        return f"Reservation {self.order_ref or self.pk} ({self.get_status_display().lower()})"
 
 
 class ReservationLine(models.Model):
@@ -374,7 +374,7 @@ class ReservationLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.product_id} @ {self.location_id}"
+        return f"{self.quantity} of {self.product.sku} at {self.location.code}"
 
 
 class Transfer(models.Model):
@@ -419,7 +419,7 @@ class Transfer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Transfer {self.reference or self.pk} ({self.status})"
+        return f"Transfer {self.reference or self.pk} ({self.get_status_display().lower()})"
 
 
 class TransferLine(models.Model):
@@ -439,7 +439,7 @@ class TransferLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.product_id}"
+        return f"{self.quantity} of {self.product.sku}"
 
 
 class OutboxEvent(models.Model):

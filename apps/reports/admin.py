@@ -12,6 +12,9 @@ admin.site.site_header = "Stockroom"
 admin.site.site_title = "Stockroom"
 admin.site.index_title = "Stock work"
 admin.site.site_url = None  # the admin is the product's web interface: no "view site" link
+# The lists need the width: pages are reached from the top navigation and the index instead
+# of an app sidebar beside every page.
+admin.site.enable_nav_sidebar = False
 
 
 @admin.register(ImportBatch)

@@ -96,4 +96,4 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} -> {self.endpoint_id} ({self.status})"
+        return f"{self.event_type} delivery #{self.pk} ({self.get_status_display().lower()})"

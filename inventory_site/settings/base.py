@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "apps.alerts",
     "apps.webhooks",
     "apps.dashboard",
+    "apps.demo",
+    "apps.home",
 ]
 
 MIDDLEWARE = [
@@ -114,6 +116,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Compact dates and times (inventory_site/formats/en/formats.py): "2026-11-29 17:05".
+FORMAT_MODULE_PATH = ["inventory_site.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -2,7 +2,14 @@ import pytest
 from django.urls import reverse
 
 from apps.inventory import services
-from apps.inventory.models import LedgerEntry, Source, StockLevel, Transfer
+from apps.inventory.models import (
+    LedgerEntry,
+    ReservationLine,
+    Source,
+    StockLevel,
+    Transfer,
+)
+from apps.merchants.models import Membership
 from tests import factories
 from tests.admin_helpers import Role, idempotency_key, logged_in, messages_of, staff
 
@@ -529,3 +536,41 @@ def test_transfer_steps_out_of_order_are_refused(
     assert "it has shipped; receive it at the destination" in late.content.decode()
     assert Transfer.objects.get(pk=transfer.pk).status == "in_transit"
     assert StockLevel.objects.get(product=product, location=location).on_hand == 6
+
+
+def test_titles_and_line_labels_are_words(client, merchant, product, location, other_location):
+    """What the admin shows as a page title, a breadcrumb or a line label: names and codes,
+    the choice's label, never a raw value or a row id ("in_transit", "3 x 4", "7@2")."""
+    factories.stock(product, location, 10)
+    transfer = services.transfer_create(
+        merchant=merchant, source_location=location, destination_location=other_location,
+        lines=[services.TransferLineRequest(product=product, quantity=3)], actor=None,
+        idempotency_key=factories.key(), reference="TR-7",
+    )  # fmt: skip
+    services.transfer_ship(
+        merchant=merchant, transfer_id=transfer.pk, actor=None, idempotency_key=factories.key()
+    )
+    reservation = services.reservation_create(
+        merchant=merchant, actor=None, idempotency_key=factories.key(), order_ref="WEB-7",
+        lines=[services.ReservationLineRequest(product=product, location=location, quantity=2)],
+    )  # fmt: skip
+    transfer.refresh_from_db()
+    level = StockLevel.objects.get(product=product, location=location)
+    entry = LedgerEntry.objects.filter(reason="transfer_in_transit").get()
+    membership = Membership.objects.create(
+        user=factories.user(), merchant=merchant, role=Role.MANAGER
+    )
+
+    assert str(transfer) == "Transfer TR-7 (in transit)"
+    assert str(transfer.lines.get()) == f"3 of {product.sku}"
+    assert str(reservation) == "Reservation WEB-7 (active)"
+    assert str(ReservationLine.objects.get()) == f"2 of {product.sku} at {location.code}"
+    assert str(level) == f"{product.sku} at {location.code}"
+    assert str(entry) == f"#{entry.pk} Transfer on its way in"
+    assert str(membership) == f"{membership.user} at {merchant.name} (warehouse manager)"
+
+    logged_in(client, staff(merchant, Role.OWNER))
+    page = client.get(reverse("admin:inventory_transfer_change", args=[transfer.pk]))
+    assert "<title>Transfer TR-7 (in transit) | View transfer | Stockroom</title>" in (
+        page.content.decode()
+    )

@@ -6,6 +6,7 @@ transaction, takes an idempotency key, and raises an `apps.core.errors.DomainErr
 refuses (having changed nothing).
 """
 
+from apps.inventory.services.clock import recorded_at
 from apps.inventory.services.lines import StockLine
 from apps.inventory.services.reservations import (
     ReservationLineRequest,
@@ -42,6 +43,7 @@ __all__ = [
     "StockChangeResult",
     "StockLine",
     "TransferLineRequest",
+    "recorded_at",
     "reservation_commit",
     "reservation_create",
     "reservation_expire",

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Prefetch, Q
-from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
@@ -39,6 +38,7 @@ from apps.inventory.models import (
     StockLevel,
 )
 from apps.inventory.outbox import RESERVATION_EXPIRED, outbox_append
+from apps.inventory.services import clock
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
 from apps.inventory.services.stock import movement_context
 from apps.locations.models import Location
@@ -505,7 +505,7 @@ def reservation_extend(
     )
     if previous is not None:
         return _replayed(merchant, str(reservation.pk))
-    now = timezone.now()
+    now = clock.now()
     updated = Reservation.objects.filter(
         pk=reservation.pk, status=Status.ACTIVE, expires_at__gt=now
     ).update(expires_at=now + timedelta(seconds=ttl))
@@ -530,7 +530,7 @@ def _replayed_state(reservation: Reservation, status: str, at: datetime) -> Rese
 def reservation_expire(*, reservation_id: uuid.UUID | str, now: datetime | None = None) -> bool:
     """Release one reservation whose TTL has passed. True when this call expired it; safe to
     call twice or from two workers at once (only one wins the conditional update)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     reservation = (
         Reservation.objects.filter(pk=reservation_id).only("merchant_id", "order_ref").first()
     )
@@ -564,7 +564,7 @@ def reservation_expire(*, reservation_id: uuid.UUID | str, now: datetime | None 
 def reservation_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
     """Expire reservations past their TTL, each in its own short transaction. Returns how many
     this call expired (others may have been expired concurrently by another worker)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     due = list(
         Reservation.objects.filter(status=Status.ACTIVE, expires_at__lte=now)
         .order_by("expires_at")

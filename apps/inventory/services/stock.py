@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
@@ -20,6 +19,7 @@ from apps.inventory.engine.locks import ensure_stock_levels, levels_by_pair, loc
 from apps.inventory.engine.movements import apply_movements
 from apps.inventory.exceptions import InsufficientStock, Shortage
 from apps.inventory.models import MAX_BUCKETS, LedgerEntry, Source
+from apps.inventory.services import clock
 from apps.inventory.services.lines import (
     StockLine,
     aggregate_lines,
@@ -50,7 +50,7 @@ def movement_context(
         actor_id=actor.pk if actor is not None else None,
         source=source,
         idempotency_key=key,
-        at=timezone.now(),
+        at=clock.now(),
     )
 
 
