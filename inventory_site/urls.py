@@ -9,4 +9,5 @@ urlpatterns = [
     path("dashboard/", include("apps.dashboard.urls")),
 ]
 
+handler400 = "apps.core.api.problems.bad_request"
 handler404 = "apps.core.api.problems.not_found"
