@@ -75,8 +75,22 @@ def request_fingerprint(request: Request) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _as_json(data: Any) -> Any:
-    return json.loads(JSONRenderer().render(data))
+# Response headers that belong to the answer and are replayed with it.
+KEPT_HEADERS = ("ETag",)
+
+
+def _stored(response: Response) -> dict[str, Any]:
+    """The columns that keep a response: its status and its body as the client received it,
+    parsed back to JSON (None for no body: a 204, or a 201 without content)."""
+    body = JSONRenderer().render(response.data) if response.data is not None else b""
+    return {
+        "response_status": response.status_code,
+        "response_body": json.loads(body) if body else None,
+    }
+
+
+def _kept_headers(response: Response) -> dict[str, str]:
+    return {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
 
 
 def stored_response(merchant: Merchant, key: str, fingerprint: str) -> Response | None:
@@ -91,9 +105,8 @@ def stored_response(merchant: Merchant, key: str, fingerprint: str) -> Response 
         return None
     if record.result.get("request") != fingerprint:
         raise IdempotencyKeyReused(key=key, operation=record.operation)
-    return Response(
-        record.response_body, status=record.response_status, headers={REPLAYED_HEADER: "true"}
-    )
+    headers = {**record.result.get("headers", {}), REPLAYED_HEADER: "true"}
+    return Response(record.response_body, status=record.response_status, headers=headers)
 
 
 class JSONMerge(Func):
@@ -116,9 +129,14 @@ def remember_response(merchant: Merchant, key: str, fingerprint: str, response: 
     IdempotencyRecord.objects.filter(
         merchant=merchant, key=key, response_status__isnull=True
     ).update(
-        response_status=response.status_code,
-        response_body=_as_json(response.data),
-        result=JSONMerge(F("result"), Value({"request": fingerprint}, output_field=JSONField())),
+        **_stored(response),
+        result=JSONMerge(
+            F("result"),
+            Value(
+                {"request": fingerprint, "headers": _kept_headers(response)},
+                output_field=JSONField(),
+            ),
+        ),
     )
 
 
@@ -181,7 +199,8 @@ def plain_write(request: Request, operation: str, perform: Callable[[], Response
             return stored
         response = perform()
         IdempotencyRecord.objects.filter(merchant=request.merchant, key=key).update(
-            response_status=response.status_code, response_body=_as_json(response.data)
+            **_stored(response),
+            result={"request": fingerprint, "headers": _kept_headers(response)},
         )
     return response
 
@@ -201,5 +220,5 @@ def claim_and_remember(
         )
         if previous is None:
             IdempotencyRecord.objects.filter(merchant=request.merchant, key=key).update(
-                response_status=response.status_code, response_body=_as_json(response.data)
+                **_stored(response)
             )
