@@ -3,9 +3,10 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from apps.catalog.models import Product
+from apps.core.api.serializers import RejectUnknownFields
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
     sku = serializers.CharField(max_length=64, help_text="Unique per merchant.")
     price = serializers.DecimalField(
         max_digits=12,

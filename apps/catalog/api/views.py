@@ -6,6 +6,7 @@ from apps.catalog import selectors, services
 from apps.catalog.api.serializers import ProductFilterSerializer, ProductSerializer
 from apps.core.api.idempotency import plain_write
 from apps.core.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
+from apps.core.api.serializers import NoBodySerializer
 from apps.core.api.views import MerchantAPIView
 
 
@@ -86,6 +87,7 @@ class ProductDetailView(MerchantAPIView):
     )
     def delete(self, request, sku: str):
         def perform() -> Response:
+            self.body(NoBodySerializer)
             services.product_delete(product=self.product(sku))
             return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from apps.core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from apps.core.api.problems import PROBLEM_CONTENT_TYPE
+from apps.core.api.serializers import RejectUnknownFields
 from apps.core.api.tenancy import MERCHANT_HEADER
 
 
@@ -44,7 +45,14 @@ WRITE_ERRORS = (*READ_ERRORS, 409, 412, 415, 422)
 
 
 class ApiAutoSchema(AutoSchema):
-    """Adds the problem+json responses every operation can return."""
+    """Adds the problem+json responses every operation can return, and marks request bodies
+    that refuse unknown fields `additionalProperties: false`."""
+
+    def _postprocess_serializer_schema(self, schema, serializer, direction):
+        schema = super()._postprocess_serializer_schema(schema, serializer, direction)
+        if direction == "request" and isinstance(serializer, RejectUnknownFields):
+            schema["additionalProperties"] = False
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
