@@ -172,3 +172,23 @@ def test_a_replayed_stock_level_change_keeps_its_etag(api, product, location, st
     assert first.status_code == replay.status_code == 200
     assert replay["ETag"] == first["ETag"] == f'"{first.json()["version"]}"'
     assert replay["Idempotent-Replayed"] == "true"
+
+
+def test_a_transfer_retried_after_it_moved_on_replays_its_first_response(
+    api, product, location, other_location, stocked
+):
+    body = {"source": location.code, "destination": other_location.code,
+            "lines": [{"sku": product.sku, "quantity": 2}]}  # fmt: skip
+    created = api.post_stock("/api/v1/transfers/", body, key="t-create")
+    assert created.json()["status"] == "draft"
+    ship = f"/api/v1/transfers/{created.json()['id']}/ship/"
+    shipped = api.post_stock(ship, key="t-ship")
+    assert shipped.json()["status"] == "in_transit"
+    for path, key, first in (
+        ("/api/v1/transfers/", "t-create", created),
+        (ship, "t-ship", shipped),
+    ):
+        retry = api.post_stock(path, body if key == "t-create" else None, key=key)
+        assert (retry.status_code, retry.json()) == (first.status_code, first.json())
+        assert retry["Idempotent-Replayed"] == "true"
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 8

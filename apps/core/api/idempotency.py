@@ -123,10 +123,10 @@ class JSONMerge(Func):
         return self.as_sql(compiler, connection, function="json_patch", **extra_context)
 
 
-def remember_response(merchant: Merchant, key: str, fingerprint: str, response: Response) -> None:
-    """Store the first response of a successful write (a no-op if one is already stored), with
-    the request's fingerprint, in one statement."""
-    IdempotencyRecord.objects.filter(
+def remember_response(merchant: Merchant, key: str, fingerprint: str, response: Response) -> bool:
+    """Store the first response of a successful write, with the request's fingerprint, in one
+    statement. False (and nothing changed) when a response is stored already."""
+    updated = IdempotencyRecord.objects.filter(
         merchant=merchant, key=key, response_status__isnull=True
     ).update(
         **_stored(response),
@@ -138,6 +138,7 @@ def remember_response(merchant: Merchant, key: str, fingerprint: str, response: 
             ),
         ),
     )
+    return updated > 0
 
 
 def stock_write(request: Request, perform: Callable[[str], tuple[Response, bool]]) -> Response:
@@ -166,8 +167,14 @@ def stock_write(request: Request, perform: Callable[[str], tuple[Response, bool]
         if stored is not None:
             return stored
         response.headers[REPLAYED_HEADER] = "true"
-    elif response.status_code < 300:
-        remember_response(request.merchant, key, fingerprint, response)
+    elif response.status_code < 300 and not remember_response(
+        request.merchant, key, fingerprint, response
+    ):
+        # A replay the service did not report (the transfer services return the transfer as
+        # it is now): answer what the first call answered.
+        stored = stored_response(request.merchant, key, fingerprint)
+        if stored is not None:
+            return stored
     return response
 
 
