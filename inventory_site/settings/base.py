@@ -245,6 +245,9 @@ MIDDLEWARE = [
 LOGGING["filters"] = {"request_id": {"()": "apps.observability.logging.RequestIdFilter"}}
 LOGGING["handlers"]["console"]["filters"] = ["request_id"]
 STOCKROOM_RETRY_AFTER_SECONDS = env.int("STOCKROOM_RETRY_AFTER_SECONDS", default=5)
+# A write PostgreSQL aborts with a deadlock or a serialization failure is run again, up to this
+# many attempts in all (apps/core/db_errors.py).
+STOCKROOM_DB_RETRY_ATTEMPTS = env.int("STOCKROOM_DB_RETRY_ATTEMPTS", default=3)
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 if REDIS_URL:
     # A cache that stops answering must cost milliseconds, not a hung request.

@@ -10,6 +10,7 @@ their effect, and store the response in it too.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.db_errors import retry_on_conflict
 from apps.inventory.exceptions import (
     CountBelowReserved,
     ExceedsMaxLevel,
@@ -152,7 +154,9 @@ def stock_write(request: Request, perform: Callable[[str], tuple[Response, bool]
     key = request_key(request, required=True)
     fingerprint = request_fingerprint(request)
     try:
-        response, replayed = perform(key)
+        # A deadlock or serialization failure rolled the service's transaction back, key
+        # claim included: running it again is invisible and still exactly-once.
+        response, replayed = retry_on_conflict(functools.partial(perform, key))
     except REFUSALS:
         # Stock refusals come from the guarded statements, after the service claimed the key
         # afresh: no earlier response can exist (a flash sale's late 409s stay one query short).
@@ -180,35 +184,43 @@ def stock_write(request: Request, perform: Callable[[str], tuple[Response, bool]
 
 def plain_write(request: Request, operation: str, perform: Callable[[], Response]) -> Response:
     """Run a write that changes no stock (catalog, locations). The key is optional; when sent it
-    is claimed in the transaction of the effect, with the response stored alongside."""
+    is claimed in the transaction of the effect, with the response stored alongside. The
+    transaction is run again after a deadlock or serialization failure."""
     key = request_key(request, required=False)
     if key is None:
-        with transaction.atomic():
-            return perform()
+        return retry_on_conflict(transaction.atomic(perform))
     fingerprint = request_fingerprint(request)
     stored = stored_response(request.merchant, key, fingerprint)
     if stored is not None:
         return stored
-    with transaction.atomic():
-        previous = idempotency.claim(
-            merchant_id=request.merchant.pk,
-            key=key,
-            operation=f"api:{operation}",
-            request={"fingerprint": fingerprint},
-            result={"request": fingerprint},
-        )
-        if previous is not None:
-            # A concurrent first call committed while we waited; it stored its response in
-            # the same transaction as its effect.
-            stored = stored_response(request.merchant, key, fingerprint)
-            if stored is None:
-                raise IdempotencyKeyReused(key=key, operation=previous.operation)
-            return stored
-        response = perform()
-        IdempotencyRecord.objects.filter(merchant=request.merchant, key=key).update(
-            **_stored(response),
-            result={"request": fingerprint, "headers": _kept_headers(response)},
-        )
+    return retry_on_conflict(
+        functools.partial(_plain_write_once, request, operation, perform, key, fingerprint)
+    )
+
+
+@transaction.atomic
+def _plain_write_once(
+    request: Request, operation: str, perform: Callable[[], Response], key: str, fingerprint: str
+) -> Response:
+    previous = idempotency.claim(
+        merchant_id=request.merchant.pk,
+        key=key,
+        operation=f"api:{operation}",
+        request={"fingerprint": fingerprint},
+        result={"request": fingerprint},
+    )
+    if previous is not None:
+        # A concurrent first call committed while we waited; it stored its response in the
+        # same transaction as its effect.
+        stored = stored_response(request.merchant, key, fingerprint)
+        if stored is None:
+            raise IdempotencyKeyReused(key=key, operation=previous.operation)
+        return stored
+    response = perform()
+    IdempotencyRecord.objects.filter(merchant=request.merchant, key=key).update(
+        **_stored(response),
+        result={"request": fingerprint, "headers": _kept_headers(response)},
+    )
     return response
 
 
