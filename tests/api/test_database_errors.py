@@ -37,16 +37,16 @@ def raw_connection(**kwargs) -> psycopg.Connection:
     )  # fmt: skip
 
 
-def wait_until_blocked_by(blocker: psycopg.Connection) -> None:
-    """Until another backend waits for a lock `blocker` holds."""
+def wait_until_blocked_by(blocker: psycopg.Connection) -> int:
+    """Until another backend waits for a lock `blocker` holds; returns its pid."""
     with raw_connection(autocommit=True) as watcher:
         for _ in range(1000):
             waiting = watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
                 [blocker.info.backend_pid],
-            ).fetchone()[0]
+            ).fetchone()
             if waiting:
-                return
+                return waiting[0]
             time.sleep(0.01)
     raise AssertionError("the request never waited for the lock")
 
@@ -169,6 +169,36 @@ def test_a_serialization_failure_is_run_again_and_applied_once(
     assert ledger_rows(merchant) == 2
     assert [r.getMessage() for r in caplog.records] == [
         "serialization_failure: running it again (attempt 2 of 3)"
+    ]
+
+
+def test_a_deadlocked_feed_event_is_run_again_and_applied_once(
+    merchant, product, location, level, caplog
+):
+    """The feed serializes the events of a stock level with an advisory lock: asking for the
+    one the waiting request holds closes the cycle."""
+    api = client_for(merchant)
+    event = {"source": "pos-1", "event_id": "s-1", "sequence": 1, "type": "sale",
+             "sku": product.sku, "location": location.code, "quantity": 4}  # fmt: skip
+    call = functools.partial(api.post_stock, "/api/v1/events/", {"events": [event]}, key="k-5")
+    with raw_connection() as blocker, caplog.at_level(logging.WARNING, "apps.core.db_errors"):
+        blocker.execute("SET deadlock_timeout = '60s'")
+        blocker.execute("SELECT 1 FROM inventory_stocklevel WHERE id = %s FOR UPDATE", [level.pk])
+        with request_in_thread(call) as result:
+            waiting = wait_until_blocked_by(blocker)
+            blocker.execute(
+                "SELECT pg_advisory_xact_lock((classid::bigint << 32) | objid::bigint) "
+                "FROM pg_locks WHERE pid = %s AND locktype = 'advisory' AND granted",
+                [waiting],
+            )
+            blocker.rollback()
+    response = result["response"]
+    assert response.status_code == 200, response.content
+    assert [r["outcome"] for r in response.json()["results"]] == ["applied"]
+    assert StockLevel.objects.get(pk=level.pk).on_hand == 6
+    assert ledger_rows(merchant) == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        "deadlock_detected: running it again (attempt 2 of 3)"
     ]
 
 
