@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 from psycopg_pool import PoolTimeout
 
 logger = logging.getLogger(__name__)
@@ -50,62 +50,67 @@ class DatabaseFailure:
 
 NOTHING_APPLIED = "It was rolled back: nothing was applied."
 FAILURES = {
-    "deadlock_detected": DatabaseFailure(
-        "deadlock_detected",
-        "Deadlock with a concurrent change",
-        "This change deadlocked with concurrent changes to the same stock, also when run "
-        f"again. {NOTHING_APPLIED}",
-        conflict=True,
-    ),
-    "serialization_failure": DatabaseFailure(
-        "serialization_failure",
-        "Conflict with a concurrent change",
-        "This change could not be serialized with concurrent changes to the same rows, also "
-        f"when run again. {NOTHING_APPLIED}",
-        conflict=True,
-    ),
-    "lock_timeout": DatabaseFailure(
-        "lock_timeout",
-        "Lock wait timed out",
-        "Rows this change needs stayed locked by other work for longer than the database's "
-        f"lock_timeout. {NOTHING_APPLIED}",
-    ),
-    "statement_timeout": DatabaseFailure(
-        "statement_timeout",
-        "Database statement timed out",
-        f"A statement ran longer than the database's statement_timeout. {NOTHING_APPLIED}",
-    ),
-    "query_canceled": DatabaseFailure(
-        "query_canceled",
-        "Database statement canceled",
-        f"The database canceled a statement of this request. {NOTHING_APPLIED}",
-    ),
-    "too_many_connections": DatabaseFailure(
-        "too_many_connections",
-        "Database out of connections",
-        "The database refused a new connection: it has as many open as it allows.",
-    ),
-    "connection_pool_exhausted": DatabaseFailure(
-        "connection_pool_exhausted",
-        "No database connection free",
-        "Every pooled database connection stayed busy for DATABASE_POOL_TIMEOUT seconds.",
-    ),
-    "database_out_of_resources": DatabaseFailure(
-        "database_out_of_resources",
-        "Database out of resources",
-        f"The database ran out of disk, memory or another resource. {NOTHING_APPLIED}",
-    ),
-    "database_unavailable": DatabaseFailure(
-        "database_unavailable",
-        "Service temporarily unavailable",
-        "The database did not answer.",
-    ),
-    "database_error": DatabaseFailure(
-        "database_error",
-        "Database error",
-        f"The database failed this request. {NOTHING_APPLIED}",
-    ),
+    failure.code: failure
+    for failure in (
+        DatabaseFailure(
+            "deadlock_detected",
+            "Deadlock with a concurrent change",
+            "This change deadlocked with concurrent changes to the same rows, also when run "
+            f"again. {NOTHING_APPLIED}",
+            conflict=True,
+        ),
+        DatabaseFailure(
+            "serialization_failure",
+            "Conflict with a concurrent change",
+            "This change could not be serialized with concurrent changes to the same rows, also "
+            f"when run again. {NOTHING_APPLIED}",
+            conflict=True,
+        ),
+        DatabaseFailure(
+            "lock_timeout",
+            "Lock wait timed out",
+            "Rows this change needs stayed locked by other work for longer than the database "
+            f"waits for a lock (lock_timeout). {NOTHING_APPLIED}",
+        ),
+        DatabaseFailure(
+            "statement_timeout",
+            "Database statement timed out",
+            f"A statement ran longer than the database's statement_timeout. {NOTHING_APPLIED}",
+        ),
+        DatabaseFailure(
+            "query_canceled",
+            "Database statement canceled",
+            f"The database canceled a statement of this request. {NOTHING_APPLIED}",
+        ),
+        DatabaseFailure(
+            "too_many_connections",
+            "Database out of connections",
+            "The database refused a new connection: it has as many open as it allows.",
+        ),
+        DatabaseFailure(
+            "connection_pool_exhausted",
+            "No database connection free",
+            "Every pooled database connection stayed busy for DATABASE_POOL_TIMEOUT seconds.",
+        ),
+        DatabaseFailure(
+            "database_out_of_resources",
+            "Database out of resources",
+            f"The database ran out of disk, memory or another resource. {NOTHING_APPLIED}",
+        ),
+        DatabaseFailure(
+            "database_unavailable",
+            "Service temporarily unavailable",
+            "The database did not answer.",
+        ),
+        DatabaseFailure(
+            "database_error",
+            "Database error",
+            f"The database failed this request. {NOTHING_APPLIED}",
+        ),
+    )
 }
+
+
 BY_SQLSTATE = {
     DEADLOCK: "deadlock_detected",
     SERIALIZATION_FAILURE: "serialization_failure",
@@ -137,7 +142,7 @@ def sqlstate(error: BaseException) -> str | None:
     return None
 
 
-def _name(error: OperationalError | InterfaceError) -> str:
+def _name(error: Exception) -> str:
     code = sqlstate(error)
     if code == "57014":  # query_canceled: a statement timeout, or pg_cancel_backend()
         return "statement_timeout" if "statement timeout" in str(error) else "query_canceled"
@@ -153,10 +158,12 @@ def _name(error: OperationalError | InterfaceError) -> str:
     message = str(error)
     if "too many connections" in message or "too many clients" in message:
         return "too_many_connections"
+    if "database is locked" in message:  # SQLite (embedded defaults): its busy timeout ran out
+        return "lock_timeout"
     return "database_unavailable"
 
 
-def classify(error: OperationalError | InterfaceError) -> DatabaseFailure:
+def classify(error: Exception) -> DatabaseFailure:
     return FAILURES[_name(error)]
 
 

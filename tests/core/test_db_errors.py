@@ -5,6 +5,7 @@ timeout, a cancel), by a refused connection or by an exhausted connection pool."
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import psycopg
 import pytest
@@ -160,3 +161,17 @@ def test_inside_an_enclosing_transaction_it_runs_once():
     with pytest.raises(OperationalError):
         retry_on_conflict(deadlocks)
     assert len(attempts) == 1
+
+
+def test_a_locked_sqlite_database_is_a_lock_timeout(tmp_path):
+    """The embedded defaults run on SQLite, whose writers wait for each other's lock."""
+    path = tmp_path / "embedded.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    waiter = sqlite3.connect(path, timeout=0.05)
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        waiter.execute("INSERT INTO t VALUES (1)")
+    holder.close()
+    waiter.close()
+    assert classify(caught.value).code == "lock_timeout"
