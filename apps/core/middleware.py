@@ -1,9 +1,13 @@
-"""Django's CommonMiddleware, except that a write is never redirected."""
+"""Django's CommonMiddleware and SecurityMiddleware, except that a write is never redirected:
+a client that follows a 301 sends a POST again as a GET, and gets a list instead of a change."""
 
 from __future__ import annotations
 
-from django.middleware import common
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
+from django.middleware import common, security
 from django.urls import is_valid_path
+
+from apps.core.api.problems import PROBLEM_CONTENT_TYPE, problem
 
 API_PREFIX = "/api/"
 REDIRECTABLE_METHODS = ("GET", "HEAD")
@@ -36,3 +40,29 @@ class CommonMiddleware(common.CommonMiddleware):
         return request.method in REDIRECTABLE_METHODS and super().should_redirect_with_slash(
             request
         )
+
+
+class HttpsWritesMiddleware:
+    """Goes right before Django's SecurityMiddleware (which `check --deploy` looks for by
+    name). With SECURE_SSL_REDIRECT, a GET or HEAD over plain HTTP is still redirected to
+    HTTPS; any other method is refused with 403 (problem+json under /api/), naming the HTTPS
+    URL to send it to."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.security = security.SecurityMiddleware(get_response)
+
+    def __call__(self, request):
+        if request.method not in REDIRECTABLE_METHODS:
+            redirect = self.security.process_request(request)
+            if redirect is not None:
+                return https_required(request, redirect["Location"])
+        return self.get_response(request)
+
+
+def https_required(request, url: str) -> HttpResponse:
+    detail = f"Send this {request.method} over HTTPS: {url}"
+    if not request.path.startswith(API_PREFIX):
+        return HttpResponseForbidden(detail, content_type="text/plain")
+    body = problem(status_code=403, code="https_required", title="HTTPS required", detail=detail)
+    return JsonResponse(body, status=403, content_type=PROBLEM_CONTENT_TYPE)

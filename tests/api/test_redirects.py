@@ -1,5 +1,6 @@
-"""Every API path answers with or without its trailing slash and never redirects; outside the
-API only GET and HEAD are redirected to the slash URL."""
+"""No write is ever redirected (a client following a 301 would send it again as a GET): every
+API path answers with or without its trailing slash; elsewhere only GET and HEAD are
+redirected to the slash URL; a write over plain HTTP is refused, not redirected to HTTPS."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.test import Client
 
 from apps.catalog.models import Product
 from tests.api.operations import READS, WRITES, concrete, operation_id, seed
+from tests.api.test_auth import assert_problem
 from tests.api.test_request_bodies import send, valid_bodies
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +70,17 @@ def test_pages_redirect_reads_only():
     assert (read.status_code, read["Location"]) == (301, "/dashboard/")
     write = client.post("/dashboard", {"anything": "1"})
     assert write.status_code == 404
+
+
+def test_a_write_over_plain_http_is_refused_not_redirected(api, merchant, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    body = {"sku": "NEW-1", "name": "New"}
+    refused = api.post("/api/v1/products", body, format="json")
+    problem = assert_problem(refused, 403, "https_required")
+    assert problem["detail"] == "Send this POST over HTTPS: https://testserver/api/v1/products"
+    assert not Product.objects.filter(merchant=merchant).exists()
+    read = api.get("/api/v1/products/")
+    assert (read.status_code, read["Location"]) == (301, "https://testserver/api/v1/products/")
+    assert api.post("/api/v1/products/", body, format="json", secure=True).status_code == 201
+    page = Client().post("/admin/login/", {"username": "a", "password": "b"})
+    assert (page.status_code, page["Content-Type"]) == (403, "text/plain")
