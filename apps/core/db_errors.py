@@ -177,9 +177,9 @@ def retry_on_conflict(operation: Callable[[], T], *, using: str = DEFAULT_DB_ALI
     with a deadlock or a serialization failure; the last such error is raised.
 
     `operation` must open and commit its own transaction and be safe to run again once that
-    was rolled back (an idempotent service call). Called inside an atomic
-    block it runs once: the failed statement aborted the enclosing transaction too, and only
-    whoever opened that one can start it again."""
+    was rolled back (an idempotent service call). Called inside an atomic block it runs once:
+    the failed statement aborted the enclosing transaction too, and only whoever opened that
+    one can start it again."""
     if connections[using].in_atomic_block:
         return operation()
     attempts = max(settings.STOCKROOM_DB_RETRY_ATTEMPTS, 1)

@@ -1,5 +1,6 @@
-"""Django's CommonMiddleware and SecurityMiddleware, except that a write is never redirected:
-a client that follows a 301 sends a POST again as a GET, and gets a list instead of a change."""
+"""A write is never redirected: a client that follows a 301 sends a POST again as a GET, and
+gets a list instead of a change. Both of Django's redirects (APPEND_SLASH, SECURE_SSL_REDIRECT)
+are kept for reads only."""
 
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ KEPT_HEADERS = ("ETag",)
 def _stored(response: Response) -> dict[str, Any]:
     """The columns that keep a response: its status and its body as the client received it,
     parsed back to JSON (None for no body: a 204, or a 201 without content)."""
-    body = JSONRenderer().render(response.data) if response.data is not None else b""
+    body = JSONRenderer().render(response.data)  # b"" for None
     return {
         "response_status": response.status_code,
         "response_body": json.loads(body) if body else None,
