@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("apps.home.urls")),
 ]
 
+handler400 = "apps.api.problems.bad_request"
 handler404 = "apps.api.problems.not_found"

@@ -10,6 +10,7 @@ their effect, and store the response in it too.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core import idempotency
+from apps.core.db_errors import retry_on_conflict
 from apps.core.errors import DomainError, IdempotencyKeyReused
 from apps.core.models import IdempotencyRecord
 from apps.inventory.exceptions import (
@@ -74,8 +76,22 @@ def request_fingerprint(request: Request) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _as_json(data: Any) -> Any:
-    return json.loads(JSONRenderer().render(data))
+# Response headers that belong to the answer and are replayed with it.
+KEPT_HEADERS = ("ETag",)
+
+
+def _stored(response: Response) -> dict[str, Any]:
+    """The columns that keep a response: its status and its body as the client received it,
+    parsed back to JSON (None for no body: a 204, or a 201 without content)."""
+    body = JSONRenderer().render(response.data)  # b"" for None
+    return {
+        "response_status": response.status_code,
+        "response_body": json.loads(body) if body else None,
+    }
+
+
+def _kept_headers(response: Response) -> dict[str, str]:
+    return {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
 
 
 def stored_response(merchant: Merchant, key: str, fingerprint: str) -> Response | None:
@@ -90,9 +106,8 @@ def stored_response(merchant: Merchant, key: str, fingerprint: str) -> Response 
         return None
     if record.result.get("request") != fingerprint:
         raise IdempotencyKeyReused(key=key, operation=record.operation)
-    return Response(
-        record.response_body, status=record.response_status, headers={REPLAYED_HEADER: "true"}
-    )
+    headers = {**record.result.get("headers", {}), REPLAYED_HEADER: "true"}
+    return Response(record.response_body, status=record.response_status, headers=headers)
 
 
 class JSONMerge(Func):
@@ -109,16 +124,22 @@ class JSONMerge(Func):
         return self.as_sql(compiler, connection, function="json_patch", **extra_context)
 
 
-def remember_response(merchant: Merchant, key: str, fingerprint: str, response: Response) -> None:
-    """Store the first response of a successful write (a no-op if one is already stored), with
-    the request's fingerprint, in one statement."""
-    IdempotencyRecord.objects.filter(
+def remember_response(merchant: Merchant, key: str, fingerprint: str, response: Response) -> bool:
+    """Store the first response of a successful write, with the request's fingerprint, in one
+    statement. False (and nothing changed) when a response is stored already."""
+    updated = IdempotencyRecord.objects.filter(
         merchant=merchant, key=key, response_status__isnull=True
     ).update(
-        response_status=response.status_code,
-        response_body=_as_json(response.data),
-        result=JSONMerge(F("result"), Value({"request": fingerprint}, output_field=JSONField())),
+        **_stored(response),
+        result=JSONMerge(
+            F("result"),
+            Value(
+                {"request": fingerprint, "headers": _kept_headers(response)},
+                output_field=JSONField(),
+            ),
+        ),
     )
+    return updated > 0
 
 
 def stock_write(request: Request, perform: Callable[[str], tuple[Response, bool]]) -> Response:
@@ -132,7 +153,9 @@ def stock_write(request: Request, perform: Callable[[str], tuple[Response, bool]
     key = request_key(request, required=True)
     fingerprint = request_fingerprint(request)
     try:
-        response, replayed = perform(key)
+        # A deadlock or serialization failure rolled the service's transaction back, key
+        # claim included: running it again is invisible and still exactly-once.
+        response, replayed = retry_on_conflict(functools.partial(perform, key))
     except REFUSALS:
         # Stock refusals come from the guarded statements, after the service claimed the key
         # afresh: no earlier response can exist (a flash sale's late 409s stay one query short).
@@ -147,41 +170,56 @@ def stock_write(request: Request, perform: Callable[[str], tuple[Response, bool]
         if stored is not None:
             return stored
         response.headers[REPLAYED_HEADER] = "true"
-    elif response.status_code < 300:
-        remember_response(request.merchant, key, fingerprint, response)
+    elif response.status_code < 300 and not remember_response(
+        request.merchant, key, fingerprint, response
+    ):
+        # A replay the service did not report (the transfer services return the transfer as
+        # it is now): answer what the first call answered.
+        stored = stored_response(request.merchant, key, fingerprint)
+        if stored is not None:
+            return stored
     return response
 
 
 def plain_write(request: Request, operation: str, perform: Callable[[], Response]) -> Response:
     """Run a write that changes no stock (catalog, locations). The key is optional; when sent it
-    is claimed in the transaction of the effect, with the response stored alongside."""
+    is claimed in the transaction of the effect, with the response stored alongside. The
+    transaction is run again after a deadlock or serialization failure."""
     key = request_key(request, required=False)
     if key is None:
-        with transaction.atomic():
-            return perform()
+        return retry_on_conflict(transaction.atomic(perform))
     fingerprint = request_fingerprint(request)
     stored = stored_response(request.merchant, key, fingerprint)
     if stored is not None:
         return stored
-    with transaction.atomic():
-        previous = idempotency.claim(
-            merchant_id=request.merchant.pk,
-            key=key,
-            operation=f"api:{operation}",
-            request={"fingerprint": fingerprint},
-            result={"request": fingerprint},
-        )
-        if previous is not None:
-            # A concurrent first call committed while we waited; it stored its response in
-            # the same transaction as its effect.
-            stored = stored_response(request.merchant, key, fingerprint)
-            if stored is None:
-                raise IdempotencyKeyReused(key=key, operation=previous.operation)
-            return stored
-        response = perform()
-        IdempotencyRecord.objects.filter(merchant=request.merchant, key=key).update(
-            response_status=response.status_code, response_body=_as_json(response.data)
-        )
+    return retry_on_conflict(
+        functools.partial(_plain_write_once, request, operation, perform, key, fingerprint)
+    )
+
+
+@transaction.atomic
+def _plain_write_once(
+    request: Request, operation: str, perform: Callable[[], Response], key: str, fingerprint: str
+) -> Response:
+    previous = idempotency.claim(
+        merchant_id=request.merchant.pk,
+        key=key,
+        operation=f"api:{operation}",
+        request={"fingerprint": fingerprint},
+        result={"request": fingerprint},
+    )
+    if previous is not None:
+        # A concurrent first call committed while we waited; it stored its response in the
+        # same transaction as its effect.
+        stored = stored_response(request.merchant, key, fingerprint)
+        if stored is None:
+            raise IdempotencyKeyReused(key=key, operation=previous.operation)
+        return stored
+    response = perform()
+    IdempotencyRecord.objects.filter(merchant=request.merchant, key=key).update(
+        **_stored(response),
+        result={"request": fingerprint, "headers": _kept_headers(response)},
+    )
     return response
 
 
@@ -200,5 +238,5 @@ def claim_and_remember(
         )
         if previous is None:
             IdempotencyRecord.objects.filter(merchant=request.merchant, key=key).update(
-                response_status=response.status_code, response_body=_as_json(response.data)
+                **_stored(response)
             )

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -94,12 +96,39 @@ def domain_problem(error: DomainError) -> dict[str, Any]:
     )
 
 
+def request_limit_problem(exc: Exception) -> dict[str, Any] | None:
+    """The problem for a request over Django's limits, or None: 413 for a body over
+    `DATA_UPLOAD_MAX_MEMORY_SIZE`, 400 for more query parameters or form fields than
+    `DATA_UPLOAD_MAX_NUMBER_FIELDS` (or files than `DATA_UPLOAD_MAX_NUMBER_FILES`)."""
+    if isinstance(exc, RequestDataTooBig):
+        return problem(
+            status_code=413,
+            code="request_too_large",
+            title="Request too large",
+            detail=f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} "
+            "bytes. Send it in several calls (e.g. fewer bulk lines or events per call).",
+        )
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return problem(
+            status_code=400,
+            code="too_many_fields",
+            title="Too many fields",
+            detail="The request has more than "
+            f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} query parameters or form fields (or "
+            f"more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files).",
+        )
+    return None
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error as problem+json. Unknown exceptions propagate
     (a bug is a 500 and is logged, never disguised)."""
     if isinstance(exc, DomainError):
         set_rollback()
         return problem_response(domain_problem(exc))
+    too_large = request_limit_problem(exc)
+    if too_large is not None:
+        return problem_response(too_large)
     if isinstance(exc, DataError):
         # e.g. a NUL byte PostgreSQL cannot store: bad input, not a server fault
         set_rollback()
@@ -136,6 +165,22 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     else:
         body = problem(status_code=exc.status_code, code=code, title=title, detail=str(exc.detail))
     return problem_response(body, headers)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400 (Django's answer to a SuspiciousOperation raised outside an API view, e.g.
+    by middleware): a problem for paths under /api/, Django's page elsewhere."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    body = request_limit_problem(exception) if exception is not None else None
+    if body is None:
+        body = problem(
+            status_code=400,
+            code="bad_request",
+            title="Bad request",
+            detail="The request was refused as malformed or unsafe (e.g. an unknown Host).",
+        )
+    return JsonResponse(body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from apps.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from apps.api.problems import PROBLEM_CONTENT_TYPE
+from apps.api.serializers import RejectUnknownFields
 from apps.api.tenancy import MERCHANT_HEADER
 
 
@@ -35,16 +36,27 @@ ERROR_DESCRIPTIONS = {
     406: "Unsupported Accept header",
     409: "Refused by the current state of stock (insufficient stock, wrong state, ...)",
     412: "Stale version (If-Match / expected_version): `current` holds the current figures",
+    413: "Request body larger than the server accepts (`request_too_large`)",
     415: "Unsupported content type",
     422: "Idempotency-Key reused with a different request",
     429: "Throttled: retry after the Retry-After header's seconds",
+    503: "The database failed (`code` names how: `database_unavailable`, `deadlock_detected`, "
+    "`lock_timeout`, ...): retry after the Retry-After header's seconds, with the same "
+    "Idempotency-Key",
 }
-READ_ERRORS = (400, 401, 403, 404, 406, 429)
-WRITE_ERRORS = (*READ_ERRORS, 409, 412, 415, 422)
+READ_ERRORS = (400, 401, 403, 404, 406, 429, 503)
+WRITE_ERRORS = (*READ_ERRORS, 409, 412, 413, 415, 422)
 
 
 class ApiAutoSchema(AutoSchema):
-    """Adds the problem+json responses every operation can return."""
+    """Adds the problem+json responses every operation can return, and marks request bodies
+    that refuse unknown fields `additionalProperties: false`."""
+
+    def _postprocess_serializer_schema(self, schema, serializer, direction):
+        schema = super()._postprocess_serializer_schema(schema, serializer, direction)
+        if direction == "request" and isinstance(serializer, RejectUnknownFields):
+            schema["additionalProperties"] = False
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from apps.core import json_nesting
 from apps.events import auth
 from apps.events.access import StreamAccess, resolve_locations, stream_access
 from apps.events.groups import CHANNEL_LAYER_DOWN, location_group, merchant_group
@@ -103,9 +104,9 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
         try:
-            return await super().decode_json(text_data)
+            return json_nesting.loads(text_data)
         except ValueError:
-            return None  # answered as a malformed action
+            return None  # answered as a malformed action (too deep a message included)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         action = content.get("action") if isinstance(content, dict) else None

@@ -51,10 +51,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "apps.api.middleware.HttpsWritesMiddleware",  # refuses, never redirects, a write
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "apps.api.middleware.CommonMiddleware",  # never redirects a write (see the class)
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -206,7 +207,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttling.CredentialRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.api.parsers.JSONBodyParser"],
     "DEFAULT_SCHEMA_CLASS": "apps.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "apps.api.problems.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -248,6 +249,9 @@ MIDDLEWARE = [
 LOGGING["filters"] = {"request_id": {"()": "apps.observability.logging.RequestIdFilter"}}
 LOGGING["handlers"]["console"]["filters"] = ["request_id"]
 STOCKROOM_RETRY_AFTER_SECONDS = env.int("STOCKROOM_RETRY_AFTER_SECONDS", default=5)
+# A write PostgreSQL aborts with a deadlock or a serialization failure is run again, up to this
+# many attempts in all (apps/core/db_errors.py).
+STOCKROOM_DB_RETRY_ATTEMPTS = env.int("STOCKROOM_DB_RETRY_ATTEMPTS", default=3)
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 if REDIS_URL:
     # A cache that stops answering must cost milliseconds, not a hung request.

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from apps.api.serializers import RequestSerializer
 from apps.feeds.models import FeedEvent
 from apps.feeds.services.bulk import ADJUST, COUNT
 from apps.inventory.models import MAX_QUANTITY
@@ -11,7 +12,7 @@ MAX_EVENTS = 1000
 
 
 # --- Bulk stock -----------------------------------------------------------------------------
-class BulkLineSerializer(serializers.Serializer):
+class BulkLineSerializer(RequestSerializer):
     """Documentation of a bulk line; bulk bodies are validated by a fast path (see views)."""
 
     sku = serializers.CharField(max_length=64)
@@ -30,7 +31,7 @@ class BulkLineSerializer(serializers.Serializer):
     )
 
 
-class BulkStockRequestSerializer(serializers.Serializer):
+class BulkStockRequestSerializer(RequestSerializer):
     mode = serializers.ChoiceField(choices=[COUNT, ADJUST])
     atomic = serializers.BooleanField(
         default=True,
@@ -71,7 +72,7 @@ class BulkStockResponseSerializer(serializers.Serializer):
 
 
 # --- Event feed -----------------------------------------------------------------------------
-class EventSerializer(serializers.Serializer):
+class EventSerializer(RequestSerializer):
     source = serializers.RegexField(
         r"^[\w.:-]+$",
         max_length=64,
@@ -107,7 +108,7 @@ class EventSerializer(serializers.Serializer):
         return attrs
 
 
-class EventBatchSerializer(serializers.Serializer):
+class EventBatchSerializer(RequestSerializer):
     events = serializers.ListField(
         child=serializers.DictField(),
         min_length=1,

@@ -16,6 +16,7 @@ from apps.api.idempotency import (
 )
 from apps.api.problems import flatten_errors
 from apps.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
+from apps.api.serializers import unknown_field_message
 from apps.api.tenancy import require_locations
 from apps.api.views import MerchantAPIView
 from apps.catalog.selectors import products_by_sku
@@ -38,9 +39,12 @@ def parse_bulk_lines(mode: str, raw: list[dict]) -> list[dict[str, Any]]:
     Errors name each field: `lines.12.quantity`."""
     errors: dict[str, list[str]] = {}
     field = "delta" if mode == ADJUST else "quantity"
+    known = {"sku", "location", field, "expected_version"}
     lines = []
     for index, line in enumerate(raw):
         at = f"lines.{index}"
+        for name in sorted(line.keys() - known):  # e.g. `delta` in a count: it would be ignored
+            errors[f"{at}.{name}"] = [unknown_field_message(name, known)]
         sku, code = line.get("sku"), line.get("location")
         if not isinstance(sku, str) or not 0 < len(sku.strip()) <= 64 or "\x00" in sku:
             errors[f"{at}.sku"] = ["A SKU (1 to 64 characters) is required."]

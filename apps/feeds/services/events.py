@@ -15,6 +15,7 @@ the outcome of one event never depends on another event of the batch failing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from apps.catalog.models import Product
+from apps.core.db_errors import retry_on_conflict
 from apps.core.errors import DomainError, InvalidRequest
 from apps.feeds.models import FeedEvent
 from apps.inventory import services
@@ -85,9 +87,10 @@ def feed_events_apply(*, merchant: Merchant, events: Sequence[InboundEvent]) -> 
 
 def feed_event_apply(*, merchant: Merchant, event: InboundEvent) -> EventOutcome:
     """Apply one event exactly once (see the module docstring). Never raises a domain error:
-    a refusal is the `rejected` outcome, after which nothing was recorded."""
+    a refusal is the `rejected` outcome, after which nothing was recorded. A deadlock or
+    serialization failure runs the event's transaction again."""
     try:
-        return _apply(merchant, event)
+        return retry_on_conflict(functools.partial(_apply, merchant, event))
     except DomainError as error:
         return EventOutcome(REJECTED, code=error.code, detail=error.message)
 

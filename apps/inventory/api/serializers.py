@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.api.serializers import RequestSerializer
 from apps.inventory.models import MAX_BUCKETS, MAX_QUANTITY, LedgerEntry, Reservation, Transfer
 from apps.inventory.services.lines import MAX_LINES
 
@@ -55,7 +56,7 @@ class StockLevelFilterSerializer(serializers.Serializer):
     below_reorder_point = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
-class StockLevelSettingsSerializer(serializers.Serializer):
+class StockLevelSettingsSerializer(RequestSerializer):
     safety_stock = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY, required=False)
     low_stock_threshold = serializers.IntegerField(
         min_value=0, max_value=MAX_QUANTITY, required=False
@@ -114,7 +115,7 @@ class AvailabilitySerializer(serializers.Serializer):
 
 
 # --- Stock changes ------------------------------------------------------------------------
-class _LineBase(serializers.Serializer):
+class _LineBase(RequestSerializer):
     sku = serializers.CharField(**SKU)
     location = serializers.CharField(**LOCATION)
     expected_version = serializers.IntegerField(
@@ -177,7 +178,7 @@ def change_serializers(
     )
     batch = type(
         f"{name}BatchRequest",
-        (serializers.Serializer,),
+        (RequestSerializer,),
         {
             "lines": line(many=True, min_length=1, max_length=MAX_LINES),
             "reason": serializers.CharField(**reason),
@@ -208,12 +209,12 @@ class StockChangeResponseSerializer(serializers.Serializer):
 
 
 # --- Reservations -------------------------------------------------------------------------
-class NearSerializer(serializers.Serializer):
+class NearSerializer(RequestSerializer):
     latitude = serializers.FloatField(min_value=-90, max_value=90)
     longitude = serializers.FloatField(min_value=-180, max_value=180)
 
 
-class ReservationLineRequestSerializer(serializers.Serializer):
+class ReservationLineRequestSerializer(RequestSerializer):
     sku = serializers.CharField(**SKU)
     location = serializers.CharField(
         required=False,
@@ -224,7 +225,7 @@ class ReservationLineRequestSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
-class ReservationRequestSerializer(serializers.Serializer):
+class ReservationRequestSerializer(RequestSerializer):
     lines = ReservationLineRequestSerializer(many=True, min_length=1, max_length=MAX_LINES)
     ttl_seconds = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     order_ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -235,7 +236,7 @@ class ReservationRequestSerializer(serializers.Serializer):
     )
 
 
-class ExtendRequestSerializer(serializers.Serializer):
+class ExtendRequestSerializer(RequestSerializer):
     ttl_seconds = serializers.IntegerField(min_value=1, help_text="New expiry: now + this.")
 
 
@@ -261,12 +262,12 @@ class ReservationFilterSerializer(serializers.Serializer):
 
 
 # --- Transfers ----------------------------------------------------------------------------
-class TransferLineRequestSerializer(serializers.Serializer):
+class TransferLineRequestSerializer(RequestSerializer):
     sku = serializers.CharField(**SKU)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
-class TransferRequestSerializer(serializers.Serializer):
+class TransferRequestSerializer(RequestSerializer):
     source = serializers.CharField(max_length=50, help_text="Code of the shipping location.")
     destination = serializers.CharField(max_length=50, help_text="Code of the receiving location.")
     lines = TransferLineRequestSerializer(many=True, min_length=1, max_length=MAX_LINES)

@@ -4,6 +4,7 @@ from rest_framework.response import Response
 
 from apps.api.idempotency import plain_write
 from apps.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
+from apps.api.serializers import NoBodySerializer
 from apps.api.tenancy import require_all_locations
 from apps.api.views import MerchantAPIView
 from apps.locations import selectors, services
@@ -91,6 +92,7 @@ class LocationDetailView(MerchantAPIView):
     )
     def delete(self, request, code: str):
         def perform() -> Response:
+            self.body(NoBodySerializer)
             services.location_delete(location=self.location(code))
             return Response(status=status.HTTP_204_NO_CONTENT)
 
