@@ -185,6 +185,9 @@ STOCKROOM_WEBHOOK_BACKOFF_MAX_SECONDS = env.float(
 STOCKROOM_WEBHOOK_DISABLE_AFTER_FAILURES = env.int(
     "STOCKROOM_WEBHOOK_DISABLE_AFTER_FAILURES", default=25
 )
+# Webhooks go to public addresses only; these networks (CIDR, comma-separated) are allowed
+# too, e.g. partners on a private link. Loopback and metadata addresses belong here only in tests.
+STOCKROOM_WEBHOOK_ALLOWED_NETWORKS = env.list("STOCKROOM_WEBHOOK_ALLOWED_NETWORKS", default=[])
 
 LOGGING = {
     "version": 1,
