@@ -45,6 +45,12 @@ PERIODIC_TASKS = (
         description="Sends webhook deliveries whose retry time has come.",
     ),
     Periodic(
+        name="Read waiting imports",
+        task="apps.reports.tasks.import_read_waiting",
+        every_seconds=60,
+        description="Reads uploaded import files whose reading task was lost.",
+    ),
+    Periodic(
         name="Nightly ledger verification",
         task="alerts.ledger_verify",
         crontab={"minute": "30", "hour": "2"},
