@@ -1,5 +1,5 @@
 """Staff password reset by email: Django's views, at the names the admin's login page and the
-reset email link to ("Forgotten your password or username?")."""
+reset email link to ("Forgotten your login credentials?")."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path

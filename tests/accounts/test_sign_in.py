@@ -75,7 +75,7 @@ def test_a_successful_sign_in_clears_the_failures(client, person):
 def test_a_staff_member_resets_a_forgotten_password_by_email(client, person):
     login_page = client.get(LOGIN).content.decode()
     reset_url = reverse("admin_password_reset")
-    assert f'href="{reset_url}"' in login_page  # "Forgotten your password or username?"
+    assert f'href="{reset_url}"' in login_page  # "Forgotten your login credentials?"
     for n in range(5):
         sign_in(client, person.username, f"guess-{n}")  # locked out meanwhile
 
