@@ -56,7 +56,7 @@ class Parsed:
 class UnreadableRow:
     """A record the CSV reader could not read (the reader carries on with the next one)."""
 
-    message: str
+    reason: str
 
 
 def _sentence(problems: list[str]) -> str:
@@ -94,9 +94,15 @@ def read_table(
         _xlsx_records(content) if filename.lower().endswith(".xlsx") else _csv_records(content)
     )
     header = next(records, None)
-    if not header or isinstance(header, UnreadableRow):
+    if isinstance(header, UnreadableRow):
+        raise ImportFileError(f"The header row cannot be read as CSV: {header.reason}.")
+    if not header:
         raise ImportFileError("The file is empty.")
-    names = [str(cell or "").strip().lower() for cell in header]
+    # Names as they can be quoted in a row error: printable, and short.
+    names = [
+        "".join(char for char in str(cell or "").strip().lower() if char.isprintable())[:64]
+        for cell in header
+    ]
     missing = [name for name in required if name not in names]
     if missing:
         raise ImportFileError(f"Missing column(s): {', '.join(missing)}.")
@@ -108,7 +114,7 @@ def read_table(
             )
         if isinstance(record, UnreadableRow):
             parsed.total += 1
-            parsed.error(number, record.message)
+            parsed.error(number, f"The row cannot be read as CSV: {record.reason}.")
             continue
         cells = ["" if cell is None else str(cell).strip() for cell in record]
         if not any(cells):
@@ -152,7 +158,7 @@ def _csv_records(content: bytes) -> Iterator[list[str] | UnreadableRow]:
         except StopIteration:
             return
         except csv.Error as error:  # e.g. a cell over the reader's field limit; it carries on
-            yield UnreadableRow(f"The row cannot be read as CSV: {error}.")
+            yield UnreadableRow(str(error))
             continue
         yield record[:MAX_COLUMNS]
 

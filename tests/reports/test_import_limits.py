@@ -317,3 +317,16 @@ def test_a_file_name_with_control_characters_is_stored_without_them(merchant):
     )  # fmt: skip
     batch.refresh_from_db()
     assert batch.filename == "prices.csv"
+
+
+def test_column_names_are_quoted_in_row_errors_only_as_they_can_be_stored(owner_client, merchant):
+    content = b"sku,name,No\x00tes\nOK-1,Tee,fine\nBAD-1,Tee,has\x00nul\n"
+    upload(owner_client, "products", merchant, "products.csv", content)
+    batch, _ = read_in_background()
+    assert batch.status == "preview"
+    assert batch.errors == [{"row": 3, "message": "Notes contains a NUL character."}]
+    long_header = ("sku,name," + "h" * 140_000 + "\nA,B,C\n").encode()
+    upload(owner_client, "products", merchant, "products.csv", long_header)
+    import_read_waiting()
+    refused = ImportBatch.objects.get(status="refused")
+    assert refused.file_error.startswith("The header row cannot be read as CSV: field larger")
