@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("apps.accounts.urls")),  # before the admin: its password reset pages
     path("admin/reports/", include("apps.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("inventory_site.api_urls")),

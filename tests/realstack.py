@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -177,20 +178,31 @@ class ReceivedRequest:
 
 @dataclass
 class WebhookReceiver:
-    """A partner's endpoint on 127.0.0.1: answers the scripted status codes in turn (the
-    last one repeats) and records every request."""
+    """A partner's endpoint on loopback: answers the scripted status codes in turn (the last
+    one repeats) with `reply` as the body (and `location` as the Location header, if given),
+    and records every request."""
 
     statuses: list[int]
+    reply: bytes = b""
+    location: str | None = None
     requests: list[ReceivedRequest] = field(default_factory=list)
     url: str = ""
+    port: int = 0
 
     def status_for(self, index: int) -> int:
         return self.statuses[min(index, len(self.statuses) - 1)]
 
 
 @contextlib.contextmanager
-def webhook_receiver(statuses: list[int]) -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver(statuses=list(statuses))
+def webhook_receiver(
+    statuses: list[int],
+    *,
+    host: str = "127.0.0.1",
+    reply: bytes = b"",
+    location: str | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(statuses=list(statuses), reply=reply, location=location)
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -201,16 +213,22 @@ def webhook_receiver(statuses: list[int]) -> Iterator[WebhookReceiver]:
                 receiver.requests.append(ReceivedRequest(dict(self.headers.items()), body))
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
+            if receiver.location:
+                self.send_header("Location", receiver.location)
             self.end_headers()
-            self.wfile.write(f"status {status}".encode())
+            self.wfile.write(receiver.reply or f"status {status}".encode())
 
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer((host, 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/stock"
+    receiver.port = server.server_address[1]
+    scheme = "https" if tls is not None else "http"
+    receiver.url = f"{scheme}://{host}:{receiver.port}/hooks/stock"
     try:
         yield receiver
     finally:

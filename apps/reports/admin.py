@@ -27,11 +27,11 @@ class ImportBatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
     )  # fmt: skip
     list_filter = ("kind", "status", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("merchant", "uploaded_by")
-    exclude = ("rows",)
+    exclude = ("rows", "content")
     search_fields = ("filename",)
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).defer("rows")
+        queryset = super().get_queryset(request).defer("rows", "content")
         access = access_for(request.user)
         if access.is_superuser:
             return queryset

@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from apps.inventory.outbox import PARTNER_TOPICS, TOPICS
 from apps.webhooks.signing import generate_secret
+from apps.webhooks.targets import validate_webhook_url
 
 # What an endpoint may subscribe to: the outbox topics offered to partners.
 EventType = models.TextChoices(
@@ -20,7 +21,11 @@ class WebhookEndpoint(models.Model):
         "merchants.Merchant", on_delete=models.CASCADE, related_name="webhook_endpoints"
     )
     name = models.CharField(max_length=100)
-    url = models.URLField(max_length=500)
+    url = models.URLField(
+        max_length=500,
+        validators=[validate_webhook_url],
+        help_text="A public http(s) URL: loopback, private and other internal addresses are refused.",
+    )
     secret = models.CharField(
         max_length=100,
         default=generate_secret,

@@ -11,10 +11,9 @@ its outcome recorded.
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import logging
-import urllib.error
-import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -32,6 +31,7 @@ from apps.core.hooks import Hook
 from apps.observability import metrics
 from apps.webhooks.models import PING_EVENT, WebhookDelivery, WebhookEndpoint
 from apps.webhooks.signing import SIGNATURE_HEADER, signature_header
+from apps.webhooks.targets import WebhookTargetRefused, webhook_target_resolve
 
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
@@ -170,16 +170,6 @@ def _queue_attempts(delivery_ids: Sequence[int]) -> None:
 # --- Attempts ---------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer we do not follow: a signed POST must reach the configured URL."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 @dataclass(frozen=True)
 class Outcome:
     status_code: int | None
@@ -192,28 +182,39 @@ class Outcome:
 
 
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, timeout: float) -> Outcome:
-    body = body_bytes(delivery.payload)
-    request = urllib.request.Request(
-        endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Stockroom-Webhooks/1",
-            SIGNATURE_HEADER: signature_header(endpoint.secret, body),
-            "Stockroom-Event": delivery.event_type,
-            "Stockroom-Event-Id": delivery.event_key,
-            "Stockroom-Delivery": str(delivery.pk),
-            "Stockroom-Attempt": str(delivery.attempts),
-        },
-    )
+    """One signed POST to the endpoint's checked address (see apps.webhooks.targets). A target
+    that is refused is never contacted; a redirect is an answer, never followed: a signed POST
+    must reach the configured URL and nothing else."""
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            return Outcome(response.status, _excerpt(response.read(RESPONSE_EXCERPT)), "")
-    except urllib.error.HTTPError as error:
-        return Outcome(error.code, _excerpt(error.read(RESPONSE_EXCERPT)), f"HTTP {error.code}")
-    except (urllib.error.URLError, OSError, ValueError) as error:
+        target = webhook_target_resolve(endpoint.url)
+    except WebhookTargetRefused as refused:
+        return Outcome(None, "", f"Refused: {refused}"[:500])
+    body = body_bytes(delivery.payload)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Stockroom-Webhooks/1",
+        SIGNATURE_HEADER: signature_header(endpoint.secret, body),
+        "Stockroom-Event": delivery.event_type,
+        "Stockroom-Event-Id": delivery.event_key,
+        "Stockroom-Delivery": str(delivery.pk),
+        "Stockroom-Attempt": str(delivery.attempts),
+    }
+    connection = target.connection(timeout)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        excerpt = _excerpt(response.read(RESPONSE_EXCERPT))
+    except (OSError, http.client.HTTPException, ValueError) as error:
         return Outcome(None, "", f"{type(error).__name__}: {error}"[:500])
+    finally:
+        connection.close()
+    if 200 <= response.status < 300:
+        return Outcome(response.status, excerpt, "")
+    if 300 <= response.status < 400:
+        return Outcome(
+            response.status, excerpt, f"HTTP {response.status}: redirects are not followed"
+        )
+    return Outcome(response.status, excerpt, f"HTTP {response.status}")
 
 
 def _excerpt(raw: bytes) -> str:

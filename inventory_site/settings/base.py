@@ -4,6 +4,7 @@ With nothing set, the product runs on embedded defaults: SQLite, an in-process c
 in-memory channel layer. `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Redis.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -27,6 +28,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "channels",
     "rest_framework",
     "drf_spectacular",
@@ -106,6 +108,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes checks every sign-in first (refusing it while its user and address are locked
+# out), then Django's own backend checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -189,6 +197,9 @@ STOCKROOM_WEBHOOK_BACKOFF_MAX_SECONDS = env.float(
 STOCKROOM_WEBHOOK_DISABLE_AFTER_FAILURES = env.int(
     "STOCKROOM_WEBHOOK_DISABLE_AFTER_FAILURES", default=25
 )
+# Webhooks go to public addresses only; these networks (CIDR, comma-separated) are allowed
+# too, e.g. partners on a private link. Loopback and metadata addresses belong here only in tests.
+STOCKROOM_WEBHOOK_ALLOWED_NETWORKS = env.list("STOCKROOM_WEBHOOK_ALLOWED_NETWORKS", default=[])
 
 LOGGING = {
     "version": 1,
@@ -276,3 +287,26 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["inventory_site.db_router.PrimaryReplicaRouter"]
+
+# --- Admin sign-in: lockout after repeated failures (django-axes) ---------------------------
+# A user name is locked out from one client address after this many wrong passwords in a row
+# (other addresses, and other users from that address, are not); every failure during the
+# lockout restarts it. Behind a proxy the client address is the one uvicorn takes from
+# X-Forwarded-For when the proxy is in FORWARDED_ALLOW_IPS (see docs/operations.md).
+# Resetting the password by email lifts the lockout.
+MIDDLEWARE = [*MIDDLEWARE, "axes.middleware.AxesMiddleware"]
+AXES_FAILURE_LIMIT = env.int("STOCKROOM_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STOCKROOM_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.accounts.views.sign_in_locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # failures only: no row per successful sign-in
+AXES_VERBOSE = False
+
+# --- Outgoing mail (password resets, alert emails) ------------------------------------------
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="stockroom@localhost")
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)

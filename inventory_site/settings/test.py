@@ -39,3 +39,7 @@ CELERY_BROKER_URL = REDIS_URL
 # Every request looks its API key up (query counts stay exact, a revocation shows at once);
 # tests/apikeys turns the short-lived key cache on where it is the subject.
 STOCKROOM_API_KEY_CACHE_SECONDS = 0
+
+# The tests' partner receivers listen on 127.0.0.1; the default (nothing internal) is tested
+# by overriding this with [] (tests/webhooks/test_targets.py).
+STOCKROOM_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]

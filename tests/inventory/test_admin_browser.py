@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from apps.inventory.models import LedgerEntry, StockLevel
+from apps.reports.services import import_read_waiting
 from tests import factories
 from tests.admin_helpers import Role, staff
 
@@ -114,6 +115,8 @@ def test_import_a_csv_with_one_bad_row(page, manager_setup, merchant, product, l
         "#id_file", {"name": "counts.csv", "mimeType": "text/csv", "buffer": content.encode()}
     )
     page.click("input[value='Upload and preview']")
+    page.wait_for_selector("text=Reading and checking the file")
+    import_read_waiting()  # the background job; the page refreshes itself until it is done
     errors = page.inner_text(".sr-errors")
     assert "3" in errors
     assert "Unknown SKU 'GHOST-1'." in errors
