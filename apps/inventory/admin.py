@@ -30,6 +30,7 @@ from apps.inventory.models import (
     Transfer,
     TransferLine,
 )
+from apps.inventory.selectors import reservation_status_q
 from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK
 
 RECENT_MOVEMENTS = 20
@@ -343,15 +344,37 @@ class ReservationLineInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class ReservationStatusFilter(admin.SimpleListFilter):
+    """The status as of now: active past the TTL is expired (see Reservation.current_status)."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return Reservation.Status.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in Reservation.Status.values:
+            return queryset.filter(reservation_status_q(self.value()))
+        return queryset
+
+
 @admin.register(Reservation)
 class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     change_role = None
     allow_add = allow_delete = False
-    list_display = ("id", "order_ref", "merchant", "status", "expires_at", "source", "created_at")
+    list_display = (
+        "id", "order_ref", "merchant", "current_status", "expires_at", "source", "created_at",
+    )  # fmt: skip
     list_select_related = ("merchant",)
+    fields = (
+        "merchant", "current_status", "order_ref", "expires_at", "source", "created_by",
+        "created_at", "closed_at",
+    )  # fmt: skip
+    readonly_fields = ("current_status",)
     list_filter = (
         ("merchant", ScopedMerchantFilter),
-        "status",
+        ReservationStatusFilter,
         ("lines__location", ScopedLocationFilter),
         "source",
         ("created_at", admin.DateFieldListFilter),
@@ -367,6 +390,10 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reservation]:
         queryset = admin.ModelAdmin.get_queryset(self, request)
         return reservations_visible(queryset, request.user)
+
+    @admin.display(description="Status", ordering="status")
+    def current_status(self, reservation: Reservation) -> str:
+        return Reservation.Status(reservation.current_status).label
 
     def get_urls(self):
         urls = [
@@ -390,7 +417,7 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_change_stock": reservation is not None
-            and reservation.status == Reservation.Status.ACTIVE
+            and reservation.current_status == Reservation.Status.ACTIVE
             and admin_views.reservation_changeable(request.user, reservation),
         }
         return super().change_view(request, object_id, form_url, extra_context)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 
 class Source(models.TextChoices):
@@ -337,6 +338,16 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"Reservation {self.pk} ({self.status})"
+
+    @property
+    def current_status(self) -> str:
+        """The status as of now: an active reservation is `expired` as soon as `expires_at`
+        has passed (a commit is refused from then on), although its units go back only when
+        the sweeper (or a release) expires it. Every read reports this one, never `status`
+        alone (`apps.inventory.selectors.reservation_status_q` is the same rule in SQL)."""
+        if self.status == self.Status.ACTIVE and self.expires_at <= timezone.now():
+            return self.Status.EXPIRED
+        return self.status
 
 
 class ReservationLine(models.Model):

@@ -7,8 +7,19 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from apps.catalog.models import Product
 from apps.inventory.exceptions import ObjectNotFound
@@ -199,6 +210,18 @@ def _reservation_lines() -> Prefetch:
     return Prefetch("lines", queryset=ReservationLine.objects.select_related("product", "location"))
 
 
+def reservation_status_q(status: str, *, now: datetime | None = None) -> Q:
+    """Reservations whose status as of `now` is `status`: the rule of
+    `Reservation.current_status` (active past `expires_at` is expired) as a filter."""
+    now = now or timezone.now()
+    active, expired = Reservation.Status.ACTIVE, Reservation.Status.EXPIRED
+    if status == active:
+        return Q(status=active, expires_at__gt=now)
+    if status == expired:
+        return Q(status=expired) | Q(status=active, expires_at__lte=now)
+    return Q(status=status)
+
+
 def reservation_list(
     *, merchant: Merchant, status: str = "", order_ref: str = ""
 ) -> QuerySet[Reservation]:
@@ -206,7 +229,7 @@ def reservation_list(
         _reservation_lines()
     )
     if status:
-        reservations = reservations.filter(status=status)
+        reservations = reservations.filter(reservation_status_q(status))
     if order_ref:
         reservations = reservations.filter(order_ref=order_ref)
     return reservations.order_by("-created_at", "id")

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from apps.core.admin_scoping import access_for, location_q, reservations_visible
 from apps.inventory.models import LedgerEntry, Reservation, StockLevel, Transfer
+from apps.inventory.selectors import reservation_status_q
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 from apps.reports.models import StockSnapshot
@@ -192,9 +193,11 @@ def top_movers(scope: ReportScope, days: int = 30, limit: int = 10) -> list[dict
 
 
 def reservations_expiring(scope: ReportScope, within: timedelta = timedelta(hours=1)) -> list:
-    """Active reservations whose TTL runs out within `within`, soonest first."""
+    """Active reservations whose TTL runs out within `within`, soonest first (those past it
+    are expired already, sweeper or not)."""
+    now = timezone.now()
     queryset = reservations_visible(Reservation.objects.all(), scope.user).filter(
-        status=Reservation.Status.ACTIVE, expires_at__lte=timezone.now() + within
+        reservation_status_q(Reservation.Status.ACTIVE, now=now), expires_at__lte=now + within
     )
     if scope.merchant_id:
         queryset = queryset.filter(merchant_id=scope.merchant_id)

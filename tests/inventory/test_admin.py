@@ -1,8 +1,11 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.inventory import services
-from apps.inventory.models import LedgerEntry, Source, StockLevel, Transfer
+from apps.inventory.models import LedgerEntry, Reservation, Source, StockLevel, Transfer
 from tests import factories
 from tests.admin_helpers import Role, idempotency_key, logged_in, messages_of, staff
 
@@ -397,6 +400,34 @@ def test_reservation_release_and_commit(client, merchant, product, location):
     )
     assert "is released and cannot be committed" in response.content.decode()
     assert StockLevel.objects.get(product=product).on_hand == 7
+
+
+def test_reservations_past_their_ttl_show_and_filter_as_expired(
+    client, merchant, product, location
+):
+    factories.stock(product, location, 10)
+    lapsed, live = (
+        services.reservation_create(
+            merchant=merchant, lines=[services.ReservationLineRequest(product, 1, location)],
+            actor=None, idempotency_key=factories.key(),
+        )
+        for _ in range(2)
+    )  # fmt: skip
+    Reservation.objects.filter(pk=lapsed.pk).update(expires_at=timezone.now() - timedelta(1))
+    logged_in(client, staff(merchant, Role.VIEWER))
+    changelist = reverse("admin:inventory_reservation_changelist")
+    page = client.get(changelist)
+    shown = {
+        r.pk: page.context["cl"].model_admin.current_status(r)
+        for r in page.context["cl"].result_list
+    }
+    assert shown == {lapsed.pk: "Expired", live.pk: "Active"}
+    for status, expected in (("expired", [lapsed]), ("active", [live])):
+        page = client.get(changelist, {"status": status})
+        assert list(page.context["cl"].result_list) == expected
+    detail = client.get(reverse("admin:inventory_reservation_change", args=[lapsed.pk]))
+    assert not detail.context["can_change_stock"]
+    assert Reservation.objects.get(pk=lapsed.pk).status == "active"  # a read writes nothing
 
 
 def test_stock_list_queries_do_not_grow_with_rows(client, merchant, location):

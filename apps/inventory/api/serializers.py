@@ -248,7 +248,11 @@ class ReservationLineSerializer(serializers.Serializer):
 
 class ReservationSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=Reservation.Status.choices)
+    status = serializers.ChoiceField(
+        choices=Reservation.Status.choices,
+        source="current_status",
+        help_text="`expired` as soon as `expires_at` has passed.",
+    )
     order_ref = serializers.CharField()
     expires_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()

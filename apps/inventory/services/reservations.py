@@ -462,13 +462,15 @@ def reservation_release(
     source: str = Source.SYSTEM,
 ) -> Reservation:
     """Give the units back. Releasing a released or expired reservation changes nothing;
-    releasing a committed one is refused (return the goods instead)."""
+    releasing a committed one is refused (return the goods instead). A reservation past its
+    TTL is expired already (reads say so): releasing it expires it, as the sweeper would."""
     reservation = _get(merchant, reservation_id)
     replay = _claim_or_replay(merchant, idempotency_key, "reservation.release", reservation.pk)
     if replay is not None:
         return replay
     ctx = movement_context(merchant, actor, source, idempotency_key)
-    if not _transition(merchant, reservation.pk, to=Status.RELEASED, now=ctx.at, unexpired=False):
+    if not _transition(merchant, reservation.pk, to=Status.RELEASED, now=ctx.at, unexpired=True):
+        reservation_expire(reservation_id=reservation.pk, now=ctx.at)  # no-op unless due
         reservation.refresh_from_db()
         if reservation.status == Status.COMMITTED:
             raise InvalidState(
