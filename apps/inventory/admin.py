@@ -29,11 +29,13 @@ from apps.inventory.models import (
     StockLevel,
     Transfer,
     TransferLine,
+    low_stock_q,
+    out_of_stock_q,
 )
 from apps.inventory.selectors import reservation_status_q
-from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK
 
 RECENT_MOVEMENTS = 20
+LOW_STOCK, OUT_OF_STOCK = low_stock_q(), out_of_stock_q()
 
 
 # --- Filters whose choices stay within the user's scope ----------------------------------
@@ -76,7 +78,7 @@ class StockStatusFilter(admin.SimpleListFilter):
         if self.value() == "out":
             return queryset.filter(OUT_OF_STOCK)
         if self.value() == "ok":
-            return queryset.exclude(LOW_STOCK)
+            return queryset.exclude(LOW_STOCK | OUT_OF_STOCK)
         return queryset
 
 

@@ -9,8 +9,17 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 
@@ -28,21 +37,59 @@ class Source(models.TextChoices):
 MAX_BUCKETS = 64
 
 
+def free_in_buckets() -> Coalesce:
+    """The free units (allotted - reserved) of a level's buckets, as an expression over the
+    level's row: counted in `reserved`, yet available. One index probe per level."""
+    free = (
+        StockBucket.objects.filter(stock_level_id=OuterRef("pk"))
+        .order_by()
+        .values("stock_level_id")
+        .annotate(free=Sum(F("allotted") - F("reserved")))
+        .values("free")
+    )
+    return Coalesce(Subquery(free, output_field=models.IntegerField()), 0)
+
+
+def available_units() -> ExpressionWrapper:
+    """`StockLevel.available` as an expression: what can be reserved or sold."""
+    own = Greatest(F("on_hand") - F("reserved") - F("safety_stock"), Value(0))
+    return ExpressionWrapper(own + free_in_buckets(), output_field=models.IntegerField())
+
+
+# Implied by low and by out of stock (free bucket units are never negative): it lets the
+# planner read only the rows of the partial index `stocklevel_low_idx`.
+_AT_OR_BELOW_THRESHOLD = Q(
+    on_hand__lte=F("reserved") + F("safety_stock") + F("low_stock_threshold")
+)
+
+
+def low_stock_q() -> Q:
+    """Low stock, the one definition (`StockLevel.is_low` in Python): a threshold above 0
+    (0 turns it off) and available at or below it. Used by the API, admin, reports, alerts."""
+    return (
+        _AT_OR_BELOW_THRESHOLD
+        & Q(low_stock_threshold__gt=0)
+        & Q(LessThanOrEqual(available_units(), F("low_stock_threshold")))
+    )
+
+
+def out_of_stock_q() -> Q:
+    """Nothing available (free bucket units included), whatever the threshold."""
+    return (
+        _AT_OR_BELOW_THRESHOLD
+        & Q(on_hand__lte=F("reserved") + F("safety_stock"))
+        & Q(LessThanOrEqual(available_units(), Value(0)))
+    )
+
+
 class StockLevelQuerySet(models.QuerySet):
     def with_buckets(self) -> StockLevelQuerySet:
         """Annotate `bucket_free`: the free units (allotted - reserved) of each level's buckets,
         which `available` adds to the level's own, and `held_units`: `reserved` without them
         (the units held by reservations). One index probe per level."""
-        free = (
-            StockBucket.objects.filter(stock_level_id=OuterRef("pk"))
-            .order_by()
-            .values("stock_level_id")
-            .annotate(free=Sum(F("allotted") - F("reserved")))
-            .values("free")
+        return self.annotate(bucket_free=free_in_buckets()).annotate(
+            held_units=F("reserved") - F("bucket_free")
         )
-        return self.annotate(
-            bucket_free=Coalesce(Subquery(free, output_field=models.IntegerField()), 0)
-        ).annotate(held_units=F("reserved") - F("bucket_free"))
 
 
 class StockLevel(models.Model):
@@ -151,7 +198,8 @@ class StockLevel(models.Model):
 
     @property
     def is_low(self) -> bool:
-        return self.available <= self.low_stock_threshold
+        """See `low_stock_q`: a threshold above 0 (0 turns it off), available at or below it."""
+        return self.low_stock_threshold > 0 and self.available <= self.low_stock_threshold
 
 
 class LedgerEntry(models.Model):

@@ -31,6 +31,7 @@ from apps.inventory.models import (
     StockLevel,
     Transfer,
     TransferLine,
+    low_stock_q,
 )
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
@@ -62,8 +63,7 @@ def stock_level_list(
     if location:
         levels = levels.filter(location__code=location)
     if low_stock is not None:
-        low = {"available_units__lte": F("low_stock_threshold")}
-        levels = levels.filter(**low) if low_stock else levels.exclude(**low)
+        levels = levels.filter(low_stock_q()) if low_stock else levels.exclude(low_stock_q())
     if below_reorder_point is not None:
         below = {"available_units__lte": F("reorder_point")}
         levels = levels.filter(**below) if below_reorder_point else levels.exclude(**below)

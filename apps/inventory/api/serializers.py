@@ -39,7 +39,10 @@ class StockLevelSerializer(serializers.Serializer):
     in_buckets = serializers.IntegerField(
         help_text="Available units currently held free in the buckets (part of available)."
     )
-    low_stock = serializers.BooleanField(source="is_low")
+    low_stock = serializers.BooleanField(
+        source="is_low",
+        help_text="The threshold is above 0 (0 turns it off) and available is at or below it.",
+    )
     version = serializers.IntegerField(help_text="Bumped by every change; also the ETag.")
     updated_at = serializers.DateTimeField(allow_null=True)
 
@@ -51,7 +54,8 @@ class StockLevelFilterSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
-        help_text="true: only levels whose available is at or below their low-stock threshold.",
+        help_text="true: only low levels (a low-stock threshold above 0, available at or "
+        "below it); false: the others.",
     )
     below_reorder_point = serializers.BooleanField(required=False, allow_null=True, default=None)
 
