@@ -225,6 +225,10 @@ class LedgerEntry(models.Model):
         BUCKET_FILL = "bucket_fill", "Units allotted to buckets"
         BUCKET_DRAIN = "bucket_drain", "Units given back by buckets"
 
+    # The engine references its own documents as "<kind>:<reference>" (`transfer:TR-1`,
+    # `reservation:<id>`); the ledger's reference filter finds them by the bare form too.
+    DOCUMENT_KINDS = ("transfer", "reservation")
+
     id = models.BigAutoField(primary_key=True)
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
     stock_level = models.ForeignKey(
@@ -267,6 +271,11 @@ class LedgerEntry(models.Model):
                 fields=["merchant", "idempotency_key"],
                 name="ledger_idempotency_idx",
                 condition=~Q(idempotency_key=""),
+            ),
+            models.Index(
+                fields=["merchant", "reference"],
+                name="ledger_reference_idx",
+                condition=~Q(reference=""),
             ),
         ]
 

@@ -202,7 +202,10 @@ def ledger_list(
     if until is not None:
         entries = entries.filter(created_at__lt=until)
     if reference:
-        entries = entries.filter(reference=reference)
+        # As given, or as the engine references its transfers and reservations (every row,
+        # old ones included: the ledger is never rewritten).
+        kinds = LedgerEntry.DOCUMENT_KINDS
+        entries = entries.filter(reference__in=[reference, *(f"{k}:{reference}" for k in kinds)])
     return entries.order_by("-id")
 
 

@@ -75,3 +75,35 @@ def test_ledger_csv_export(api, product, other_location, history):
     assert rows[0]["sku"] == product.sku
     assert rows[0]["on_hand_delta"] == "5"
     assert rows[0]["note"] == "'=HYPERLINK(1)"  # no formula injection into spreadsheets
+
+
+def test_reference_filter_finds_transfers_and_reservations_by_the_reference_given(
+    api, merchant, product, location, other_location
+):
+    factories.stock(product, location, 10)
+    transfer = api.post_stock("/api/v1/transfers/", {
+        "source": location.code, "destination": other_location.code, "reference": "TR-1",
+        "lines": [{"sku": product.sku, "quantity": 3}],
+    }).json()  # fmt: skip
+    api.post_stock(f"/api/v1/transfers/{transfer['id']}/ship/")
+    api.post_stock(f"/api/v1/transfers/{transfer['id']}/receive/")
+    reservation = api.post_stock("/api/v1/reservations/", {
+        "lines": [{"sku": product.sku, "location": location.code, "quantity": 1}],
+    }).json()  # fmt: skip
+    api.post_stock("/api/v1/stock/adjustments/", {"sku": product.sku, "location": location.code,
+                                                  "delta": 1, "reason": "Found", "reference": "TR-1"})  # fmt: skip
+
+    def reasons(reference):
+        rows = api.get("/api/v1/ledger/", {"reference": reference}).json()["results"]
+        return sorted(row["reason"] for row in rows)
+
+    moved = ["adjust", "transfer_in", "transfer_in_transit", "transfer_out"]
+    assert reasons("TR-1") == moved  # the transfer's rows and a document with that number
+    assert reasons("transfer:TR-1") == ["transfer_in", "transfer_in_transit", "transfer_out"]
+    assert reasons(reservation["id"]) == ["reserve"]
+    assert reasons(f"reservation:{reservation['id']}") == ["reserve"]
+    export = api.get(
+        "/api/v1/ledger/export/", {"reference": "TR-1"}, headers={"Accept": "text/csv"}
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    assert sorted(row["reason"] for row in rows) == moved

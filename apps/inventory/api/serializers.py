@@ -335,7 +335,12 @@ class LedgerFilterSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=LedgerEntry.Reason.choices, required=False)
     since = serializers.DateTimeField(required=False, help_text="From this time (inclusive).")
     until = serializers.DateTimeField(required=False, help_text="Before this time (exclusive).")
-    reference = serializers.CharField(max_length=200, required=False)
+    reference = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="A reference as sent (PO-1002), a transfer's reference (TR-1) or a "
+        "reservation id; the stored `transfer:TR-1` / `reservation:<id>` forms match too.",
+    )
 
     def validate(self, attrs):
         if "since" in attrs and "until" in attrs and attrs["since"] > attrs["until"]:
