@@ -20,9 +20,9 @@ from apps.core.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
 from apps.core.api.tenancy import require_locations
 from apps.core.api.views import MerchantAPIView
 from apps.feeds.api import serializers as s
-from apps.feeds.services.bulk import ADJUST, BulkLine, bulk_stock_apply
+from apps.feeds.services.bulk import ADJUST, BulkLine, UnknownLine, bulk_stock_apply
 from apps.feeds.services.events import InboundEvent, feed_events_apply
-from apps.inventory.api.lines import resolve
+from apps.inventory.api.lines import resolve, resolve_known
 from apps.inventory.services.quantities import MAX_QUANTITY
 from apps.locations.selectors import locations_by_code
 
@@ -109,13 +109,18 @@ class BulkStockView(MerchantAPIView):
         tags=["bulk"],
         description="Up to 10,000 count (`quantity` = counted) or adjustment (`delta`, with a "
         "`reason`) lines in one call, applied set-based. `atomic: true` applies all or none; "
-        "`atomic: false` reports each line as applied or rejected (with why).",
+        "`atomic: false` reports each line as applied or rejected (with why: an unknown SKU or "
+        "location, or a refusal), applying the others.",
     )
     def post(self, request):
         def perform(key: str) -> tuple[Response, bool]:
             data = self.body(s.BulkStockRequestSerializer)
             lines = parse_bulk_lines(data["mode"], data["lines"])
-            products, locations = resolve(request.merchant, lines)
+            if data["atomic"]:
+                products, locations = resolve(request.merchant, lines)
+                unknown = {}
+            else:  # an unknown SKU or location is that line's outcome
+                products, locations, unknown = resolve_known(request.merchant, lines)
             require_locations(request, locations.values())
             result = bulk_stock_apply(
                 merchant=request.merchant,
@@ -130,6 +135,16 @@ class BulkStockView(MerchantAPIView):
                         expected_version=ln["expected_version"],
                     )
                     for i, ln in enumerate(lines)
+                    if i not in unknown
+                ],
+                unknown=[
+                    UnknownLine(
+                        index=i,
+                        sku=lines[i]["sku"],
+                        location=lines[i]["location"],
+                        detail=" ".join(unknown[i].values()),
+                    )
+                    for i in sorted(unknown)
                 ],
                 actor=request.actor,
                 idempotency_key=key,

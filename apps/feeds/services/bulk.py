@@ -2,10 +2,10 @@
 set-based statements through the inventory services (never one transaction per line).
 
 `atomic=True`: all lines or none; a refusal raises the service's error.
-`atomic=False`: every line gets an outcome. Lines that would be refused are predicted from
-one read of the current levels and left out; if stock moved in between and the services still
-refuse some lines, those (named by the error) are dropped and the rest applied again, all in
-one transaction.
+`atomic=False`: every line gets an outcome. Lines naming an unknown SKU or location are
+rejected as such; lines that would be refused are predicted from one read of the current
+levels and left out; if stock moved in between and the services still refuse some lines,
+those (named by the error) are dropped and the rest applied again, all in one transaction.
 """
 
 from __future__ import annotations
@@ -47,6 +47,16 @@ class BulkLine:
     location: Location
     quantity: int
     expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class UnknownLine:
+    """A line naming a SKU or location the merchant does not have (`detail` says which)."""
+
+    index: int
+    sku: str
+    location: str
+    detail: str
 
 
 @dataclass
@@ -95,14 +105,19 @@ def bulk_stock_apply(
     reason: str = "",
     reference: str = "",
     source: str = Source.IMPORT,
+    unknown: Sequence[UnknownLine] = (),
 ) -> BulkResult:
+    """`unknown`: lines naming a SKU or location that does not exist, each rejected as such
+    (per-line mode only: all or none refuses the whole batch)."""
     key = idempotency.validate_key(idempotency_key)
     if mode not in (COUNT, ADJUST):
         raise InvalidRequest("mode must be 'count' or 'adjust'.", field="mode")
-    if not lines:
+    if not lines and not unknown:
         raise InvalidRequest("At least one line is required.", field="lines")
-    if len(lines) > MAX_LINES:
+    if len(lines) + len(unknown) > MAX_LINES:
         raise InvalidRequest(f"At most {MAX_LINES:,} lines per call.", field="lines")
+    if atomic and unknown:
+        raise InvalidRequest(unknown[0].detail, field=f"lines.{unknown[0].index}")
     if mode == ADJUST and not reason.strip():
         raise InvalidRequest("An adjustment needs a reason.", field="reason")
     request = {
@@ -113,6 +128,7 @@ def bulk_stock_apply(
         "lines": [
             [ln.product.pk, ln.location.pk, ln.quantity, ln.expected_version] for ln in lines
         ],
+        "unknown": [[ln.index, ln.sku, ln.location] for ln in unknown],
     }
     previous = idempotency.claim(
         merchant_id=merchant.pk, key=key, operation=f"bulk.{mode}", request=request, result={}
@@ -121,7 +137,9 @@ def bulk_stock_apply(
         return BulkResult.from_dict(previous.result["bulk"], replayed=True)
     inner_key = "bulk:" + hashlib.sha256(key.encode()).hexdigest()[:48]
     apply = _Applier(merchant, mode, actor, inner_key, reason, reference, source)
-    rejected: dict[int, tuple[str, str]] = {}
+    rejected: dict[int, tuple[str, str]] = {
+        ln.index: ("invalid_request", ln.detail) for ln in unknown
+    }
     if atomic:
         entries = apply(lines)
     else:
@@ -140,7 +158,7 @@ def bulk_stock_apply(
                 if not refused:
                     raise
                 rejected.update(refused)
-    result = _result(mode, atomic, lines, entries, rejected)
+    result = _result(mode, atomic, lines, unknown, entries, rejected)
     IdempotencyRecord.objects.filter(merchant=merchant, key=key).update(
         result={"bulk": result.as_dict()}
     )
@@ -279,14 +297,17 @@ def _result(
     mode: str,
     atomic: bool,
     lines: Sequence[BulkLine],
+    unknown: Sequence[UnknownLine],
     entries: Sequence[LedgerEntry],
     rejected: dict[int, tuple[str, str]],
 ) -> BulkResult:
     by_pair = {(e.product_id, e.location_id): e for e in entries}
     outcomes = []
-    for ln in lines:
-        where = {"index": ln.index, "sku": ln.product.sku, "location": ln.location.code}
-        if ln.index in rejected:
+    named = [(ln.index, ln.sku, ln.location, ln) for ln in unknown]
+    named += [(ln.index, ln.product.sku, ln.location.code, ln) for ln in lines]
+    for index, sku, code, ln in sorted(named, key=lambda item: item[0]):
+        where = {"index": index, "sku": sku, "location": code}
+        if index in rejected:
             code, detail = rejected[ln.index]
             outcomes.append(LineOutcome(status="rejected", code=code, detail=detail, **where))
             continue
@@ -303,7 +324,7 @@ def _result(
     return BulkResult(
         mode=mode,
         atomic=atomic,
-        applied=len(lines) - len(rejected),
+        applied=len(outcomes) - len(rejected),
         rejected=len(rejected),
         ledger_ids=[e.pk for e in entries],
         lines=outcomes,
