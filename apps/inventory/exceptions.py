@@ -7,6 +7,8 @@ stable `code`. Interfaces map them to HTTP statuses and messages; nothing here k
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from apps.inventory.figures import shortage_text
+
 
 class InventoryError(Exception):
     """Base of every refusal. A refused call has changed nothing, ledger included."""
@@ -38,10 +40,27 @@ class InvalidRequest(InventoryError):
 
 @dataclass(frozen=True)
 class Shortage:
+    """One refused line, in the vocabulary of `apps.inventory.figures`: `available` is always
+    the level's available (as the stock list and the API show it). The figure that limited a
+    move that is not a reservation comes with it: `movable` for a physical move, `damaged`
+    for a write-off, `in_transit` for a transfer's receipt, `reserved` for a reservation's
+    close. The others stay None (and out of the problem+json line)."""
+
     sku: str
     location: str | None
     requested: int
     available: int
+    movable: int | None = None
+    damaged: int | None = None
+    in_transit: int | None = None
+    reserved: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in asdict(self).items()
+            if value is not None or name == "location"
+        }
 
 
 class InsufficientStock(InventoryError):
@@ -49,16 +68,11 @@ class InsufficientStock(InventoryError):
     title = "Insufficient stock"
 
     def __init__(self, shortages: list[Shortage]) -> None:
-        parts = [
-            f"{s.sku} at {s.location or 'any active location'}: requested {s.requested}, "
-            f"available {s.available}"
-            for s in shortages
-        ]
         super().__init__(
             "Not enough stock. "
-            + "; ".join(parts)
+            + "; ".join(shortage_text(s) for s in shortages)
             + ". Lower the quantity, pick another location, or receive stock first.",
-            lines=[asdict(s) for s in shortages],
+            lines=[s.as_dict() for s in shortages],
         )
         self.shortages = shortages
 

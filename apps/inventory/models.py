@@ -22,6 +22,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
+from apps.inventory import figures
+
 
 class Source(models.TextChoices):
     """Which channel asked for a change."""
@@ -194,7 +196,21 @@ class StockLevel(models.Model):
 
     @property
     def available(self) -> int:
-        return max(self.on_hand - self.reserved - self.safety_stock, 0) + self.in_buckets
+        """What can be reserved or sold (see apps.inventory.figures)."""
+        return figures.available(
+            on_hand=self.on_hand,
+            reserved=self.reserved,
+            safety_stock=self.safety_stock,
+            in_buckets=self.in_buckets,
+        )
+
+    @property
+    def movable(self) -> int:
+        """What a physical move may take: available plus the safety stock among the units on
+        hand that no reservation holds (see apps.inventory.figures)."""
+        return figures.movable(
+            on_hand=self.on_hand, reserved=self.reserved, in_buckets=self.in_buckets
+        )
 
     @property
     def is_low(self) -> bool:

@@ -139,7 +139,7 @@ def test_mark_damaged_then_write_off(client, manager, product, location):
     data = {"location": location.pk, "sku": product.sku, "quantity": 5, "reference": "",
             "note": "Skip", "idempotency_key": idempotency_key(form)}  # fmt: skip
     refused = client.post(write_off, data)
-    assert "requested 5, available 4" in refused.content.decode()
+    assert "requested 5, damaged 4" in refused.content.decode()
     assert client.post(write_off, {**data, "quantity": 4}).status_code == 302
     level.refresh_from_db()
     assert (level.on_hand, level.damaged) == (6, 0)

@@ -25,8 +25,10 @@ from apps.inventory.exceptions import (
     ExceedsMaxLevel,
     InsufficientStock,
     InvalidRequest,
+    Shortage,
     VersionConflict,
 )
+from apps.inventory.figures import shortage_text
 from apps.inventory.models import IdempotencyRecord, LedgerEntry, Source, StockLevel
 from apps.inventory.services import idempotency
 from apps.inventory.services.lines import MAX_LINES
@@ -232,17 +234,18 @@ def _screen(mode: str, lines: Sequence[BulkLine]) -> dict[int, tuple[str, str]]:
     rejected: dict[int, tuple[str, str]] = {}
     pairs = {(ln.product.pk, ln.location.pk) for ln in lines}
     levels = {
-        (p, loc): (on_hand, reserved, version)
-        for p, loc, on_hand, reserved, version in StockLevel.objects.with_buckets()
+        (level.product_id, level.location_id): level
+        for level in StockLevel.objects.with_buckets()
         .filter(product_id__in={p for p, _ in pairs}, location_id__in={loc for _, loc in pairs})
-        .values_list("product_id", "location_id", "on_hand", "held_units", "version")
-        if (p, loc) in pairs
+        .only("product_id", "location_id", "on_hand", "reserved", "safety_stock", "version")
+        if (level.product_id, level.location_id) in pairs
     }
     seen: set[tuple[int, int]] = set()
     totals: dict[tuple[int, int], int] = defaultdict(int)
     for ln in lines:
         pair = (ln.product.pk, ln.location.pk)
-        on_hand, reserved, version = levels.get(pair, (0, 0, 0))
+        level = levels.get(pair) or StockLevel()
+        reserved, version = level.held, level.version
         where = f"{ln.product.sku} at {ln.location.code}"
         if mode == COUNT and pair in seen:
             rejected[ln.index] = ("duplicate_line", f"{where} appears more than once.")
@@ -263,27 +266,23 @@ def _screen(mode: str, lines: Sequence[BulkLine]) -> dict[int, tuple[str, str]]:
     if mode == ADJUST:
         for ln in lines:
             pair = (ln.product.pk, ln.location.pk)
-            on_hand, reserved, _ = levels.get(pair, (0, 0, 0))
-            if ln.index not in rejected and on_hand + totals[pair] < reserved:
-                rejected[ln.index] = (
-                    "insufficient_stock",
-                    f"{ln.product.sku} at {ln.location.code}: would take on_hand to "
-                    f"{on_hand + totals[pair]}, below the {reserved} reserved units."
-                    if reserved
-                    else f"{ln.product.sku} at {ln.location.code}: requested "
-                    f"{-totals[pair]}, available {on_hand}.",
+            level = levels.get(pair) or StockLevel()
+            if ln.index not in rejected and totals[pair] < -level.movable:
+                short = Shortage(
+                    sku=ln.product.sku,
+                    location=ln.location.code,
+                    requested=-totals[pair],
+                    available=level.available,
+                    movable=level.movable,
                 )
+                rejected[ln.index] = ("insufficient_stock", f"{shortage_text(short)}.")
     return rejected
 
 
 def _refused(error: Exception, candidates: Sequence[BulkLine]) -> dict[int, tuple[str, str]]:
     """The candidate lines an error names (by SKU and location code)."""
     if isinstance(error, InsufficientStock):
-        named = {
-            (s.sku, s.location): f"{s.sku} at {s.location}: requested {s.requested}, "
-            f"available {s.available}."
-            for s in error.shortages
-        }
+        named = {(s.sku, s.location): f"{shortage_text(s)}." for s in error.shortages}
     else:
         named = {(error.details.get("sku"), error.details.get("location")): error.message}
     return {
