@@ -57,6 +57,13 @@ PERIODIC_TASKS = (
         description="Stores yesterday's closing stock per level for the reports.",
     ),
     Periodic(
+        name="Prune idempotency keys",
+        task="events.idempotency_prune",
+        every_seconds=3600,
+        description="Deletes idempotency keys older than STOCKROOM_IDEMPOTENCY_RETENTION_HOURS "
+        "(such a key is treated as new already).",
+    ),
+    Periodic(
         name="Prune old events and deliveries",
         task="events.prune",
         crontab={"minute": "15", "hour": "3"},

@@ -12,6 +12,7 @@ from apps.events.services import (
     outbox_prune,
     outbox_publish_pending,
 )
+from apps.inventory.services import idempotency_prune as idempotency_prune_service
 from apps.inventory.services import reservation_expire_due
 from apps.webhooks.services import webhook_deliveries_prune
 
@@ -36,6 +37,12 @@ def outbox_sweep() -> int:
 def reservations_expire_due() -> int:
     """Release the stock of every reservation whose TTL has passed."""
     return reservation_expire_due()
+
+
+@shared_task(name="events.idempotency_prune", ignore_result=True)
+def idempotency_prune() -> int:
+    """Delete idempotency records past STOCKROOM_IDEMPOTENCY_RETENTION_HOURS."""
+    return idempotency_prune_service()
 
 
 @shared_task(name="events.prune", ignore_result=True)

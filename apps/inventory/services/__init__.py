@@ -5,6 +5,7 @@ themselves. Every function is one transaction, takes an idempotency key, and rai
 `apps.inventory.exceptions.InventoryError` when it refuses (having changed nothing).
 """
 
+from apps.inventory.services.idempotency import idempotency_prune
 from apps.inventory.services.lines import StockLine
 from apps.inventory.services.reservations import (
     ReservationLineRequest,
@@ -41,6 +42,7 @@ __all__ = [
     "StockChangeResult",
     "StockLine",
     "TransferLineRequest",
+    "idempotency_prune",
     "reservation_commit",
     "reservation_create",
     "reservation_expire",

@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.catalog.models import Product
 from apps.inventory.exceptions import InsufficientStock, InvalidRequest, Shortage
-from apps.inventory.models import MAX_BUCKETS, LedgerEntry, Source
+from apps.inventory.models import MAX_BUCKETS, IdempotencyRecord, LedgerEntry, Source
 from apps.inventory.services import idempotency, quantities
 from apps.inventory.services.lines import (
     StockLine,
@@ -50,8 +50,14 @@ def movement_context(
     )
 
 
-def replay_entries(merchant: Merchant, key: str) -> list[LedgerEntry]:
-    return list(LedgerEntry.objects.filter(merchant=merchant, idempotency_key=key).order_by("id"))
+def replay_entries(merchant: Merchant, record: IdempotencyRecord) -> list[LedgerEntry]:
+    """The entries written under the claimed key: since its claim (a key past the retention
+    window may have been used again; its earlier entries are not this call's)."""
+    return list(
+        LedgerEntry.objects.filter(
+            merchant=merchant, idempotency_key=record.key, created_at__gte=record.created_at
+        ).order_by("id")
+    )
 
 
 def _apply_lines(
@@ -71,10 +77,11 @@ def _apply_lines(
     key = idempotency.validate_key(idempotency_key)
     merged = aggregate_lines(merchant, lines, allow_negative=allow_negative)
     request = {"lines": fingerprint_lines(merged), "reference": reference, "note": note}
-    if idempotency.claim(
+    previous = idempotency.claim(
         merchant_id=merchant.pk, key=key, operation=operation, request=request, result={}
-    ):
-        return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
+    )
+    if previous is not None:
+        return StockChangeResult(entries=replay_entries(merchant, previous), replayed=True)
     pairs = [(line.product.pk, line.location.pk) for line in merged]
     level_ids = (
         quantities.ensure_stock_levels(merchant.pk, pairs)
@@ -325,10 +332,11 @@ def stock_count(
     key = idempotency.validate_key(idempotency_key)
     merged = aggregate_lines(merchant, lines, allow_zero=True, sum_duplicates=False)
     request = {"lines": fingerprint_lines(merged), "reference": reference, "note": note}
-    if idempotency.claim(
+    previous = idempotency.claim(
         merchant_id=merchant.pk, key=key, operation="stock.count", request=request, result={}
-    ):
-        return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
+    )
+    if previous is not None:
+        return StockChangeResult(entries=replay_entries(merchant, previous), replayed=True)
     level_ids = quantities.ensure_stock_levels(
         merchant.pk, [(line.product.pk, line.location.pk) for line in merged]
     )
@@ -417,10 +425,11 @@ def stock_level_configure(
         "settings": settings,
         "v": expected_version,
     }
-    if idempotency.claim(
+    previous = idempotency.claim(
         merchant_id=merchant.pk, key=key, operation="stock.configure", request=request, result={}
-    ):
-        return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
+    )
+    if previous is not None:
+        return StockChangeResult(entries=replay_entries(merchant, previous), replayed=True)
     level_id = quantities.ensure_stock_levels(merchant.pk, [(product.pk, location.pk)])[
         (product.pk, location.pk)
     ]
