@@ -92,6 +92,15 @@ def stock_badge(level: StockLevel) -> str:
     return format_html('<span class="sr-badge sr-badge-{}">{}</span>', css, label)
 
 
+def actor_label(entry: LedgerEntry) -> str:
+    """Who made a change: a person, an API key (by the name it had), or the system."""
+    if entry.actor_id is not None:
+        return entry.actor.get_username()
+    if entry.actor_api_key_id is not None:
+        return f"API key {entry.actor_api_key_name}"
+    return "system"
+
+
 def movements_table(entries: QuerySet[LedgerEntry], more_url: str | None = None) -> str:
     """The most recent ledger rows as a small HTML table, for product, location and stock
     level pages."""
@@ -108,7 +117,7 @@ def movements_table(entries: QuerySet[LedgerEntry], more_url: str | None = None)
             (
                 e.pk, e.created_at.strftime("%Y-%m-%d %H:%M"), e.product.sku, e.location.code,
                 e.get_reason_display(), f"{e.on_hand_delta:+d}", e.on_hand_after,
-                e.reserved_after, e.actor.get_username() if e.actor else "system",
+                e.reserved_after, actor_label(e),
                 e.get_source_display(), e.note or e.reference,
             )
             for e in rows
@@ -297,7 +306,7 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     allow_add = allow_delete = False
     list_display = (
         "id", "created_at", "sku", "location_code", "reason", "on_hand_delta", "reserved_delta",
-        "damaged_delta", "in_transit_delta", "on_hand_after", "reserved_after", "actor",
+        "damaged_delta", "in_transit_delta", "on_hand_after", "reserved_after", "made_by",
         "source", "reference",
     )  # fmt: skip
     list_select_related = ("product", "location", "actor")
@@ -324,7 +333,8 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
         ("damaged_delta", "damaged_delta"), ("in_transit_delta", "in_transit_delta"),
         ("on_hand_after", "on_hand_after"), ("reserved_after", "reserved_after"),
         ("damaged_after", "damaged_after"), ("in_transit_after", "in_transit_after"),
-        ("version_after", "version_after"), ("actor", "actor__username"), ("source", "source"),
+        ("version_after", "version_after"), ("actor", "actor__username"),
+        ("api_key_id", "actor_api_key_id"), ("api_key_name", "actor_api_key_name"), ("source", "source"),
         ("reference", "reference"), ("note", "note"), ("idempotency_key", "idempotency_key"),
     )  # fmt: skip
 
@@ -335,6 +345,10 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="Location", ordering="location__code")
     def location_code(self, entry: LedgerEntry) -> str:
         return entry.location.code
+
+    @admin.display(description="Actor")
+    def made_by(self, entry: LedgerEntry) -> str:
+        return actor_label(entry)
 
 
 # --- Reservations -------------------------------------------------------------------------

@@ -38,6 +38,19 @@ class Source(models.TextChoices):
 
 MAX_BUCKETS = 64
 
+# A ledger row's API key: the rows keep the key's id and name as written, whatever becomes of
+# the key (no database constraint: a key's deletion neither waits for nor scans the ledger,
+# and adding the column to the append-only ledger takes no long lock).
+API_KEY_ACTOR = {
+    "to": "apikeys.ApiKey",
+    "on_delete": models.DO_NOTHING,
+    "db_constraint": False,
+    "db_index": False,
+    "null": True,
+    "blank": True,
+    "related_name": "+",
+}
+
 
 def free_in_buckets() -> Coalesce:
     """The free units (allotted - reserved) of a level's buckets, as an expression over the
@@ -266,6 +279,9 @@ class LedgerEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The API key of an API write (`actor` is then empty), with its name as it was.
+    actor_api_key = models.ForeignKey(**API_KEY_ACTOR)
+    actor_api_key_name = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
     reference = models.CharField(max_length=200, blank=True)
     note = models.CharField(max_length=500, blank=True)
@@ -361,6 +377,8 @@ class BucketLedgerEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    actor_api_key = models.ForeignKey(**API_KEY_ACTOR)
+    actor_api_key_name = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
     reference = models.CharField(max_length=200, blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True)

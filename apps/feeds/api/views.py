@@ -271,7 +271,9 @@ class EventFeedView(MerchantAPIView):
                     ),
                 )
             )
-        outcomes = feed_events_apply(merchant=request.merchant, events=[e for _, e in inbound])
+        outcomes = feed_events_apply(
+            merchant=request.merchant, events=[e for _, e in inbound], actor=request.actor
+        )
         for (index, _), outcome in zip(inbound, outcomes, strict=True):
             results[index].update(
                 outcome=outcome.outcome,

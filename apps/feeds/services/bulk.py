@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from apps.accounts.models import User
 from apps.catalog.models import Product
 from apps.inventory import services
 from apps.inventory.exceptions import (
@@ -32,6 +31,7 @@ from apps.inventory.figures import shortage_text
 from apps.inventory.models import IdempotencyRecord, LedgerEntry, Source, StockLevel
 from apps.inventory.services import idempotency
 from apps.inventory.services.lines import MAX_LINES
+from apps.inventory.services.stock import Actor
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -102,7 +102,7 @@ def bulk_stock_apply(
     mode: str,
     lines: Sequence[BulkLine],
     atomic: bool,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     reason: str = "",
     reference: str = "",
@@ -171,7 +171,7 @@ def bulk_stock_apply(
 class _Applier:
     merchant: Merchant
     mode: str
-    actor: User | None
+    actor: Actor
     key: str
     reason: str
     reference: str

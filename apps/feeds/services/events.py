@@ -29,6 +29,7 @@ from apps.feeds.models import FeedEvent
 from apps.inventory import services
 from apps.inventory.exceptions import InvalidRequest, InventoryError
 from apps.inventory.models import Source
+from apps.inventory.services.stock import Actor
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -74,20 +75,25 @@ class EventOutcome:
     ledger_ids: list[int] = field(default_factory=list)
 
 
-def feed_events_apply(*, merchant: Merchant, events: Sequence[InboundEvent]) -> list[EventOutcome]:
+def feed_events_apply(
+    *, merchant: Merchant, events: Sequence[InboundEvent], actor: Actor = None
+) -> list[EventOutcome]:
     """Apply a batch; outcomes come back in the order given. Events are applied in position
-    order, which spares needless `stale` outcomes when a batch is itself out of order."""
+    order, which spares needless `stale` outcomes when a batch is itself out of order.
+    `actor` (the API key or user that delivered the batch) is recorded in the ledger."""
     outcomes: list[EventOutcome | None] = [None] * len(events)
     for index in sorted(range(len(events)), key=lambda i: events[i].order_key):
-        outcomes[index] = feed_event_apply(merchant=merchant, event=events[index])
+        outcomes[index] = feed_event_apply(merchant=merchant, event=events[index], actor=actor)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def feed_event_apply(*, merchant: Merchant, event: InboundEvent) -> EventOutcome:
+def feed_event_apply(
+    *, merchant: Merchant, event: InboundEvent, actor: Actor = None
+) -> EventOutcome:
     """Apply one event exactly once (see the module docstring). Never raises a domain error:
     a refusal is the `rejected` outcome, after which nothing was recorded."""
     try:
-        return _apply(merchant, event)
+        return _apply(merchant, event, actor)
     except InventoryError as error:
         return EventOutcome(REJECTED, code=error.code, detail=error.message)
 
@@ -103,7 +109,7 @@ def _duplicate(merchant: Merchant, event: InboundEvent) -> EventOutcome:
 
 
 @transaction.atomic
-def _apply(merchant: Merchant, event: InboundEvent) -> EventOutcome:
+def _apply(merchant: Merchant, event: InboundEvent, actor: Actor) -> EventOutcome:
     _lock_level(merchant.pk, event.product.pk, event.location.pk)
     if FeedEvent.objects.filter(
         merchant=merchant, source=event.source, event_id=event.event_id
@@ -151,7 +157,7 @@ def _apply(merchant: Merchant, event: InboundEvent) -> EventOutcome:
                 "applied: the count cannot be right.",
                 field="quantity",
             )
-    result = _call_service(merchant, event, line_quantity)
+    result = _call_service(merchant, event, line_quantity, actor)
     row.ledger_entry_ids = [entry.pk for entry in result.entries]
     row.save(update_fields=["ledger_entry_ids"])
     return EventOutcome(Outcome.APPLIED, ledger_ids=row.ledger_entry_ids)
@@ -182,14 +188,14 @@ def _record(merchant: Merchant, event: InboundEvent, outcome: str, detail: str) 
 
 
 def _call_service(
-    merchant: Merchant, event: InboundEvent, quantity: int
+    merchant: Merchant, event: InboundEvent, quantity: int, actor: Actor
 ) -> services.StockChangeResult:
     common = {
         "merchant": merchant,
         "lines": [
             services.StockLine(product=event.product, location=event.location, quantity=quantity)
         ],
-        "actor": None,
+        "actor": actor,
         "idempotency_key": _service_key(event),
         "source": Source.SUPPLIER if event.type == Type.RECEIPT else Source.POS,
         "reference": f"{event.source}:{event.event_id}"[:200],

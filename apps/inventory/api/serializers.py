@@ -307,6 +307,18 @@ class TransferFilterSerializer(serializers.Serializer):
 
 
 # --- Ledger -------------------------------------------------------------------------------
+class LedgerApiKeySerializer(serializers.Serializer):
+    """The API key that made a change, as it was named then (null: not an API write)."""
+
+    id = serializers.IntegerField(source="actor_api_key_id")
+    name = serializers.CharField(source="actor_api_key_name")
+
+    def to_representation(self, instance):
+        if instance.actor_api_key_id is None:
+            return None
+        return super().to_representation(instance)
+
+
 class LedgerEntrySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField(source="product.sku")
@@ -323,7 +335,13 @@ class LedgerEntrySerializer(serializers.Serializer):
     safety_stock_after = serializers.IntegerField()
     version_after = serializers.IntegerField()
     source = serializers.CharField()
-    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    actor = serializers.CharField(
+        source="actor.username",
+        allow_null=True,
+        default=None,
+        help_text="The signed-in user who made the change (null for API keys and the system).",
+    )
+    api_key = LedgerApiKeySerializer(source="*", allow_null=True, read_only=True)
     reference = serializers.CharField()
     note = serializers.CharField()
     created_at = serializers.DateTimeField()

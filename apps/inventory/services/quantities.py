@@ -83,11 +83,16 @@ class Movement:
 
 @dataclasses.dataclass(frozen=True)
 class MovementContext:
+    """Who asked (a user, or an API key recorded by id and name), through which channel, under
+    which idempotency key, and when."""
+
     merchant_id: int
     actor_id: int | None
     source: str
     idempotency_key: str
     at: datetime
+    api_key_id: int | None = None
+    api_key_name: str = ""
 
 
 def ensure_stock_levels(
@@ -265,7 +270,8 @@ _LEDGER_INSERT_COLUMNS = """
     merchant_id, stock_level_id, product_id, location_id, reason,
     on_hand_delta, reserved_delta, damaged_delta, in_transit_delta,
     on_hand_after, reserved_after, damaged_after, in_transit_after, safety_stock_after,
-    version_after, actor_id, source, reference, note, idempotency_key, created_at
+    version_after, actor_id, actor_api_key_id, actor_api_key_name, source, reference, note,
+    idempotency_key, created_at
 """
 
 
@@ -281,6 +287,8 @@ def _context_params(ctx: MovementContext) -> dict[str, Any]:
     return {
         "merchant_id": ctx.merchant_id,
         "actor_id": ctx.actor_id,
+        "api_key_id": ctx.api_key_id,
+        "api_key_name": ctx.api_key_name,
         "source": ctx.source,
         "idempotency_key": ctx.idempotency_key,
         "at": ctx.at,
@@ -347,7 +355,7 @@ _MOVED_ENTRY_EVENT = f"""
             SELECT %(merchant_id)s, stock_level_id, product_id, location_id, reason,
                 d_on_hand, d_reserved, d_damaged, d_in_transit,
                 on_hand, reserved, damaged, in_transit, safety_stock,
-                version, %(actor_id)s, %(source)s, reference, note, %(idempotency_key)s, %(at)s
+                version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s, %(source)s, reference, note, %(idempotency_key)s, %(at)s
             FROM moved
             RETURNING id, stock_level_id, product_id, location_id, on_hand_after, reserved_after,
                 damaged_after, in_transit_after, safety_stock_after, version_after
@@ -744,7 +752,7 @@ def bucket_reserve_statement(
         entry AS (
             INSERT INTO inventory_bucketledgerentry ({_BUCKET_LEDGER_INSERT_COLUMNS})
             SELECT %(merchant_id)s, id, stock_level_id, %(reason)s, 0, %(quantity)s,
-                allotted, reserved, version, %(actor_id)s, %(source)s, %(reference)s,
+                allotted, reserved, version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s, %(source)s, %(reference)s,
                 %(idempotency_key)s, %(at)s
             FROM moved
             RETURNING id
@@ -794,7 +802,8 @@ _WAITING_PICK = f"""
 
 _BUCKET_LEDGER_INSERT_COLUMNS = """
     merchant_id, bucket_id, stock_level_id, reason, allotted_delta, reserved_delta,
-    allotted_after, reserved_after, version_after, actor_id, source, reference,
+    allotted_after, reserved_after, version_after, actor_id, actor_api_key_id,
+    actor_api_key_name, source, reference,
     idempotency_key, created_at
 """
 
@@ -855,7 +864,7 @@ def apply_bucket_changes(changes: Sequence[BucketChange], ctx: MovementContext) 
         entry AS (
             INSERT INTO inventory_bucketledgerentry ({_BUCKET_LEDGER_INSERT_COLUMNS})
             SELECT %(merchant_id)s, id, stock_level_id, reason, d_allotted, d_reserved,
-                allotted, reserved, version, %(actor_id)s, %(source)s, reference,
+                allotted, reserved, version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s, %(source)s, reference,
                 %(idempotency_key)s, %(at)s
             FROM moved
             RETURNING id, bucket_id, stock_level_id, reason, allotted_delta, reserved_delta,
@@ -1136,6 +1145,8 @@ def _entry_from_row(row: dict[str, Any], m: Movement, ctx: MovementContext) -> L
         safety_stock_after=row["safety_stock"],
         version_after=row["version"],
         actor_id=ctx.actor_id,
+        actor_api_key_id=ctx.api_key_id,
+        actor_api_key_name=ctx.api_key_name,
         source=ctx.source,
         reference=m.reference,
         note=m.note,
@@ -1277,6 +1288,8 @@ def configure_level(
         safety_stock_after=level.safety_stock,
         version_after=level.version,
         actor_id=ctx.actor_id,
+        actor_api_key_id=ctx.api_key_id,
+        actor_api_key_name=ctx.api_key_name,
         source=ctx.source,
         note=", ".join(f"{k}={v}" for k, v in settings.items()),
         idempotency_key=ctx.idempotency_key,

@@ -16,7 +16,6 @@ from django.db import connection, transaction
 from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
-from apps.accounts.models import User
 from apps.catalog.models import Product
 from apps.inventory.exceptions import (
     InsufficientStock,
@@ -38,7 +37,7 @@ from apps.inventory.models import (
 from apps.inventory.services import idempotency, quantities
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
 from apps.inventory.services.quantities import BucketChange, Movement, MovementContext
-from apps.inventory.services.stock import movement_context
+from apps.inventory.services.stock import Actor, acting_user, movement_context
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -202,7 +201,7 @@ def reservation_create(
     *,
     merchant: Merchant,
     lines: Sequence[ReservationLineRequest],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     ttl_seconds: int | None = None,
     order_ref: str = "",
@@ -239,7 +238,7 @@ def reservation_create(
         order_ref=order_ref[:200],
         expires_at=ctx.at + timedelta(seconds=ttl),
         source=source,
-        created_by=actor,
+        created_by=acting_user(actor),
         created_at=ctx.at,
     )
     if all(location is not None for _, location in requests):
@@ -425,7 +424,7 @@ def reservation_commit(
     *,
     merchant: Merchant,
     reservation_id: uuid.UUID | str,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
 ) -> Reservation:
@@ -457,7 +456,7 @@ def reservation_release(
     *,
     merchant: Merchant,
     reservation_id: uuid.UUID | str,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
 ) -> Reservation:
@@ -490,7 +489,7 @@ def reservation_extend(
     merchant: Merchant,
     reservation_id: uuid.UUID | str,
     ttl_seconds: int,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
 ) -> Reservation:
     """Push the expiry to now + ttl_seconds. Only an active, unexpired reservation extends."""

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.apikeys.models import ApiKey
 from apps.catalog.models import Product
 from apps.inventory.exceptions import InsufficientStock, InvalidRequest, Shortage
 from apps.inventory.models import MAX_BUCKETS, IdempotencyRecord, LedgerEntry, Source
@@ -38,15 +39,27 @@ class StockChangeResult:
     levels: dict[int, int] = field(default_factory=dict)
 
 
-def movement_context(
-    merchant: Merchant, actor: User | None, source: str, key: str
-) -> MovementContext:
+# Who asks for a change: a signed-in user, an API key, or nobody (the system).
+Actor = User | ApiKey | None
+
+
+def acting_user(actor: Actor) -> User | None:
+    """The user behind `actor` (None for an API key or the system)."""
+    return actor if isinstance(actor, User) else None
+
+
+def movement_context(merchant: Merchant, actor: Actor, source: str, key: str) -> MovementContext:
+    """The ledger records a user as `actor`, an API key by its id and name."""
+    api_key = actor if isinstance(actor, ApiKey) else None
+    user = acting_user(actor)
     return MovementContext(
         merchant_id=merchant.pk,
-        actor_id=actor.pk if actor is not None else None,
+        actor_id=user.pk if user is not None else None,
         source=source,
         idempotency_key=key,
         at=timezone.now(),
+        api_key_id=api_key.pk if api_key is not None else None,
+        api_key_name=api_key.name if api_key is not None else "",
     )
 
 
@@ -65,7 +78,7 @@ def _apply_lines(
     operation: str,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str,
     reference: str,
@@ -119,7 +132,7 @@ def stock_receive(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
@@ -152,7 +165,7 @@ def stock_ship(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
@@ -186,7 +199,7 @@ def stock_adjust(
     merchant: Merchant,
     lines: Sequence[StockLine],
     reason: str,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
@@ -222,7 +235,7 @@ def stock_damage(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
@@ -255,7 +268,7 @@ def stock_write_off(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
@@ -287,7 +300,7 @@ def stock_return(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     restock: bool = True,
     source: str = Source.SYSTEM,
@@ -321,7 +334,7 @@ def stock_count(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
@@ -387,7 +400,7 @@ def stock_level_configure(
     merchant: Merchant,
     product: Product,
     location: Location,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     expected_version: int | None = None,
