@@ -333,9 +333,10 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
         ("damaged_delta", "damaged_delta"), ("in_transit_delta", "in_transit_delta"),
         ("on_hand_after", "on_hand_after"), ("reserved_after", "reserved_after"),
         ("damaged_after", "damaged_after"), ("in_transit_after", "in_transit_after"),
-        ("version_after", "version_after"), ("actor", "actor__username"),
-        ("api_key_id", "actor_api_key_id"), ("api_key_name", "actor_api_key_name"), ("source", "source"),
+        ("version_after", "version_after"), ("actor", "actor__username"), ("source", "source"),
         ("reference", "reference"), ("note", "note"), ("idempotency_key", "idempotency_key"),
+        ("api_key_id", "actor_api_key_id"), ("api_key_name", "actor_api_key_name"),
+        ("occurred_at", "occurred_at"),
     )  # fmt: skip
 
     @admin.display(description="SKU", ordering="product__sku")

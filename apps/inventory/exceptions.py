@@ -92,6 +92,24 @@ class CountBelowReserved(InventoryError):
         )
 
 
+class CountedSince(InventoryError):
+    """A change stated as of a past moment (a late sale, receipt, return or count) that a
+    count taken after that moment already reflects: applying it would count it twice."""
+
+    code = "counted_since"
+    title = "A later count already reflects this"
+
+    def __init__(self, *, sku: str, location: str, occurred_at: str, counted_at: str) -> None:
+        super().__init__(
+            f"{sku} at {location}: this happened at {occurred_at}, and a count taken at "
+            f"{counted_at} already reflects it. Nothing was changed; nothing needs resending.",
+            sku=sku,
+            location=location,
+            occurred_at=occurred_at,
+            counted_at=counted_at,
+        )
+
+
 class ExceedsMaxLevel(InventoryError):
     code = "exceeds_max_level"
     title = "Receipt exceeds the maximum level"

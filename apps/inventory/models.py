@@ -287,6 +287,10 @@ class LedgerEntry(models.Model):
     note = models.CharField(max_length=500, blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField()
+    # When the movement took effect, when the caller said so and it was before it was recorded
+    # (a late POS sale or count); empty: when recorded (`created_at`). Never after created_at.
+    # A count as of a moment adds every on-hand movement that took effect after it.
+    occurred_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -30,6 +30,7 @@ DOMAIN_STATUS: dict[type[domain.InventoryError], int] = {
     # Refusals of a well-formed request because of the current state of stock:
     domain.InsufficientStock: 409,
     domain.CountBelowReserved: 409,
+    domain.CountedSince: 409,
     domain.ExceedsMaxLevel: 409,
     domain.InvalidState: 409,
     domain.LocationUnavailable: 409,

@@ -97,7 +97,8 @@ class EventSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
-        help_text="When it happened; orders events across sources.",
+        help_text="When it happened: orders events across sources and against every other "
+        "channel's movements (a count is the quantity at this moment).",
     )
 
     def validate(self, attrs):

@@ -193,9 +193,11 @@ class EventFeedView(MerchantAPIView):
         tags=["events"],
         description="A batch of POS or supplier events (sale, receipt, count, return). Each gets "
         "an outcome: `applied`; `duplicate` (this source and event_id were received before: no "
-        "second effect); `stale` (older than the newest applied count of its stock level, which "
-        "already reflects it); or `rejected` with why (nothing recorded; fix and resend). Order "
-        "events by `occurred_at` (across sources) or `sequence` (within one source).",
+        "second effect); `stale` (older than a count that already reflects it); or `rejected` "
+        "with why (nothing recorded; fix and resend). With `occurred_at`, a count is the "
+        "quantity at that moment: on hand becomes it plus every movement of any channel after "
+        "it; events before a count of any channel are stale. Without, `sequence` orders the "
+        "source's own events.",
     )
     def post(self, request):
         key = request_key(request, required=True)

@@ -2,10 +2,16 @@
 once, possibly late, duplicated or out of order.
 
 - A redelivered (source, event_id) has no second effect (`duplicate`).
-- Events of one stock level are ordered by position (see FeedEvent). A count sets on_hand to
-  the counted quantity plus the feed's deltas already applied that are newer than the count,
-  so a late count does not erase later sales. An event older than the newest applied count
-  of its level is `stale`: the count already reflects it (recorded, no effect).
+- Events of one stock level are ordered by position (see FeedEvent). An event older than the
+  newest applied count of its level is `stale`: the count already reflects it (recorded, no
+  effect).
+- Events with an `occurred_at` say when they happened, which places them among every other
+  channel's movements (the ledger records that moment): a count sets on_hand to the counted
+  quantity plus every on-hand movement that took effect after it, from any source (online
+  commits, receipts, transfers, adjustments, other feed events); an event that happened
+  before a count of any channel (the admin's, the API's, an import's) is `stale`. Events with
+  only a `sequence` are ordered among the feed's own events: a count adds the feed's deltas
+  with a higher sequence.
 - Deltas (sale, receipt, return) apply exactly once through the inventory services; a sale
   that the stock cannot cover is `rejected` (stock never goes negative) and may be resent.
 
@@ -27,7 +33,7 @@ from django.utils import timezone
 from apps.catalog.models import Product
 from apps.feeds.models import FeedEvent
 from apps.inventory import services
-from apps.inventory.exceptions import InvalidRequest, InventoryError
+from apps.inventory.exceptions import CountedSince, InvalidRequest, InventoryError
 from apps.inventory.models import Source
 from apps.inventory.services.stock import Actor
 from apps.locations.models import Location
@@ -141,12 +147,14 @@ def _apply(merchant: Merchant, event: InboundEvent, actor: Actor) -> EventOutcom
         return EventOutcome(Outcome.STALE, code="stale", detail=detail)
     line_quantity = event.quantity
     if event.type == Type.COUNT:
+        # The feed's own deltas after the count by its order: with a time, only those at the
+        # very same moment (the ledger gives the engine every movement after it); without
+        # one, all with a higher sequence.
         position, source, event_id = event.order_key
-        newer = (
-            Q(position__gt=position)
-            | Q(position=position, source__gt=source)
-            | Q(position=position, source=source, event_id__gt=event_id)
+        tie = Q(position=position, source__gt=source) | Q(
+            position=position, source=source, event_id__gt=event_id
         )
+        newer = tie if event.occurred_at is not None else Q(position__gt=position) | tie
         later = (
             applied.exclude(type=Type.COUNT).filter(newer).aggregate(total=Sum("on_hand_delta"))
         )["total"] or 0
@@ -157,7 +165,12 @@ def _apply(merchant: Merchant, event: InboundEvent, actor: Actor) -> EventOutcom
                 "applied: the count cannot be right.",
                 field="quantity",
             )
-    result = _call_service(merchant, event, line_quantity, actor)
+    try:
+        result = _call_service(merchant, event, line_quantity, actor)
+    except CountedSince as error:  # a count of another channel, taken later, reflects it
+        row.outcome, row.detail = Outcome.STALE, error.message[:500]
+        row.save(update_fields=["outcome", "detail"])
+        return EventOutcome(Outcome.STALE, code="stale", detail=row.detail)
     row.ledger_entry_ids = [entry.pk for entry in result.entries]
     row.save(update_fields=["ledger_entry_ids"])
     return EventOutcome(Outcome.APPLIED, ledger_ids=row.ledger_entry_ids)
@@ -200,13 +213,14 @@ def _call_service(
         "source": Source.SUPPLIER if event.type == Type.RECEIPT else Source.POS,
         "reference": f"{event.source}:{event.event_id}"[:200],
     }
+    if event.type == Type.COUNT:
+        return services.stock_count(counted_at=event.occurred_at, **common)
+    common["occurred_at"] = event.occurred_at
     if event.type == Type.SALE:
         return services.stock_ship(**common)
     if event.type == Type.RECEIPT:
         return services.stock_receive(**common)
-    if event.type == Type.RETURN:
-        return services.stock_return(restock=True, **common)
-    return services.stock_count(**common)
+    return services.stock_return(restock=True, **common)
 
 
 def _service_key(event: InboundEvent) -> str:

@@ -31,10 +31,12 @@ CSV_COLUMNS = [
     "version_after",
     "source",
     "actor",
-    "api_key_id",
-    "api_key_name",
     "reference",
     "note",
+    # Added later: at the end, so that readers by position keep working.
+    "api_key_id",
+    "api_key_name",
+    "occurred_at",
 ]
 
 

@@ -344,7 +344,12 @@ class LedgerEntrySerializer(serializers.Serializer):
     api_key = LedgerApiKeySerializer(source="*", allow_null=True, read_only=True)
     reference = serializers.CharField()
     note = serializers.CharField()
-    created_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField(help_text="When the change was recorded.")
+    occurred_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When it took effect, when that was before it was recorded (a late feed "
+        "event, e.g. a count as of that moment); null: at created_at.",
+    )
 
 
 class LedgerFilterSerializer(serializers.Serializer):

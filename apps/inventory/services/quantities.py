@@ -93,6 +93,9 @@ class MovementContext:
     at: datetime
     api_key_id: int | None = None
     api_key_name: str = ""
+    # When the change took effect, if earlier than `at` (a late feed event): the ledger's
+    # occurred_at.
+    occurred_at: datetime | None = None
 
 
 def ensure_stock_levels(
@@ -271,7 +274,7 @@ _LEDGER_INSERT_COLUMNS = """
     on_hand_delta, reserved_delta, damaged_delta, in_transit_delta,
     on_hand_after, reserved_after, damaged_after, in_transit_after, safety_stock_after,
     version_after, actor_id, actor_api_key_id, actor_api_key_name, source, reference, note,
-    idempotency_key, created_at
+    idempotency_key, created_at, occurred_at
 """
 
 
@@ -289,6 +292,7 @@ def _context_params(ctx: MovementContext) -> dict[str, Any]:
         "actor_id": ctx.actor_id,
         "api_key_id": ctx.api_key_id,
         "api_key_name": ctx.api_key_name,
+        "occurred_at": ctx.occurred_at,
         "source": ctx.source,
         "idempotency_key": ctx.idempotency_key,
         "at": ctx.at,
@@ -355,7 +359,8 @@ _MOVED_ENTRY_EVENT = f"""
             SELECT %(merchant_id)s, stock_level_id, product_id, location_id, reason,
                 d_on_hand, d_reserved, d_damaged, d_in_transit,
                 on_hand, reserved, damaged, in_transit, safety_stock,
-                version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s, %(source)s, reference, note, %(idempotency_key)s, %(at)s
+                version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s, %(source)s, reference,
+                note, %(idempotency_key)s, %(at)s, %(occurred_at)s::timestamptz
             FROM moved
             RETURNING id, stock_level_id, product_id, location_id, on_hand_after, reserved_after,
                 damaged_after, in_transit_after, safety_stock_after, version_after
@@ -752,7 +757,8 @@ def bucket_reserve_statement(
         entry AS (
             INSERT INTO inventory_bucketledgerentry ({_BUCKET_LEDGER_INSERT_COLUMNS})
             SELECT %(merchant_id)s, id, stock_level_id, %(reason)s, 0, %(quantity)s,
-                allotted, reserved, version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s, %(source)s, %(reference)s,
+                allotted, reserved, version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s,
+                %(source)s, %(reference)s,
                 %(idempotency_key)s, %(at)s
             FROM moved
             RETURNING id
@@ -864,7 +870,8 @@ def apply_bucket_changes(changes: Sequence[BucketChange], ctx: MovementContext) 
         entry AS (
             INSERT INTO inventory_bucketledgerentry ({_BUCKET_LEDGER_INSERT_COLUMNS})
             SELECT %(merchant_id)s, id, stock_level_id, reason, d_allotted, d_reserved,
-                allotted, reserved, version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s, %(source)s, reference,
+                allotted, reserved, version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s,
+                %(source)s, reference,
                 %(idempotency_key)s, %(at)s
             FROM moved
             RETURNING id, bucket_id, stock_level_id, reason, allotted_delta, reserved_delta,
@@ -1152,6 +1159,7 @@ def _entry_from_row(row: dict[str, Any], m: Movement, ctx: MovementContext) -> L
         note=m.note,
         idempotency_key=ctx.idempotency_key,
         created_at=ctx.at,
+        occurred_at=ctx.occurred_at,
     )
 
 

@@ -41,4 +41,9 @@ class Migration(migrations.Migration):
             name='actor_api_key_name',
             field=models.CharField(blank=True, max_length=100),
         ),
+        migrations.AddField(
+            model_name='ledgerentry',
+            name='occurred_at',
+            field=models.DateTimeField(blank=True, null=True),
+        ),
     ]
