@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from apps.inventory.exceptions import IdempotencyKeyReused, InvalidRequest
@@ -103,18 +103,17 @@ def retained_since(now: datetime | None = None) -> datetime:
 
 def idempotency_prune(*, batch_size: int = 5000) -> int:
     """Delete the records past the retention window (their keys are new already), in short
-    batches. Safe to run concurrently and repeatedly. Returns how many were deleted."""
+    batches. Safe to run concurrently and repeatedly, and beside `claim`: a record taken over
+    meanwhile is no longer past the window and stays. Returns how many were deleted."""
     cutoff = retained_since()
     deleted = 0
     while True:
-        with transaction.atomic():
-            ids = list(
-                IdempotencyRecord.objects.filter(created_at__lt=cutoff)
-                .order_by("created_at")
-                .values_list("id", flat=True)[:batch_size]
-            )
-            if not ids:
-                return deleted
-            deleted += IdempotencyRecord.objects.filter(pk__in=ids, created_at__lt=cutoff).delete()[
-                0
-            ]
+        ids = list(
+            IdempotencyRecord.objects.filter(created_at__lt=cutoff)
+            .order_by("created_at")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        stale = IdempotencyRecord.objects.filter(pk__in=ids, created_at__lt=cutoff)
+        deleted += stale.delete()[0]

@@ -758,8 +758,7 @@ def bucket_reserve_statement(
             INSERT INTO inventory_bucketledgerentry ({_BUCKET_LEDGER_INSERT_COLUMNS})
             SELECT %(merchant_id)s, id, stock_level_id, %(reason)s, 0, %(quantity)s,
                 allotted, reserved, version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s,
-                %(source)s, %(reference)s,
-                %(idempotency_key)s, %(at)s
+                %(source)s, %(reference)s, %(idempotency_key)s, %(at)s
             FROM moved
             RETURNING id
         ),
@@ -809,8 +808,7 @@ _WAITING_PICK = f"""
 _BUCKET_LEDGER_INSERT_COLUMNS = """
     merchant_id, bucket_id, stock_level_id, reason, allotted_delta, reserved_delta,
     allotted_after, reserved_after, version_after, actor_id, actor_api_key_id,
-    actor_api_key_name, source, reference,
-    idempotency_key, created_at
+    actor_api_key_name, source, reference, idempotency_key, created_at
 """
 
 
@@ -871,8 +869,7 @@ def apply_bucket_changes(changes: Sequence[BucketChange], ctx: MovementContext) 
             INSERT INTO inventory_bucketledgerentry ({_BUCKET_LEDGER_INSERT_COLUMNS})
             SELECT %(merchant_id)s, id, stock_level_id, reason, d_allotted, d_reserved,
                 allotted, reserved, version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s,
-                %(source)s, reference,
-                %(idempotency_key)s, %(at)s
+                %(source)s, reference, %(idempotency_key)s, %(at)s
             FROM moved
             RETURNING id, bucket_id, stock_level_id, reason, allotted_delta, reserved_delta,
                 allotted_after, reserved_after, version_after, reference
