@@ -22,8 +22,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Value
-from django.db.models.functions import Greatest
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -31,7 +30,7 @@ from apps.alerts.listeners import notify_listeners
 from apps.alerts.models import Alert
 from apps.alerts.selectors import alert_document, alert_get
 from apps.inventory.ledger_replay import find_drift
-from apps.inventory.models import StockLevel
+from apps.inventory.models import StockLevel, low_stock_q
 from apps.inventory.outbox import (
     ALERT_ACKNOWLEDGED,
     ALERT_RESOLVED,
@@ -66,13 +65,9 @@ def low_stock_subject(level_id: int) -> str:
 
 
 def is_low(level: StockLevel) -> bool:
-    """A level alerts when it has a threshold (0 turns alerts off) and available is at or
-    below it. Inactive products do not alert."""
-    return (
-        level.low_stock_threshold > 0
-        and level.product.is_active
-        and level.available <= level.low_stock_threshold
-    )
+    """A level alerts when it is low (`StockLevel.is_low`: a threshold above 0, which turns
+    alerts off, and available at or below it). Inactive products do not alert."""
+    return level.is_low and level.product.is_active
 
 
 def reorder_quantity(level: StockLevel) -> int:
@@ -226,21 +221,11 @@ def _raise_low_stock(level: StockLevel) -> Alert | None:
 def low_stock_scan() -> dict[str, int]:
     """Evaluate every level that is low without an open alert, and every open low-stock alert
     (the safety net behind event-driven evaluation)."""
-    # Free bucket units are counted in `reserved` and yet available.
-    available = Greatest(F("on_hand") - F("reserved") - F("safety_stock"), Value(0)) + F(
-        "bucket_free"
-    )
     open_alert = Alert.objects.filter(
         kind=Kind.LOW_STOCK, status__in=Alert.OPEN_STATUSES, stock_level_id=OuterRef("pk")
     )
     low_unalerted = (
-        StockLevel.objects.with_buckets()
-        .annotate(available_units=available)
-        .filter(
-            low_stock_threshold__gt=0,
-            available_units__lte=F("low_stock_threshold"),
-            product__is_active=True,
-        )
+        StockLevel.objects.filter(low_stock_q(), product__is_active=True)
         .exclude(Exists(open_alert))
         .values_list("pk", flat=True)
     )

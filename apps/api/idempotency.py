@@ -98,7 +98,9 @@ def stored_response(merchant: Merchant, key: str, fingerprint: str) -> Response 
     """The first response for this key, or None when there is none yet. Raises
     IdempotencyKeyReused when the key was used for a different request."""
     record = (
-        IdempotencyRecord.objects.filter(merchant=merchant, key=key)
+        IdempotencyRecord.objects.filter(
+            merchant=merchant, key=key, created_at__gte=idempotency.retained_since()
+        )
         .only("operation", "result", "response_status", "response_body")
         .first()
     )

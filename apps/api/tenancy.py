@@ -52,15 +52,15 @@ def membership_for(request: Request) -> Membership:
 
 
 class MerchantAccess(permissions.BasePermission):
-    """Resolves `request.merchant` (and `request.actor`, the acting user or None for keys) and
-    refuses writes by read-only credentials."""
+    """Resolves `request.merchant` (and `request.actor`, the acting user or API key, which
+    the ledger records) and refuses writes by read-only credentials."""
 
     def has_permission(self, request: Request, view) -> bool:
         if isinstance(request.auth, ApiKey):
             merchant: Merchant = request.auth.merchant
             read_only = request.auth.read_only
             why = "This API key is read-only."
-            request.actor = None
+            request.actor = request.auth
             request.location_scope = None
         elif request.user and request.user.is_authenticated:
             membership = membership_for(request)

@@ -11,7 +11,7 @@ from apps.api.tenancy import MerchantAccess
 
 class MerchantAPIView(GenericAPIView):
     """Base of every merchant endpoint: `request.merchant` is set (see tenancy) before the
-    handler runs, and `request.actor` is the signed-in user (None for API keys)."""
+    handler runs, and `request.actor` is the signed-in user or the API key."""
 
     permission_classes = [MerchantAccess]
     pagination_class = StandardPagination

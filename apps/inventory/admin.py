@@ -24,7 +24,10 @@ from apps.inventory.models import (
     StockLevel,
     Transfer,
     TransferLine,
+    low_stock_q,
+    out_of_stock_q,
 )
+from apps.inventory.selectors import reservation_status_q
 from apps.merchants.admin_scoping import (
     ScopedAdminMixin,
     access_for,
@@ -32,9 +35,9 @@ from apps.merchants.admin_scoping import (
     merchants_visible,
     reservations_visible,
 )
-from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK
 
 RECENT_MOVEMENTS = 20
+LOW_STOCK, OUT_OF_STOCK = low_stock_q(), out_of_stock_q()
 UUID_IN_TEXT = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 
 
@@ -78,7 +81,7 @@ class StockStatusFilter(admin.SimpleListFilter):
         if self.value() == "out":
             return queryset.filter(OUT_OF_STOCK)
         if self.value() == "ok":
-            return queryset.exclude(LOW_STOCK)
+            return queryset.exclude(LOW_STOCK | OUT_OF_STOCK)
         return queryset
 
 
@@ -90,6 +93,15 @@ def stock_badge(level: StockLevel) -> str:
     else:
         css, label = "ok", "In stock"
     return format_html('<span class="sr-badge sr-badge-{}">{}</span>', css, label)
+
+
+def actor_label(entry: LedgerEntry) -> str:
+    """Who made a change: a person, an API key (by the name it had), or the system."""
+    if entry.actor_id is not None:
+        return entry.actor.get_username()
+    if entry.actor_api_key_id is not None:
+        return f"API key {entry.actor_api_key_name}"
+    return "system"
 
 
 def movements_table(entries: QuerySet[LedgerEntry], more_url: str | None = None) -> str:
@@ -108,7 +120,7 @@ def movements_table(entries: QuerySet[LedgerEntry], more_url: str | None = None)
             (
                 e.pk, e.created_at.strftime("%Y-%m-%d %H:%M"), e.product.sku, e.location.code,
                 e.get_reason_display(), f"{e.on_hand_delta:+d}", e.on_hand_after,
-                e.reserved_after, e.actor.get_username() if e.actor else "system",
+                e.reserved_after, actor_label(e),
                 e.get_source_display(), e.note or e.reference,
             )
             for e in rows
@@ -333,7 +345,7 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     # The four deltas share one column (only those that moved): the list fits a laptop screen.
     list_display = (
         "id", "created_at", "sku", "location_code", "reason", "moved", "on_hand_after",
-        "reserved_after", "actor", "source", "reference_label",
+        "reserved_after", "made_by", "source", "reference_label",
     )  # fmt: skip
     list_select_related = ("product", "location", "actor")
     list_filter = (
@@ -361,6 +373,8 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
         ("damaged_after", "damaged_after"), ("in_transit_after", "in_transit_after"),
         ("version_after", "version_after"), ("actor", "actor__username"), ("source", "source"),
         ("reference", "reference"), ("note", "note"), ("idempotency_key", "idempotency_key"),
+        ("api_key_id", "actor_api_key_id"), ("api_key_name", "actor_api_key_name"),
+        ("occurred_at", "occurred_at"),
     )  # fmt: skip
 
     @admin.display(description="SKU", ordering="product__sku")
@@ -381,6 +395,10 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
         short = UUID_IN_TEXT.sub(lambda match: match.group(0).split("-")[0], entry.reference)
         return with_hover(short, entry.reference)
 
+    @admin.display(description="Actor")
+    def made_by(self, entry: LedgerEntry) -> str:
+        return actor_label(entry)
+
 
 # --- Reservations -------------------------------------------------------------------------
 
@@ -394,17 +412,37 @@ class ReservationLineInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("product", "location")
 
 
+class ReservationStatusFilter(admin.SimpleListFilter):
+    """The status as of now: active past the TTL is expired (see Reservation.current_status)."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return Reservation.Status.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in Reservation.Status.values:
+            return queryset.filter(reservation_status_q(self.value()))
+        return queryset
+
+
 @admin.register(Reservation)
 class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     change_role = None
     allow_add = allow_delete = False
     list_display = (
-        "short_id", "order_ref", "merchant", "status", "expires_at", "source", "created_at",
+        "short_id", "order_ref", "merchant", "current_status", "expires_at", "source", "created_at",
     )  # fmt: skip
     list_select_related = ("merchant",)
+    fields = (
+        "merchant", "current_status", "order_ref", "expires_at", "source", "created_by",
+        "created_at", "closed_at",
+    )  # fmt: skip
+    readonly_fields = ("current_status",)
     list_filter = (
         ("merchant", ScopedMerchantFilter),
-        "status",
+        ReservationStatusFilter,
         ("lines__location", ScopedLocationFilter),
         "source",
         ("created_at", admin.DateFieldListFilter),
@@ -424,6 +462,10 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="Reservation", ordering="id")
     def short_id(self, reservation: Reservation) -> str:
         return short_uuid(reservation.pk)
+
+    @admin.display(description="Status", ordering="status")
+    def current_status(self, reservation: Reservation) -> str:
+        return Reservation.Status(reservation.current_status).label
 
     def get_urls(self):
         urls = [
@@ -447,7 +489,7 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_change_stock": reservation is not None
-            and reservation.status == Reservation.Status.ACTIVE
+            and reservation.current_status == Reservation.Status.ACTIVE
             and admin_views.reservation_changeable(request.user, reservation),
         }
         return super().change_view(request, object_id, form_url, extra_context)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from apps.core.errors import DomainError
+from apps.inventory.figures import shortage_text
 
 
 class InventoryError(DomainError):
@@ -21,10 +22,27 @@ class InventoryError(DomainError):
 
 @dataclass(frozen=True)
 class Shortage:
+    """One refused line, in the vocabulary of `apps.inventory.figures`: `available` is always
+    the level's available (as the stock list and the API show it). The figure that limited a
+    move that is not a reservation comes with it: `movable` for a physical move, `damaged`
+    for a write-off, `in_transit` for a transfer's receipt, `reserved` for a reservation's
+    close. The others stay None (and out of the problem+json line)."""
+
     sku: str
     location: str | None
     requested: int
     available: int
+    movable: int | None = None
+    damaged: int | None = None
+    in_transit: int | None = None
+    reserved: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in asdict(self).items()
+            if value is not None or name == "location"
+        }
 
 
 class InsufficientStock(InventoryError):
@@ -32,16 +50,11 @@ class InsufficientStock(InventoryError):
     title = "Insufficient stock"
 
     def __init__(self, shortages: list[Shortage]) -> None:
-        parts = [
-            f"{s.sku} at {s.location or 'any active location'}: requested {s.requested}, "
-            f"available {s.available}"
-            for s in shortages
-        ]
         super().__init__(
             "Not enough stock. "
-            + "; ".join(parts)
+            + "; ".join(shortage_text(s) for s in shortages)
             + ". Lower the quantity, pick another location, or receive stock first.",
-            lines=[asdict(s) for s in shortages],
+            lines=[s.as_dict() for s in shortages],
         )
         self.shortages = shortages
 
@@ -58,6 +71,24 @@ class CountBelowReserved(InventoryError):
             location=location,
             counted=counted,
             reserved=reserved,
+        )
+
+
+class CountedSince(InventoryError):
+    """A change stated as of a past moment (a late sale, receipt, return or count) that a
+    count taken after that moment already reflects: applying it would count it twice."""
+
+    code = "counted_since"
+    title = "A later count already reflects this"
+
+    def __init__(self, *, sku: str, location: str, occurred_at: str, counted_at: str) -> None:
+        super().__init__(
+            f"{sku} at {location}: this happened at {occurred_at}, and a count taken at "
+            f"{counted_at} already reflects it. Nothing was changed; nothing needs resending.",
+            sku=sku,
+            location=location,
+            occurred_at=occurred_at,
+            counted_at=counted_at,
         )
 
 

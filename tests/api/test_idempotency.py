@@ -193,3 +193,36 @@ def test_a_transfer_retried_after_it_moved_on_replays_its_first_response(
         assert (retry.status_code, retry.json()) == (first.status_code, first.json())
         assert retry["Idempotent-Replayed"] == "true"
     assert StockLevel.objects.get(product=product, location=location).on_hand == 8
+
+
+def test_a_key_older_than_the_retention_window_is_new_again(
+    api, merchant, product, location, settings
+):
+    """Records are kept STOCKROOM_IDEMPOTENCY_RETENTION_HOURS: past that a key is treated as
+    new, whether the periodic prune has run or not."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    body = {"sku": product.sku, "location": location.code, "quantity": 5}
+    first = api.post_stock("/api/v1/stock/receipts/", body, key="nightly-import")
+    window = timedelta(hours=settings.STOCKROOM_IDEMPOTENCY_RETENTION_HOURS)
+    IdempotencyRecord.objects.filter(key="nightly-import").update(
+        created_at=timezone.now() - window - timedelta(minutes=1)
+    )
+    again = api.post_stock("/api/v1/stock/receipts/", body, key="nightly-import")
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again
+    assert again.json()["ledger_ids"] != first.json()["ledger_ids"]
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 10
+    # Within the window the new first response is what a retry gets (its entries only).
+    replay = api.post_stock("/api/v1/stock/receipts/", body, key="nightly-import")
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == again.json()
+    # An old key may even carry another request now.
+    IdempotencyRecord.objects.filter(key="nightly-import").update(
+        created_at=timezone.now() - window - timedelta(minutes=1)
+    )
+    other = api.post_stock("/api/v1/stock/receipts/", {**body, "quantity": 1}, key="nightly-import")
+    assert other.status_code == 201
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 11

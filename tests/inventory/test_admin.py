@@ -1,9 +1,13 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.inventory import services
 from apps.inventory.models import (
     LedgerEntry,
+    Reservation,
     ReservationLine,
     Source,
     StockLevel,
@@ -143,7 +147,7 @@ def test_mark_damaged_then_write_off(client, manager, product, location):
     data = {"location": location.pk, "sku": product.sku, "quantity": 5, "reference": "",
             "note": "Skip", "idempotency_key": idempotency_key(form)}  # fmt: skip
     refused = client.post(write_off, data)
-    assert "requested 5, available 4" in refused.content.decode()
+    assert "requested 5, damaged 4" in refused.content.decode()
     assert client.post(write_off, {**data, "quantity": 4}).status_code == 302
     level.refresh_from_db()
     assert (level.on_hand, level.damaged) == (6, 0)
@@ -324,7 +328,7 @@ def test_stock_list_shows_low_stock_badge_and_filters(client, merchant, location
     assert body.count("sr-badge-low") == 1
     assert body.count("sr-badge-out") == 1
     skus = lambda response: {lv.product.sku for lv in response.context["cl"].result_list}  # noqa: E731
-    assert skus(client.get(changelist, {"stock": "low"})) == {low.sku, out.sku}
+    assert skus(client.get(changelist, {"stock": "low"})) == {low.sku}  # threshold 0: off
     assert skus(client.get(changelist, {"stock": "out"})) == {out.sku}
     assert skus(client.get(changelist, {"stock": "ok"})) == {fine.sku}
 
@@ -404,6 +408,34 @@ def test_reservation_release_and_commit(client, merchant, product, location):
     )
     assert "is released and cannot be committed" in response.content.decode()
     assert StockLevel.objects.get(product=product).on_hand == 7
+
+
+def test_reservations_past_their_ttl_show_and_filter_as_expired(
+    client, merchant, product, location
+):
+    factories.stock(product, location, 10)
+    lapsed, live = (
+        services.reservation_create(
+            merchant=merchant, lines=[services.ReservationLineRequest(product, 1, location)],
+            actor=None, idempotency_key=factories.key(),
+        )
+        for _ in range(2)
+    )  # fmt: skip
+    Reservation.objects.filter(pk=lapsed.pk).update(expires_at=timezone.now() - timedelta(1))
+    logged_in(client, staff(merchant, Role.VIEWER))
+    changelist = reverse("admin:inventory_reservation_changelist")
+    page = client.get(changelist)
+    shown = {
+        r.pk: page.context["cl"].model_admin.current_status(r)
+        for r in page.context["cl"].result_list
+    }
+    assert shown == {lapsed.pk: "Expired", live.pk: "Active"}
+    for status, expected in (("expired", [lapsed]), ("active", [live])):
+        page = client.get(changelist, {"status": status})
+        assert list(page.context["cl"].result_list) == expected
+    detail = client.get(reverse("admin:inventory_reservation_change", args=[lapsed.pk]))
+    assert not detail.context["can_change_stock"]
+    assert Reservation.objects.get(pk=lapsed.pk).status == "active"  # a read writes nothing
 
 
 def test_stock_list_queries_do_not_grow_with_rows(client, merchant, location):

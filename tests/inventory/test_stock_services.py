@@ -324,7 +324,9 @@ def test_damage_then_write_off(merchant, product, location):
             actor=None,
             idempotency_key=factories.key(),
         )
-    assert refused.value.shortages[0].available == 3
+    [short] = refused.value.shortages
+    assert (short.available, short.damaged) == (7, 3)  # a write-off takes damaged units only
+    assert "requested 4, damaged 3" in refused.value.message
     services.stock_write_off(
         merchant=merchant,
         lines=[StockLine(product, location, 3)],

@@ -35,8 +35,9 @@ class BulkStockRequestSerializer(RequestSerializer):
     mode = serializers.ChoiceField(choices=[COUNT, ADJUST])
     atomic = serializers.BooleanField(
         default=True,
-        help_text="true: all lines or none (409/412 on the first refusal). false: every line "
-        "gets an outcome; refused lines are reported and the others applied.",
+        help_text="true: all lines or none (400 for an unknown SKU or location, 409/412 on "
+        "the first refusal). false: every line gets an outcome; lines naming an unknown SKU or "
+        "location and refused lines are reported, the others applied.",
     )
     reason = serializers.CharField(
         max_length=500, required=False, allow_blank=True, help_text="Required for adjust."
@@ -97,7 +98,8 @@ class EventSerializer(RequestSerializer):
     occurred_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
-        help_text="When it happened; orders events across sources.",
+        help_text="When it happened: orders events across sources and against every other "
+        "channel's movements (a count is the quantity at this moment).",
     )
 
     def validate(self, attrs):

@@ -36,11 +36,19 @@ class Movement:
 
 @dataclasses.dataclass(frozen=True)
 class MovementContext:
+    """Who asked (a user, or an API key recorded by id and name), through which channel, under
+    which idempotency key, and when."""
+
     merchant_id: int
     actor_id: int | None
     source: str
     idempotency_key: str
     at: datetime
+    api_key_id: int | None = None
+    api_key_name: str = ""
+    # When the change took effect, if earlier than `at` (a late feed event): the ledger's
+    # occurred_at.
+    occurred_at: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)

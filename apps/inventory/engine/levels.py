@@ -53,6 +53,8 @@ def configure_level(
         safety_stock_after=level.safety_stock,
         version_after=level.version,
         actor_id=ctx.actor_id,
+        actor_api_key_id=ctx.api_key_id,
+        actor_api_key_name=ctx.api_key_name,
         source=ctx.source,
         note=", ".join(f"{k}={v}" for k, v in settings.items()),
         idempotency_key=ctx.idempotency_key,

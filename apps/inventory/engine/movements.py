@@ -137,11 +137,14 @@ def _entry_from_row(row: dict[str, Any], m: Movement, ctx: MovementContext) -> L
         safety_stock_after=row["safety_stock"],
         version_after=row["version"],
         actor_id=ctx.actor_id,
+        actor_api_key_id=ctx.api_key_id,
+        actor_api_key_name=ctx.api_key_name,
         source=ctx.source,
         reference=m.reference,
         note=m.note,
         idempotency_key=ctx.idempotency_key,
         created_at=ctx.at,
+        occurred_at=ctx.occurred_at,
     )
 
 

@@ -78,27 +78,31 @@ def raise_refusal(failed: Sequence[Movement]) -> None:
             raise CountBelowReserved(
                 sku=sku, location=code, counted=level.on_hand + m.on_hand, reserved=level.held
             )
-        shortages.append(
-            Shortage(
-                sku=sku, location=code, requested=m.requested, available=_available_for(m, level)
-            )
-        )
+        shortages.append(_shortage(m, level))
     raise InsufficientStock(shortages)
 
 
-def _available_for(m: Movement, level: StockLevel) -> int:
-    """What the movement could have taken: reservations respect safety stock; physical moves
-    (sales, damage, transfers, adjustments) may use any unreserved unit. Free units in the
-    level's buckets count (`level` is loaded with them), since they would have been drained."""
+def _shortage(m: Movement, level: StockLevel) -> Shortage:
+    """The refused movement's figures (apps.inventory.figures): the level's available, and
+    the figure that limited it when that is not available: reservations respect the safety
+    stock; physical moves (sales, damage, transfers, adjustments) may take any unreserved
+    unit (`movable`). Free units in the level's buckets count (`level` is loaded with them),
+    since they would have been drained."""
+    figures = {
+        "sku": level.product.sku,
+        "location": level.location.code,
+        "requested": m.requested,
+        "available": level.available,
+    }
     if m.respect_safety_stock:
-        return level.available
+        return Shortage(**figures)
     if m.damaged < 0:
-        return level.damaged
+        return Shortage(**figures, damaged=level.damaged)
     if m.in_transit < 0:
-        return level.in_transit
+        return Shortage(**figures, in_transit=level.in_transit)
     if m.reserved < 0:
-        return level.held
-    return max(level.on_hand - level.reserved, 0) + level.in_buckets
+        return Shortage(**figures, reserved=level.held)
+    return Shortage(**figures, movable=level.movable)
 
 
 def level_figures(level: StockLevel) -> dict[str, int]:

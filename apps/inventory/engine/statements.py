@@ -123,7 +123,8 @@ _LEDGER_INSERT_COLUMNS = """
     merchant_id, stock_level_id, product_id, location_id, reason,
     on_hand_delta, reserved_delta, damaged_delta, in_transit_delta,
     on_hand_after, reserved_after, damaged_after, in_transit_after, safety_stock_after,
-    version_after, actor_id, source, reference, note, idempotency_key, created_at
+    version_after, actor_id, actor_api_key_id, actor_api_key_name, source, reference, note,
+    idempotency_key, created_at, occurred_at
 """
 
 
@@ -140,6 +141,9 @@ def context_params(ctx: MovementContext) -> dict[str, Any]:
     return {
         "merchant_id": ctx.merchant_id,
         "actor_id": ctx.actor_id,
+        "api_key_id": ctx.api_key_id,
+        "api_key_name": ctx.api_key_name,
+        "occurred_at": ctx.occurred_at,
         "source": ctx.source,
         "idempotency_key": ctx.idempotency_key,
         "at": ctx.at,
@@ -205,7 +209,8 @@ _MOVED_ENTRY_EVENT = f"""
             SELECT %(merchant_id)s, stock_level_id, product_id, location_id, reason,
                 d_on_hand, d_reserved, d_damaged, d_in_transit,
                 on_hand, reserved, damaged, in_transit, safety_stock,
-                version, %(actor_id)s, %(source)s, reference, note, %(idempotency_key)s, %(at)s
+                version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s, %(source)s, reference,
+                note, %(idempotency_key)s, %(at)s, %(occurred_at)s::timestamptz
             FROM moved
             RETURNING id, stock_level_id, product_id, location_id, on_hand_after, reserved_after,
                 damaged_after, in_transit_after, safety_stock_after, version_after
@@ -343,8 +348,8 @@ _WAITING_PICK = f"""
 
 _BUCKET_LEDGER_INSERT_COLUMNS = """
     merchant_id, bucket_id, stock_level_id, reason, allotted_delta, reserved_delta,
-    allotted_after, reserved_after, version_after, actor_id, source, reference,
-    idempotency_key, created_at
+    allotted_after, reserved_after, version_after, actor_id, actor_api_key_id,
+    actor_api_key_name, source, reference, idempotency_key, created_at
 """
 
 
@@ -401,8 +406,8 @@ def bucket_reserve_statement(
         entry AS (
             INSERT INTO {BUCKET_LEDGER} ({_BUCKET_LEDGER_INSERT_COLUMNS})
             SELECT %(merchant_id)s, id, stock_level_id, %(reason)s, 0, %(quantity)s,
-                allotted, reserved, version, %(actor_id)s, %(source)s, %(reference)s,
-                %(idempotency_key)s, %(at)s
+                allotted, reserved, version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s,
+                %(source)s, %(reference)s, %(idempotency_key)s, %(at)s
             FROM moved
             RETURNING id
         ),
@@ -485,8 +490,8 @@ def bucket_changes_statement(
         entry AS (
             INSERT INTO {BUCKET_LEDGER} ({_BUCKET_LEDGER_INSERT_COLUMNS})
             SELECT %(merchant_id)s, id, stock_level_id, reason, d_allotted, d_reserved,
-                allotted, reserved, version, %(actor_id)s, %(source)s, reference,
-                %(idempotency_key)s, %(at)s
+                allotted, reserved, version, %(actor_id)s, %(api_key_id)s, %(api_key_name)s,
+                %(source)s, reference, %(idempotency_key)s, %(at)s
             FROM moved
             RETURNING id, bucket_id, stock_level_id, reason, allotted_delta, reserved_delta,
                 allotted_after, reserved_after, version_after, reference

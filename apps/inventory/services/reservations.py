@@ -15,7 +15,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Prefetch, Q
 
-from apps.accounts.models import User
 from apps.catalog.models import Product
 from apps.core import idempotency
 from apps.core.errors import InvalidRequest, InvalidState, ObjectNotFound
@@ -40,7 +39,7 @@ from apps.inventory.models import (
 from apps.inventory.outbox import RESERVATION_EXPIRED, outbox_append
 from apps.inventory.services import clock
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
-from apps.inventory.services.stock import movement_context
+from apps.inventory.services.stock import Actor, acting_user, movement_context
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -204,7 +203,7 @@ def reservation_create(
     *,
     merchant: Merchant,
     lines: Sequence[ReservationLineRequest],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     ttl_seconds: int | None = None,
     order_ref: str = "",
@@ -241,7 +240,7 @@ def reservation_create(
         order_ref=order_ref[:200],
         expires_at=ctx.at + timedelta(seconds=ttl),
         source=source,
-        created_by=actor,
+        created_by=acting_user(actor),
         created_at=ctx.at,
     )
     if all(location is not None for _, location in requests):
@@ -427,7 +426,7 @@ def reservation_commit(
     *,
     merchant: Merchant,
     reservation_id: uuid.UUID | str,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
 ) -> Reservation:
@@ -459,18 +458,20 @@ def reservation_release(
     *,
     merchant: Merchant,
     reservation_id: uuid.UUID | str,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
 ) -> Reservation:
     """Give the units back. Releasing a released or expired reservation changes nothing;
-    releasing a committed one is refused (return the goods instead)."""
+    releasing a committed one is refused (return the goods instead). A reservation past its
+    TTL is expired already (reads say so): releasing it expires it, as the sweeper would."""
     reservation = _get(merchant, reservation_id)
     replay = _claim_or_replay(merchant, idempotency_key, "reservation.release", reservation.pk)
     if replay is not None:
         return replay
     ctx = movement_context(merchant, actor, source, idempotency_key)
-    if not _transition(merchant, reservation.pk, to=Status.RELEASED, now=ctx.at, unexpired=False):
+    if not _transition(merchant, reservation.pk, to=Status.RELEASED, now=ctx.at, unexpired=True):
+        reservation_expire(reservation_id=reservation.pk, now=ctx.at)  # no-op unless due
         reservation.refresh_from_db()
         if reservation.status == Status.COMMITTED:
             raise InvalidState(
@@ -490,7 +491,7 @@ def reservation_extend(
     merchant: Merchant,
     reservation_id: uuid.UUID | str,
     ttl_seconds: int,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
 ) -> Reservation:
     """Push the expiry to now + ttl_seconds. Only an active, unexpired reservation extends."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from apps.accounts.models import User
 from apps.catalog.models import Product
 from apps.core import idempotency
 from apps.core.errors import InvalidRequest, InvalidState, ObjectNotFound
@@ -23,7 +22,7 @@ from apps.inventory.exceptions import InsufficientStock, Shortage
 from apps.inventory.models import LedgerEntry, Source, Transfer, TransferLine
 from apps.inventory.outbox import TRANSFER_RECEIVED, outbox_append
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
-from apps.inventory.services.stock import movement_context
+from apps.inventory.services.stock import Actor, acting_user, movement_context
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -44,7 +43,7 @@ def transfer_create(
     source_location: Location,
     destination_location: Location,
     lines: Sequence[TransferLineRequest],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     reference: str = "",
     note: str = "",
@@ -94,7 +93,7 @@ def transfer_create(
         destination_location=destination_location,
         reference=reference[:200],
         note=note[:500],
-        created_by=actor,
+        created_by=acting_user(actor),
         created_at=ctx.at,
     )
     TransferLine.objects.bulk_create(
@@ -158,7 +157,7 @@ def _advance(
 
 @transaction.atomic
 def transfer_ship(
-    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: User | None, idempotency_key: str,
+    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: Actor, idempotency_key: str,
     source: str = Source.SYSTEM,
 ) -> Transfer:  # fmt: skip
     """Units leave the source's on_hand (unreserved units only) and are counted in the
@@ -216,7 +215,7 @@ def transfer_ship(
 
 @transaction.atomic
 def transfer_receive(
-    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: User | None, idempotency_key: str,
+    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: Actor, idempotency_key: str,
     source: str = Source.SYSTEM,
 ) -> Transfer:  # fmt: skip
     """Units in transit arrive in the destination's on_hand."""
@@ -258,7 +257,7 @@ def transfer_receive(
 
 @transaction.atomic
 def transfer_cancel(
-    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: User | None, idempotency_key: str
+    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: Actor, idempotency_key: str
 ) -> Transfer:
     """Cancel a draft. A shipped transfer cannot be cancelled: receive it instead."""
     transfer, replayed = _advance(
