@@ -2,9 +2,9 @@
 client), no Django, no HTTP. Reads one job (JSON) on stdin and prints the Recorder's result.
 
 `reserve` runs the statements `reservation_create` runs for a one-line reservation: the
-idempotency claim, then the engine's statement (taken from `quantities.reserve_statement`, so
+idempotency claim, then the engine's statement (taken from `statements.reserve_statement`, so
 it is byte for byte the product's), then COMMIT. On a bucketed level (`buckets` in the job),
-the statements are the product's bucket statements (`quantities.bucket_reserve_statement`:
+the statements are the product's bucket statements (`statements.bucket_reserve_statement`:
 skipping locked buckets, then waiting for one), each after a SAVEPOINT in the same round trip
 (client-side binding, as the product sends them), rolled back when it finds no room; the
 product's slow path (refill from the level) is left out: the hot scenario never needs it.

@@ -19,14 +19,13 @@ from django.db import connection
 from django.db.models import Sum
 
 from apps.inventory import selectors, services
-from apps.inventory.models import LedgerEntry, Source, StockBucket, StockLevel
-from apps.inventory.services.quantities import (
-    Movement,
-    MovementContext,
+from apps.inventory.engine.changes import Movement, MovementContext
+from apps.inventory.engine.statements import (
     bucket_reserve_statement,
     movement_statement,
     reserve_statement,
 )
+from apps.inventory.models import LedgerEntry, Source, StockBucket, StockLevel
 from bench import data
 from bench.drive import percentile, run_driver, summarize
 from bench.stack import Stack

@@ -7,7 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from apps.core.api import throttling
+from apps.api import throttling
 from apps.inventory import availability_cache
 from tests import factories
 

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -151,8 +152,9 @@ def product_server(
             "--port", str(port), "--ws-port", str(ws_port),
         ],
         cwd=ROOT,
-        # DEBUG lets WhiteNoise serve the app's static files without collectstatic.
-        env=process_env(DJANGO_DEBUG="1"),
+        # DEBUG lets WhiteNoise serve the app's static files without collectstatic; Celery not
+        # eager: the production arrangement (two servers), not the embedded single process.
+        env=process_env(DJANGO_DEBUG="1", CELERY_TASK_ALWAYS_EAGER="false"),
         start_new_session=True,  # stopped as a group: the serve command and its two servers
     )  # fmt: skip
     try:
@@ -194,20 +196,31 @@ class ReceivedRequest:
 
 @dataclass
 class WebhookReceiver:
-    """A partner's endpoint on 127.0.0.1: answers the scripted status codes in turn (the
-    last one repeats) and records every request."""
+    """A partner's endpoint on loopback: answers the scripted status codes in turn (the last
+    one repeats) with `reply` as the body (and `location` as the Location header, if given),
+    and records every request."""
 
     statuses: list[int]
+    reply: bytes = b""
+    location: str | None = None
     requests: list[ReceivedRequest] = field(default_factory=list)
     url: str = ""
+    port: int = 0
 
     def status_for(self, index: int) -> int:
         return self.statuses[min(index, len(self.statuses) - 1)]
 
 
 @contextlib.contextmanager
-def webhook_receiver(statuses: list[int]) -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver(statuses=list(statuses))
+def webhook_receiver(
+    statuses: list[int],
+    *,
+    host: str = "127.0.0.1",
+    reply: bytes = b"",
+    location: str | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(statuses=list(statuses), reply=reply, location=location)
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -218,16 +231,22 @@ def webhook_receiver(statuses: list[int]) -> Iterator[WebhookReceiver]:
                 receiver.requests.append(ReceivedRequest(dict(self.headers.items()), body))
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
+            if receiver.location:
+                self.send_header("Location", receiver.location)
             self.end_headers()
-            self.wfile.write(f"status {status}".encode())
+            self.wfile.write(receiver.reply or f"status {status}".encode())
 
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer((host, 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/stock"
+    receiver.port = server.server_address[1]
+    scheme = "https" if tls is not None else "http"
+    receiver.url = f"{scheme}://{host}:{receiver.port}/hooks/stock"
     try:
         yield receiver
     finally:

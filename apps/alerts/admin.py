@@ -4,7 +4,8 @@ from django.http import HttpRequest
 
 from apps.alerts.models import Alert
 from apps.alerts.services import alert_acknowledge, alert_resolve
-from apps.core.admin_scoping import ScopedAdminMixin
+from apps.inventory.admin import location_label
+from apps.merchants.admin_scoping import ScopedAdminMixin
 
 
 @admin.register(Alert)
@@ -15,7 +16,7 @@ class AlertAdmin(ScopedAdminMixin, admin.ModelAdmin):
     allow_add = allow_delete = False
     change_list_template = "admin/alerts/alert/change_list.html"
     list_display = (
-        "triggered_at", "kind", "status", "merchant", "product", "location", "available",
+        "triggered_at", "kind", "status", "merchant", "sku", "location_code", "available",
         "threshold", "reorder_quantity", "message",
     )  # fmt: skip
     # Related-only filters list what the (merchant-scoped) rows point at, never other tenants.
@@ -30,6 +31,14 @@ class AlertAdmin(ScopedAdminMixin, admin.ModelAdmin):
     date_hierarchy = "triggered_at"
     actions = ("acknowledge", "resolve")
     readonly_fields = [field.name for field in Alert._meta.fields]
+
+    @admin.display(description="SKU", ordering="product__sku")
+    def sku(self, alert: Alert) -> str | None:
+        return alert.product.sku if alert.product else None
+
+    @admin.display(description="Location", ordering="location__code")
+    def location_code(self, alert: Alert) -> str | None:
+        return location_label(alert.location) if alert.location else None
 
     @admin.action(description="Acknowledge selected alerts", permissions=["change"])
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:

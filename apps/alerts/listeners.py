@@ -1,5 +1,7 @@
-"""Who hears about alerts: a small registry of listeners configured in settings.
+"""Who else hears about alerts: a small registry of listeners configured in settings.
 
+Dashboards and partner webhooks get every alert event through the outbox (see
+`apps.alerts.services`); listeners are for the rest (the log, email).
 `STOCKROOM_ALERT_LISTENERS` lists dotted paths of callables `listener(alert, event)`, where
 `event` is "triggered", "acknowledged" or "resolved". They run after the alert's transaction
 commits, one after the other; a listener that raises is logged and never stops the others
@@ -18,7 +20,7 @@ from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
 from apps.alerts.models import Alert
-from apps.alerts.selectors import alert_document
+from apps.merchants.models import Membership
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +28,8 @@ Listener = Callable[[Alert, str], Any]
 
 DEFAULT_LISTENERS = (
     "apps.alerts.listeners.log_listener",
-    "apps.alerts.listeners.websocket_listener",
-    "apps.alerts.listeners.webhook_listener",
     "apps.alerts.listeners.email_listener",
 )
-# Webhook event type per (kind, event); alerts not listed here are not sent to partners.
-WEBHOOK_EVENT_TYPES = {
-    (Alert.Kind.LOW_STOCK, "triggered"): "stock.low",
-    (Alert.Kind.LOW_STOCK, "resolved"): "stock.replenished",
-}
 
 
 @functools.cache
@@ -64,39 +59,9 @@ def log_listener(alert: Alert, event: str) -> None:
     logger.log(level, "Alert %s %s: %s", alert.pk, event, alert.message)
 
 
-def websocket_listener(alert: Alert, event: str) -> None:
-    """Push to the live dashboards of the alert's merchant (and location)."""
-    from apps.events.services import publish_to_groups
-
-    document = {
-        "id": None,
-        "type": f"alert.{event}",
-        "merchant_id": alert.merchant_id,
-        "data": alert_document(alert),
-    }
-    publish_to_groups([document], message_type="alert.event")
-
-
-def webhook_listener(alert: Alert, event: str) -> None:
-    """Queue deliveries to partner endpoints subscribed to stock.low / stock.replenished."""
-    from apps.webhooks.services import webhook_event_send
-
-    event_type = WEBHOOK_EVENT_TYPES.get((alert.kind, event))
-    if event_type is None:
-        return
-    webhook_event_send(
-        merchant_id=alert.merchant_id,
-        event_type=event_type,
-        event_key=f"alert:{alert.pk}:{event}",
-        data=alert_document(alert),
-    )
-
-
 def email_recipients(alert: Alert) -> list[str]:
     """Owners and managers of the merchant (managers only for their locations), plus the
     addresses in STOCKROOM_ALERT_EMAILS."""
-    from apps.merchants.models import Membership
-
     memberships = (
         Membership.objects.filter(
             merchant_id=alert.merchant_id,

@@ -4,7 +4,12 @@ Low-stock alerts are evaluated from the current stock row, after the stock chang
 (by the outbox dispatcher) and periodically by `low_stock_scan` as a safety net. A partial
 unique constraint allows one open alert per subject, so an episode is alerted once however
 many evaluators race; replenishing above the threshold resolves it, and the next drop is a
-new episode. Listeners are notified after commit.
+new episode.
+
+Every change of an alert writes, in its transaction, the outbox rows that take it to the live
+dashboards (alert.<event>) and, for low stock, to partner webhooks (stock.low,
+stock.replenished); the listeners (log, email) run after commit. Alerts hear of stock changes
+and of disabled webhook endpoints through hooks connected in AlertsConfig.ready().
 """
 
 from __future__ import annotations
@@ -15,22 +20,44 @@ from collections.abc import Iterable
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Value
-from django.db.models.functions import Greatest
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.alerts.listeners import notify_listeners
 from apps.alerts.models import Alert
-from apps.alerts.selectors import alert_get
+from apps.alerts.selectors import alert_document, alert_get
 from apps.inventory.ledger_replay import find_drift
-from apps.inventory.models import StockLevel
+from apps.inventory.models import StockLevel, low_stock_q
+from apps.inventory.outbox import (
+    ALERT_ACKNOWLEDGED,
+    ALERT_RESOLVED,
+    ALERT_TRIGGERED,
+    STOCK_LOW,
+    STOCK_REPLENISHED,
+    STOCK_TOPICS,
+    outbox_append,
+)
 from apps.observability.services import ledger_verification_record
+from apps.webhooks.models import WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 Kind, Status = Alert.Kind, Alert.Status
 SCAN_CHUNK = 500
+NOTIFY_TASK = "alerts.notify"
+# The outbox topic of each alert event on the live dashboards.
+STREAM_TOPICS = {
+    "triggered": ALERT_TRIGGERED,
+    "acknowledged": ALERT_ACKNOWLEDGED,
+    "resolved": ALERT_RESOLVED,
+}
+# The partners' topic for an alert event, where they have one (their webhooks subscribe to it).
+PARTNER_TOPICS = {
+    (Kind.LOW_STOCK, "triggered"): STOCK_LOW,
+    (Kind.LOW_STOCK, "resolved"): STOCK_REPLENISHED,
+}
 
 
 def low_stock_subject(level_id: int) -> str:
@@ -38,13 +65,9 @@ def low_stock_subject(level_id: int) -> str:
 
 
 def is_low(level: StockLevel) -> bool:
-    """A level alerts when it has a threshold (0 turns alerts off) and available is at or
-    below it. Inactive products do not alert."""
-    return (
-        level.low_stock_threshold > 0
-        and level.product.is_active
-        and level.available <= level.low_stock_threshold
-    )
+    """A level alerts when it is low (`StockLevel.is_low`: a threshold above 0, which turns
+    alerts off, and available at or below it). Inactive products do not alert."""
+    return level.is_low and level.product.is_active
 
 
 def reorder_quantity(level: StockLevel) -> int:
@@ -57,18 +80,24 @@ def reorder_quantity(level: StockLevel) -> int:
     return max(target - level.available - level.in_transit, 0)
 
 
-def _notify_after_commit(alert_id: int, event: str) -> None:
+def _announce(alert_id: int, event: str) -> None:
+    """In the transaction that changed the alert: its outbox rows, for the dashboards and (where
+    they have a topic for it) the partners; its listeners once that commits."""
+    alert = alert_get(alert_id)
+    document = alert_document(alert)
+    outbox_append(merchant_id=alert.merchant_id, topic=STREAM_TOPICS[event], payload=document)
+    partner_topic = PARTNER_TOPICS.get((alert.kind, event))
+    if partner_topic is not None:
+        outbox_append(merchant_id=alert.merchant_id, topic=partner_topic, payload=document)
     transaction.on_commit(functools.partial(_queue_notification, alert_id, event), robust=True)
 
 
 def _queue_notification(alert_id: int, event: str) -> None:
     """Listeners run in their own task, so a slow mail server never delays event publishing;
     without a broker (or when it is unreachable) they run here."""
-    from apps.alerts.tasks import alert_notify
-
-    if not current_app.conf.task_always_eager:
+    if not settings.STOCKROOM_EMBEDDED:
         try:
-            alert_notify.apply_async((alert_id, event), retry=False)
+            current_app.send_task(NOTIFY_TASK, (alert_id, event), retry=False)
             return
         except Exception:
             logger.warning("Could not queue alert %s notification", alert_id, exc_info=True)
@@ -96,33 +125,35 @@ def alert_raise(
                 triggered_at=timezone.now(),
                 **fields,
             )
+            _announce(alert.pk, "triggered")
     except IntegrityError as error:
         if "alert_one_open_per_subject" not in str(error):
             raise
         return None
-    _notify_after_commit(alert.pk, "triggered")
     return alert
 
 
 def alert_acknowledge(*, alert: Alert, actor: User | None) -> bool:
     """Triggered -> acknowledged. False when the alert was not triggered (any more)."""
     now = timezone.now()
-    changed = Alert.objects.filter(pk=alert.pk, status=Status.TRIGGERED).update(
-        status=Status.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=actor, updated_at=now
-    )
-    if changed:
-        _notify_after_commit(alert.pk, "acknowledged")
+    with transaction.atomic():
+        changed = Alert.objects.filter(pk=alert.pk, status=Status.TRIGGERED).update(
+            status=Status.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=actor, updated_at=now
+        )
+        if changed:
+            _announce(alert.pk, "acknowledged")
     return bool(changed)
 
 
 def alert_resolve(*, alert: Alert, **fields: Any) -> bool:
     """Open -> resolved. False when the alert was resolved already."""
     now = timezone.now()
-    changed = Alert.objects.filter(pk=alert.pk, status__in=Alert.OPEN_STATUSES).update(
-        status=Status.RESOLVED, resolved_at=now, updated_at=now, **fields
-    )
-    if changed:
-        _notify_after_commit(alert.pk, "resolved")
+    with transaction.atomic():
+        changed = Alert.objects.filter(pk=alert.pk, status__in=Alert.OPEN_STATUSES).update(
+            status=Status.RESOLVED, resolved_at=now, updated_at=now, **fields
+        )
+        if changed:
+            _announce(alert.pk, "resolved")
     return bool(changed)
 
 
@@ -160,6 +191,14 @@ def low_stock_evaluate(*, level_ids: Iterable[int]) -> dict[str, int]:
     return {"raised": raised, "resolved": resolved}
 
 
+def low_stock_evaluate_published(*, documents: list[dict[str, Any]]) -> None:
+    """Receiver of the outbox dispatcher's `published` hook: evaluate the levels whose figures
+    the published events changed."""
+    level_ids = {d["data"]["stock_level_id"] for d in documents if d["type"] in STOCK_TOPICS}
+    if level_ids:
+        low_stock_evaluate(level_ids=level_ids)
+
+
 def _raise_low_stock(level: StockLevel) -> Alert | None:
     sku, code = level.product.sku, level.location.code
     return alert_raise(
@@ -182,21 +221,11 @@ def _raise_low_stock(level: StockLevel) -> Alert | None:
 def low_stock_scan() -> dict[str, int]:
     """Evaluate every level that is low without an open alert, and every open low-stock alert
     (the safety net behind event-driven evaluation)."""
-    # Free bucket units are counted in `reserved` and yet available.
-    available = Greatest(F("on_hand") - F("reserved") - F("safety_stock"), Value(0)) + F(
-        "bucket_free"
-    )
     open_alert = Alert.objects.filter(
         kind=Kind.LOW_STOCK, status__in=Alert.OPEN_STATUSES, stock_level_id=OuterRef("pk")
     )
     low_unalerted = (
-        StockLevel.objects.with_buckets()
-        .annotate(available_units=available)
-        .filter(
-            low_stock_threshold__gt=0,
-            available_units__lte=F("low_stock_threshold"),
-            product__is_active=True,
-        )
+        StockLevel.objects.filter(low_stock_q(), product__is_active=True)
         .exclude(Exists(open_alert))
         .values_list("pk", flat=True)
     )
@@ -240,3 +269,26 @@ def ledger_verify() -> int:
     if drifts:
         logger.error("Ledger verification: %d stock level(s) drift", len(drifts))
     return len(drifts)
+
+
+def _webhook_disabled_subject(endpoint_id: int) -> str:
+    return f"webhook_disabled:endpoint:{endpoint_id}"
+
+
+def webhook_disabled_alert_raise(*, endpoint: WebhookEndpoint, reason: str) -> None:
+    """Receiver of webhooks' `endpoint_disabled` hook: an alert for the merchant."""
+    alert_raise(
+        merchant_id=endpoint.merchant_id,
+        kind=Kind.WEBHOOK_DISABLED,
+        subject=_webhook_disabled_subject(endpoint.pk),
+        message=f"Webhook endpoint {endpoint.name} ({endpoint.url}) was disabled: {reason}",
+        details={"endpoint_id": endpoint.pk, "url": endpoint.url},
+    )
+
+
+def webhook_disabled_alerts_resolve(*, endpoint: WebhookEndpoint) -> None:
+    """Receiver of webhooks' `endpoint_enabled` hook: the alert about it is resolved."""
+    for alert in Alert.objects.filter(
+        subject=_webhook_disabled_subject(endpoint.pk), status__in=Alert.OPEN_STATUSES
+    ):
+        alert_resolve(alert=alert)

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from apps.alerts.services import alert_notify_listeners
+from apps.alerts.services import NOTIFY_TASK, alert_notify_listeners
 from apps.alerts.services import ledger_verify as ledger_verify_service
 from apps.alerts.services import low_stock_scan as low_stock_scan_service
 
@@ -17,7 +17,7 @@ def ledger_verify() -> int:
     return ledger_verify_service()
 
 
-@shared_task(name="alerts.notify", ignore_result=True)
+@shared_task(name=NOTIFY_TASK, ignore_result=True)
 def alert_notify(alert_id: int, event: str) -> None:
     """Run the alert listeners (email, webhooks, websocket push, log) for one alert event."""
     alert_notify_listeners(alert_id=alert_id, event=event)

@@ -17,8 +17,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from apps.apikeys.models import ApiKey
-from apps.apikeys.services import KEY_NAMESPACE, hash_key
+from apps.apikeys.models import KEY_NAMESPACE, ApiKey, hash_key
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_KEY_LENGTH = 128

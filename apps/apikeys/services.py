@@ -4,23 +4,17 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import secrets
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.apikeys.models import ApiKey
+from apps.apikeys.auth import forget_key
+from apps.apikeys.models import KEY_NAMESPACE, ApiKey, hash_key
 from apps.merchants.models import Merchant
 
-KEY_NAMESPACE = "sr_"
 PREFIX_LENGTH = 12  # "sr_" + 9 characters of the secret: enough to tell keys apart
-
-
-def hash_key(raw_key: str) -> str:
-    """A fast digest is right here: the secret has 256 bits of entropy, nothing to brute-force."""
-    return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
 @transaction.atomic
@@ -43,8 +37,6 @@ def api_key_create(
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     """Revoke a key: it stops authenticating at once in this process, and within
     STOCKROOM_API_KEY_CACHE_SECONDS in the others. Revoking twice keeps the first time."""
-    from apps.apikeys.auth import forget_key
-
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     forget_key(api_key.pk)
     # Again after commit: a request in this process may have looked the key up meanwhile.

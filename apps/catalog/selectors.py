@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Q, QuerySet
 
 from apps.catalog.models import Product
-from apps.inventory.exceptions import ObjectNotFound
+from apps.core.errors import ObjectNotFound
 from apps.merchants.models import Merchant
 
 

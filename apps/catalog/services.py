@@ -1,20 +1,23 @@
-"""Product writes. Products carry no quantities; stock lives in apps.inventory."""
+"""Product writes. Products carry no quantities; stock lives in apps.inventory, which has its
+say through the hooks below (connected in InventoryConfig.ready())."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 
 from apps.catalog.models import Product
+from apps.core.errors import InvalidRequest
+from apps.core.hooks import Hook
 from apps.core.unique_save import save_unique
-from apps.inventory import availability_cache
-from apps.inventory.exceptions import InvalidRequest, InvalidState
-from apps.inventory.models import LedgerEntry, Reservation, ReservationLine, StockLevel
 from apps.merchants.models import Merchant
 
 PRODUCT_FIELDS = ("sku", "name", "description", "price", "barcode", "unit", "is_active")
+# Sent in the transaction of the change, with `product`. A receiver of `product_deleting`
+# refuses the deletion by raising (e.g. while the product holds stock).
+product_changed = Hook("product changed")
+product_deleting = Hook("product deleting")
 
 
 @transaction.atomic
@@ -36,39 +39,16 @@ def product_update(*, product: Product, **fields: Any) -> Product:
         message=f"A product with SKU {product.sku} already exists.",
         update_fields=[*changes, "updated_at"],
     )
-    # Deactivating a product changes what it can serve.
-    availability_cache.invalidate_after_commit([product.pk])
+    product_changed.send(product=product)
     return product
 
 
 @transaction.atomic
 def product_delete(*, product: Product) -> None:
     """Delete a product that never held stock. A product with stock, active reservations or any
-    stock history is refused (409): deactivate it instead, its history stays auditable."""
-    levels = StockLevel.objects.filter(product=product)
-    if levels.filter(
-        Q(on_hand__gt=0) | Q(reserved__gt=0) | Q(damaged__gt=0) | Q(in_transit__gt=0)
-    ).exists():
-        raise InvalidState(
-            f"Product {product.sku} still has stock. Ship, adjust or count it to zero, or "
-            "deactivate the product instead (PATCH active=false).",
-            status="stocked",
-        )
-    if ReservationLine.objects.filter(
-        product=product, reservation__status=Reservation.Status.ACTIVE
-    ).exists():
-        raise InvalidState(
-            f"Product {product.sku} has active reservations. Commit or release them, or "
-            "deactivate the product instead.",
-            status="reserved",
-        )
-    if LedgerEntry.objects.filter(product=product).exists():
-        raise InvalidState(
-            f"Product {product.sku} has stock history, which must stay auditable. Deactivate "
-            "it instead (PATCH active=false).",
-            status="has_history",
-        )
-    levels.delete()
+    stock history is refused (409, by the inventory's `product_deleting` receiver): deactivate
+    it instead, its history stays auditable."""
+    product_deleting.send(product=product)
     product.delete()
 
 

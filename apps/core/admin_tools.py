@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, StreamingHttpResponse
@@ -118,8 +119,6 @@ class CsvExportMixin:
 
     def export_view(self, request: HttpRequest):
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
         return self.csv_for(changelist.get_queryset(request))

@@ -1,5 +1,6 @@
 """Periodic jobs without a broker, for the embedded defaults: the web process calls the same job
-functions that Celery beat schedules in production.
+functions that Celery beat schedules in production (each registered through
+`apps.core.schedule.periodic_register` by the app it belongs to).
 
 Each job has its own interval; jobs registered with `on_wake=True` (the outbox dispatcher) also
 run as soon as `wake()` is called, which is how a stock change reaches the dashboard within a
@@ -82,15 +83,8 @@ def tick() -> None:
             job.next_run = time.monotonic() + job.every
 
 
-def _register_defaults() -> None:
-    from apps.inventory.services import reservation_expire_due
-
-    register(reservation_expire_due)
-
-
 async def run_async() -> None:
     """The scheduler as a task on a running event loop (jobs run in a worker thread)."""
-    _register_defaults()
     run_tick = sync_to_async(tick, thread_sensitive=False)
     while True:
         await run_tick()
@@ -105,7 +99,6 @@ def _loop() -> None:
 
 def start() -> threading.Thread:
     """The scheduler in a daemon thread."""
-    _register_defaults()
     thread = threading.Thread(target=_loop, name="stockroom-periodic-jobs", daemon=True)
     thread.start()
     return thread

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from django.db import IntegrityError, models, transaction
 
-from apps.inventory.exceptions import InvalidRequest
+from apps.core.errors import InvalidRequest
 
 
 def save_unique(

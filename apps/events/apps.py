@@ -1,13 +1,4 @@
-from django.apps import AppConfig, apps
-from django.db.models.signals import post_migrate
-
-
-def _install_periodic_tasks(sender, using="default", plan=None, **kwargs) -> None:
-    from apps.events.schedule import periodic_tasks_install
-
-    if plan is not None and any(backwards for _, backwards in plan):
-        return  # unapplying migrations: the tables may be gone
-    periodic_tasks_install(using=using)
+from django.apps import AppConfig
 
 
 class EventsConfig(AppConfig):
@@ -15,20 +6,32 @@ class EventsConfig(AppConfig):
     verbose_name = "Events and background jobs"
 
     def ready(self) -> None:
-        from apps.core import embedded_scheduler
-        from apps.events.services import outbox_publish_pending
-        from apps.events.tasks import prune
-        from apps.inventory.services import reservation_expire_due
-        from apps.reports.tasks import snapshot_take_daily
+        # Imported here, not at the top: these modules import models, which Django loads only
+        # once every app is registered.
+        from apps.core import hooks
+        from apps.core.schedule import Periodic, periodic_register
+        from apps.events import tasks
+        from apps.events.services import outbox_dispatch_soon, outbox_publish_pending
 
-        # Without a broker the web process runs the same jobs beat schedules (see schedule.py).
-        embedded_scheduler.register(reservation_expire_due, every=30)
-        embedded_scheduler.register(outbox_publish_pending, every=10, on_wake=True)
-        embedded_scheduler.register(prune, every=24 * 3600)
-        embedded_scheduler.register(snapshot_take_daily, every=24 * 3600)
-        # After every migrate (and test-database flush), once beat's tables exist.
-        post_migrate.connect(
-            _install_periodic_tasks,
-            sender=apps.get_app_config("django_celery_beat"),
-            dispatch_uid="apps.events.periodic_tasks_install",
+        # The engine (and anything else writing outbox rows) fires this after commit.
+        hooks.outbox_committed.connect(outbox_dispatch_soon)
+        periodic_register(
+            Periodic(
+                name="Publish the event outbox",
+                task="events.outbox_sweep",
+                run=outbox_publish_pending,
+                every_seconds=10,
+                description="Publishes events left unpublished (after a crash or a lost task).",
+                on_wake=True,
+            )
+        )
+        periodic_register(
+            Periodic(
+                name="Prune old events and deliveries",
+                task="events.prune",
+                run=tasks.prune,
+                crontab={"minute": "15", "hour": "3"},
+                description="Deletes published events and finished webhook deliveries past "
+                "retention.",
+            )
         )

@@ -28,10 +28,12 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from apps.core import json_nesting
 from apps.events import auth
 from apps.events.access import StreamAccess, resolve_locations, stream_access
 from apps.events.groups import CHANNEL_LAYER_DOWN, location_group, merchant_group
 from apps.events.selectors import REPLAY_LIMIT, events_since, latest_event_id
+from apps.inventory.outbox import STOCK_CHANGED
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +104,9 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
         try:
-            return await super().decode_json(text_data)
+            return json_nesting.loads(text_data)
         except ValueError:
-            return None  # answered as a malformed action
+            return None  # answered as a malformed action (too deep a message included)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         action = content.get("action") if isinstance(content, dict) else None
@@ -196,7 +198,7 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
         if not self._wanted(event):
             return False
         data = event.get("data", {})
-        if event.get("type") == "stock.changed":
+        if event.get("type") == STOCK_CHANGED:
             level, version = data["stock_level_id"], data["version"]
             if version <= self.versions.get(level, (-1, 0))[0]:
                 return False  # stale or already sent
@@ -241,7 +243,7 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
             return
         data = event.get("data", {})
         known = self.versions.get(data.get("stock_level_id"))
-        if event.get("type") == "stock.changed" and known and data["version"] > known[0] + 1:
+        if event.get("type") == STOCK_CHANGED and known and data["version"] > known[0] + 1:
             # A version is missing: dropped by a full channel, or still on its way from
             # another dispatcher. Every version has its event in the outbox: replay from the
             # last one sent for this level (the replay includes this event).

@@ -12,12 +12,8 @@ from typing import Any
 from django.db.models import Max, Q, QuerySet
 
 from apps.inventory.models import LedgerEntry, OutboxEvent
+from apps.inventory.outbox import BUCKET_CHANGED, RESUMABLE_TOPICS
 
-STOCK_CHANGED = "stock.changed"
-# A reservation taken from, or given back to, a bucket of a bucketed level: the level row (and
-# so its version) does not change; the payload names the level, the bucket and the change.
-BUCKET_CHANGED = "stock.bucket_changed"
-STOCK_TOPICS = (STOCK_CHANGED, BUCKET_CHANGED)
 REPLAY_LIMIT = 1000
 
 
@@ -95,13 +91,18 @@ def events_since(
     skus: Collection[str] | None = None,
     limit: int = REPLAY_LIMIT,
 ) -> list[dict[str, Any]]:
-    """Events of one merchant with an id above `since`, oldest first, at most `limit`.
+    """Events of one merchant with an id above `since`, oldest first, at most `limit`: those of
+    the topics a resumed stream replays (stock events; alerts are pushed live only).
 
     `location_ids` restricts to stock events of those locations (events without a location,
     such as reservation.expired, are only included when every location is wanted); `skus`
     restricts stock events to those SKUs.
     """
-    events = _base().filter(merchant_id=merchant_id, id__gt=since).order_by("id")
+    events = (
+        _base()
+        .filter(merchant_id=merchant_id, id__gt=since, topic__in=RESUMABLE_TOPICS)
+        .order_by("id")
+    )
     if location_ids is not None:
         events = events.filter(
             Q(ledger_entry__location_id__in=list(location_ids))

@@ -1,4 +1,5 @@
-"""The outbox dispatcher: publishes committed events to websocket groups and partner webhooks.
+"""The outbox dispatcher: publishes committed events to websocket groups and partner webhooks,
+each as its topic says (apps.inventory.outbox), then tells the `published` hook's subscribers.
 
 Rows are claimed with `SELECT ... FOR UPDATE SKIP LOCKED`, published, and marked published in
 one transaction, so two dispatchers never publish the same row and a crash before the commit
@@ -22,9 +23,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core import embedded_scheduler
+from apps.core.hooks import Hook
 from apps.events.groups import CHANNEL_LAYER_DOWN, groups_for
-from apps.events.selectors import STOCK_TOPICS, event_document, event_location_id
+from apps.events.selectors import event_document, event_location_id
 from apps.inventory.models import OutboxEvent
+from apps.inventory.outbox import topic_of
+from apps.webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,12 @@ MAX_BATCHES = 20
 # Set while a dispatch task is queued, so a burst of commits enqueues one task, not thousands.
 DISPATCH_QUEUED_KEY = "outbox:dispatch-queued"  # under the cache's deployment prefix
 DISPATCH_QUEUED_TTL = 30
+DISPATCH_TASK = "events.outbox_dispatch"
+
+# Sent after each published batch, outside its transaction, with the batch's documents: for
+# subscribers that derive work from events (low-stock alerts). One that fails is logged; the
+# periodic jobs catch up.
+published = Hook("outbox events published")
 
 
 def outbox_dispatch_soon() -> None:
@@ -43,13 +53,11 @@ def outbox_dispatch_soon() -> None:
     embedded defaults it wakes the in-process scheduler thread.
     """
     try:
-        if current_app.conf.task_always_eager:
+        if settings.STOCKROOM_EMBEDDED:
             embedded_scheduler.wake()
             return
         if cache.add(DISPATCH_QUEUED_KEY, 1, timeout=DISPATCH_QUEUED_TTL):
-            from apps.events.tasks import outbox_dispatch
-
-            outbox_dispatch.apply_async(retry=False)
+            current_app.send_task(DISPATCH_TASK, retry=False)
     except Exception:
         logger.warning("Could not queue the outbox dispatch; the sweep will publish", exc_info=True)
         with contextlib.suppress(Exception):  # the cache is down too: the key expires by itself
@@ -61,17 +69,17 @@ def outbox_dispatch_started() -> None:
     cache.delete(DISPATCH_QUEUED_KEY)
 
 
-def publish_to_groups(
-    documents: list[dict[str, Any]], *, message_type: str = "stock.event"
-) -> None:
-    """Send event documents, in order, to their merchant's group and their location's group
-    (one event loop and one Redis connection for the whole batch)."""
+def publish_to_groups(documents: list[dict[str, Any]]) -> None:
+    """Send the event documents of streamed topics, in order, to their merchant's group and
+    their location's group, as their topic's message type (one event loop and one Redis
+    connection for the whole batch)."""
     layer = get_channel_layer()
-    if layer is None or not documents:
+    streamed = [(topic_of(d["type"]).stream, d) for d in documents if topic_of(d["type"]).stream]
+    if layer is None or not streamed:
         return
 
     async def send_all() -> None:
-        for document in documents:
+        for message_type, document in streamed:
             message = {"type": message_type, "event": document}
             for group in groups_for(document["merchant_id"], event_location_id(document)):
                 await layer.group_send(group, message)
@@ -80,20 +88,19 @@ def publish_to_groups(
 
 
 def outbox_publish_pending(*, batch_size: int = BATCH_SIZE, max_batches: int = MAX_BATCHES) -> int:
-    """Publish unpublished events, oldest first, in batches. Returns how many this call
-    published. Safe to run concurrently and repeatedly."""
+    """Publish unpublished events, oldest first, in batches, until none is left: the events
+    that subscribers write while a batch goes out (an alert raised by it) go out in the same
+    run. Returns how many this call published. Safe to run concurrently and repeatedly."""
     published = 0
     for _ in range(max_batches):
         count = _publish_batch(batch_size)
         published += count
-        if count < batch_size:
+        if count == 0:
             break
     return published
 
 
 def _publish_batch(batch_size: int) -> int:
-    from apps.webhooks.services import webhook_deliveries_create
-
     with transaction.atomic():
         events = list(
             OutboxEvent.objects.select_for_update(skip_locked=True, of=("self",))
@@ -113,23 +120,12 @@ def _publish_batch(batch_size: int) -> int:
             return 0
         except Exception:  # live viewers resume from the outbox; webhooks must still go out
             logger.exception("Publishing events %s.. to websocket groups failed", events[0].pk)
-        webhook_deliveries_create(documents)
+        webhooks.webhook_deliveries_create([d for d in documents if topic_of(d["type"]).partners])
         OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(
             published_at=timezone.now()
         )
-    level_ids = {d["data"]["stock_level_id"] for d in documents if d["type"] in STOCK_TOPICS}
-    if level_ids:
-        _evaluate_alerts(level_ids)
+    published.send_robust(documents=documents)
     return len(events)
-
-
-def _evaluate_alerts(level_ids: set[int]) -> None:
-    from apps.alerts.services import low_stock_evaluate
-
-    try:
-        low_stock_evaluate(level_ids=level_ids)
-    except Exception:  # the periodic low-stock scan is the safety net
-        logger.exception("Low-stock evaluation failed for levels %s", sorted(level_ids))
 
 
 def outbox_prune(*, older_than: timedelta | None = None, batch_size: int = 5000) -> int:

@@ -1,22 +1,21 @@
-"""Celery tasks of the outbox and of reservation expiry. Each is safe to run twice or on two
-workers at once: the outbox is claimed with SKIP LOCKED, and a reservation expires through one
-conditional UPDATE that only one caller can win."""
+"""Celery tasks of the outbox. Each is safe to run twice or on two workers at once: the outbox
+is claimed with SKIP LOCKED."""
 
 from celery import shared_task
 
 from apps.events.services import (
     BATCH_SIZE,
+    DISPATCH_TASK,
     MAX_BATCHES,
     outbox_dispatch_soon,
     outbox_dispatch_started,
     outbox_prune,
     outbox_publish_pending,
 )
-from apps.inventory.services import reservation_expire_due
 from apps.webhooks.services import webhook_deliveries_prune
 
 
-@shared_task(name="events.outbox_dispatch", ignore_result=True)
+@shared_task(name=DISPATCH_TASK, ignore_result=True)
 def outbox_dispatch() -> int:
     """Publish pending events now (queued after each commit that wrote any)."""
     outbox_dispatch_started()
@@ -30,12 +29,6 @@ def outbox_dispatch() -> int:
 def outbox_sweep() -> int:
     """Publish whatever a crash or a lost task left behind."""
     return outbox_publish_pending()
-
-
-@shared_task(name="events.reservations_expire_due", ignore_result=True)
-def reservations_expire_due() -> int:
-    """Release the stock of every reservation whose TTL has passed."""
-    return reservation_expire_due()
 
 
 @shared_task(name="events.prune", ignore_result=True)

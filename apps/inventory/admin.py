@@ -5,6 +5,8 @@ inventory services with the logged-in user as the actor."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,13 +15,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.accounts.models import User
-from apps.core.admin_scoping import (
-    ScopedAdminMixin,
-    access_for,
-    locations_visible,
-    merchants_visible,
-    reservations_visible,
-)
 from apps.core.admin_tools import CsvExportMixin, EstimatedCountPaginator
 from apps.inventory import admin_views
 from apps.inventory.models import (
@@ -29,10 +24,21 @@ from apps.inventory.models import (
     StockLevel,
     Transfer,
     TransferLine,
+    low_stock_q,
+    out_of_stock_q,
 )
-from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK
+from apps.inventory.selectors import reservation_status_q
+from apps.merchants.admin_scoping import (
+    ScopedAdminMixin,
+    access_for,
+    locations_visible,
+    merchants_visible,
+    reservations_visible,
+)
 
 RECENT_MOVEMENTS = 20
+LOW_STOCK, OUT_OF_STOCK = low_stock_q(), out_of_stock_q()
+UUID_IN_TEXT = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 
 
 # --- Filters whose choices stay within the user's scope ----------------------------------
@@ -75,7 +81,7 @@ class StockStatusFilter(admin.SimpleListFilter):
         if self.value() == "out":
             return queryset.filter(OUT_OF_STOCK)
         if self.value() == "ok":
-            return queryset.exclude(LOW_STOCK)
+            return queryset.exclude(LOW_STOCK | OUT_OF_STOCK)
         return queryset
 
 
@@ -87,6 +93,15 @@ def stock_badge(level: StockLevel) -> str:
     else:
         css, label = "ok", "In stock"
     return format_html('<span class="sr-badge sr-badge-{}">{}</span>', css, label)
+
+
+def actor_label(entry: LedgerEntry) -> str:
+    """Who made a change: a person, an API key (by the name it had), or the system."""
+    if entry.actor_id is not None:
+        return entry.actor.get_username()
+    if entry.actor_api_key_id is not None:
+        return f"API key {entry.actor_api_key_name}"
+    return "system"
 
 
 def movements_table(entries: QuerySet[LedgerEntry], more_url: str | None = None) -> str:
@@ -105,7 +120,7 @@ def movements_table(entries: QuerySet[LedgerEntry], more_url: str | None = None)
             (
                 e.pk, e.created_at.strftime("%Y-%m-%d %H:%M"), e.product.sku, e.location.code,
                 e.get_reason_display(), f"{e.on_hand_delta:+d}", e.on_hand_after,
-                e.reserved_after, e.actor.get_username() if e.actor else "system",
+                e.reserved_after, actor_label(e),
                 e.get_source_display(), e.note or e.reference,
             )
             for e in rows
@@ -127,11 +142,46 @@ def ledger_url(**filters: object) -> str:
     return f"{reverse('admin:inventory_ledgerentry_changelist')}?{query}"
 
 
+LEDGER_DELTAS = (
+    ("on hand", "on_hand_delta"), ("reserved", "reserved_delta"), ("damaged", "damaged_delta"),
+    ("in transit", "in_transit_delta"),
+)  # fmt: skip
+
+
+def ledger_change(entry: LedgerEntry) -> str:
+    """The quantities a ledger row moved, one per line ("on hand -4", "reserved +4"); "-" for
+    a row that moved none (a settings change)."""
+    moved = [(label, getattr(entry, name)) for label, name in LEDGER_DELTAS if getattr(entry, name)]
+    if not moved:
+        return "-"
+    return format_html_join(
+        "",
+        '<span class="sr-delta">{} {}</span>',
+        ((label, f"{delta:+d}") for label, delta in moved),
+    )
+
+
+def with_hover(text: str, hover: str) -> str:
+    """Short text for a dense list, the longer form shown on hover."""
+    return format_html('<span title="{}">{}</span>', hover, text)
+
+
+def short_uuid(value: object) -> str:
+    """The first block of a UUID, the whole one on hover (the object's page shows it all)."""
+    return with_hover(str(value).split("-")[0], str(value))
+
+
+def location_label(location) -> str:
+    """A location's code, its name on hover."""
+    return with_hover(location.code, location.name)
+
+
 class ReadOnlyInline(admin.TabularInline):
     """Lines shown on their parent's page: visible with the parent, never edited."""
 
     extra = 0
     can_delete = False
+    classes = ["sr-lines"]  # rows without a label line: the columns say it all
 
     def has_view_permission(self, request, obj=None):
         return not access_for(request.user).is_empty
@@ -292,10 +342,10 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     location_fields = ("location_id",)
     change_role = None
     allow_add = allow_delete = False
+    # The four deltas share one column (only those that moved): the list fits a laptop screen.
     list_display = (
-        "id", "created_at", "sku", "location_code", "reason", "on_hand_delta", "reserved_delta",
-        "damaged_delta", "in_transit_delta", "on_hand_after", "reserved_after", "actor",
-        "source", "reference",
+        "id", "created_at", "sku", "location_code", "reason", "moved", "on_hand_after",
+        "reserved_after", "made_by", "source", "reference_label",
     )  # fmt: skip
     list_select_related = ("product", "location", "actor")
     list_filter = (
@@ -323,6 +373,8 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
         ("damaged_after", "damaged_after"), ("in_transit_after", "in_transit_after"),
         ("version_after", "version_after"), ("actor", "actor__username"), ("source", "source"),
         ("reference", "reference"), ("note", "note"), ("idempotency_key", "idempotency_key"),
+        ("api_key_id", "actor_api_key_id"), ("api_key_name", "actor_api_key_name"),
+        ("occurred_at", "occurred_at"),
     )  # fmt: skip
 
     @admin.display(description="SKU", ordering="product__sku")
@@ -333,6 +385,20 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     def location_code(self, entry: LedgerEntry) -> str:
         return entry.location.code
 
+    @admin.display(description="Change")
+    def moved(self, entry: LedgerEntry) -> str:
+        return ledger_change(entry)
+
+    @admin.display(description="Reference", ordering="reference")
+    def reference_label(self, entry: LedgerEntry) -> str:
+        # "reservation:<uuid>" shows the UUID's first block, the whole reference on hover.
+        short = UUID_IN_TEXT.sub(lambda match: match.group(0).split("-")[0], entry.reference)
+        return with_hover(short, entry.reference)
+
+    @admin.display(description="Actor")
+    def made_by(self, entry: LedgerEntry) -> str:
+        return actor_label(entry)
+
 
 # --- Reservations -------------------------------------------------------------------------
 
@@ -342,16 +408,41 @@ class ReservationLineInline(ReadOnlyInline):
     fields = ("product", "location", "quantity")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product", "location")
+
+
+class ReservationStatusFilter(admin.SimpleListFilter):
+    """The status as of now: active past the TTL is expired (see Reservation.current_status)."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return Reservation.Status.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in Reservation.Status.values:
+            return queryset.filter(reservation_status_q(self.value()))
+        return queryset
+
 
 @admin.register(Reservation)
 class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     change_role = None
     allow_add = allow_delete = False
-    list_display = ("id", "order_ref", "merchant", "status", "expires_at", "source", "created_at")
+    list_display = (
+        "short_id", "order_ref", "merchant", "current_status", "expires_at", "source", "created_at",
+    )  # fmt: skip
     list_select_related = ("merchant",)
+    fields = (
+        "merchant", "current_status", "order_ref", "expires_at", "source", "created_by",
+        "created_at", "closed_at",
+    )  # fmt: skip
+    readonly_fields = ("current_status",)
     list_filter = (
         ("merchant", ScopedMerchantFilter),
-        "status",
+        ReservationStatusFilter,
         ("lines__location", ScopedLocationFilter),
         "source",
         ("created_at", admin.DateFieldListFilter),
@@ -367,6 +458,14 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reservation]:
         queryset = admin.ModelAdmin.get_queryset(self, request)
         return reservations_visible(queryset, request.user)
+
+    @admin.display(description="Reservation", ordering="id")
+    def short_id(self, reservation: Reservation) -> str:
+        return short_uuid(reservation.pk)
+
+    @admin.display(description="Status", ordering="status")
+    def current_status(self, reservation: Reservation) -> str:
+        return Reservation.Status(reservation.current_status).label
 
     def get_urls(self):
         urls = [
@@ -390,7 +489,7 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_change_stock": reservation is not None
-            and reservation.status == Reservation.Status.ACTIVE
+            and reservation.current_status == Reservation.Status.ACTIVE
             and admin_views.reservation_changeable(request.user, reservation),
         }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -414,6 +513,9 @@ class TransferLineInline(ReadOnlyInline):
     fields = ("product", "quantity")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
 
 @admin.register(Transfer)
 class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
@@ -421,8 +523,8 @@ class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
     change_role = None
     allow_delete = False
     list_display = (
-        "__str__", "merchant", "source_location", "destination_location", "status",
-        "created_at", "shipped_at", "received_at",
+        "transfer", "merchant", "from_location", "to_location", "status", "created_at",
+        "shipped_at", "received_at",
     )  # fmt: skip
     list_select_related = ("merchant", "source_location", "destination_location")
     list_filter = (
@@ -441,6 +543,18 @@ class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request, *args):
         return access_for(request.user).changes_any_stock
+
+    @admin.display(description="Transfer", ordering="reference")
+    def transfer(self, transfer: Transfer) -> str:
+        return transfer.reference or short_uuid(transfer.pk)
+
+    @admin.display(description="From", ordering="source_location__code")
+    def from_location(self, transfer: Transfer) -> str:
+        return location_label(transfer.source_location)
+
+    @admin.display(description="To", ordering="destination_location__code")
+    def to_location(self, transfer: Transfer) -> str:
+        return location_label(transfer.destination_location)
 
     def add_view(self, request, form_url="", extra_context=None):
         return admin_views.transfer_create_view(self, request)

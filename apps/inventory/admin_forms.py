@@ -7,11 +7,10 @@ from __future__ import annotations
 from django import forms
 
 from apps.catalog.models import Product
-from apps.core.admin_scoping import locations_changeable, transfer_destinations
 from apps.core.admin_tools import IdempotencyKeyField
-from apps.inventory.models import MAX_BUCKETS
-from apps.inventory.services.quantities import MAX_QUANTITY
+from apps.inventory.models import MAX_BUCKETS, MAX_QUANTITY
 from apps.locations.models import Location
+from apps.merchants.admin_scoping import locations_changeable, transfer_destinations
 
 
 def find_product(merchant_id: int, code: str) -> Product:

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from apps.core.admin_scoping import access_for, admin_context, location_q
+from apps.core.errors import DomainError
 from apps.inventory import services
 from apps.inventory.admin_forms import (
     AdjustForm,
@@ -28,8 +28,9 @@ from apps.inventory.admin_forms import (
     TransferLineFormSet,
     resolve_transfer_lines,
 )
-from apps.inventory.exceptions import InventoryError, VersionConflict
+from apps.inventory.exceptions import VersionConflict
 from apps.inventory.models import Reservation, ReservationLine, Source, StockLevel, Transfer
+from apps.merchants.admin_scoping import access_for, admin_context, location_q
 
 STOCK_LEVEL_CHANGE = "admin:inventory_stocklevel_change"
 
@@ -118,7 +119,7 @@ def stock_operation_view(model_admin, request: HttpRequest, slug: str) -> HttpRe
     if request.method == "POST" and form.is_valid():
         try:
             result = operation.apply(form.cleaned_data, request.user)
-        except InventoryError as error:
+        except DomainError as error:
             form.add_error(None, error.message)
         else:
             entry = result.entries[0]
@@ -282,7 +283,7 @@ def _count_confirm(model_admin, request: HttpRequest) -> HttpResponse:
             request, model_admin, fresh, counted,
             error=f"{error.message} The figures below are current: check them and confirm again.",
         )  # fmt: skip
-    except InventoryError as error:
+    except DomainError as error:
         return _preview(request, model_admin, levels, counted, error=error.message)
     if result.replayed:
         messages.info(request, "This count was already recorded; nothing changed again.")
@@ -331,7 +332,7 @@ def level_settings_view(model_admin, request: HttpRequest, object_id: str) -> Ht
                 source=Source.ADMIN, expected_version=form.cleaned_data["expected_version"],
                 **changed,
             )  # fmt: skip
-        except InventoryError as error:
+        except DomainError as error:
             form.add_error(None, error.message)
         else:
             messages.success(
@@ -376,7 +377,7 @@ def transfer_create_view(model_admin, request: HttpRequest) -> HttpResponse:
                     reference=form.cleaned_data["reference"],
                     note=form.cleaned_data["note"],
                 )
-            except InventoryError as error:
+            except DomainError as error:
                 form.add_error(None, error.message)
             else:
                 messages.success(request, f"{transfer} created as a draft. Ship it when it leaves.")
@@ -413,7 +414,7 @@ def transfer_step(request: HttpRequest, transfer: Transfer, step: str) -> bool:
             merchant=transfer.merchant, transfer_id=transfer.pk, actor=request.user,
             idempotency_key=f"admin:transfer.{step}:{transfer.pk}", **kwargs,
         )  # fmt: skip
-    except InventoryError as error:
+    except DomainError as error:
         messages.error(request, error.message)
         return False
     messages.success(request, f"{transfer.reference or transfer.pk}: {done}.")
@@ -464,7 +465,7 @@ def reservation_step(request: HttpRequest, reservation: Reservation, step: str) 
             merchant=reservation.merchant, reservation_id=reservation.pk, actor=request.user,
             idempotency_key=f"admin:reservation.{step}:{reservation.pk}", source=Source.ADMIN,
         )  # fmt: skip
-    except InventoryError as error:
+    except DomainError as error:
         messages.error(request, error.message)
         return False
     if result.status != status:

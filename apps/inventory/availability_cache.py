@@ -40,11 +40,11 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.catalog.models import Product
+from apps.core.errors import ObjectNotFound
 from apps.core.invalidation import InvalidationChannel
+from apps.core.redis_pool import FastPath
 from apps.inventory import selectors
-from apps.inventory.exceptions import ObjectNotFound
 from apps.merchants.models import Merchant
-from inventory_site.redis_pool import FastPath
 
 logger = logging.getLogger(__name__)
 

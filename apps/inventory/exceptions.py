@@ -1,47 +1,48 @@
-"""Domain errors raised by the inventory services.
+"""Refusals of the stock engine, beside the general ones of `apps.core.errors`
+(InvalidRequest, ObjectNotFound, InvalidState, IdempotencyKeyReused).
 
-Each carries the exact figures a caller needs (what was asked, what was there, what to do) and a
-stable `code`. Interfaces map them to HTTP statuses and messages; nothing here knows about HTTP.
+Each carries the exact figures a caller needs (what was asked, what was there, what to do), a
+stable `code` and the HTTP status an interface answers with; a refused call has changed
+nothing, ledger included.
 """
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from apps.core.errors import DomainError
+from apps.inventory.figures import shortage_text
 
-class InventoryError(Exception):
-    """Base of every refusal. A refused call has changed nothing, ledger included."""
+
+class InventoryError(DomainError):
+    """A refusal of the stock engine (also raised as such when the books disagree)."""
 
     code = "inventory_error"
     title = "Inventory operation refused"
 
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "detail": self.message, **self.details}
-
-
-class InvalidRequest(InventoryError):
-    """Input that can never succeed as given (bad quantity, object of another merchant, ...)."""
-
-    code = "invalid_request"
-    title = "Invalid request"
-
-    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
-        if field is not None:
-            details["field"] = field
-        super().__init__(message, **details)
-        self.field = field
-
 
 @dataclass(frozen=True)
 class Shortage:
+    """One refused line, in the vocabulary of `apps.inventory.figures`: `available` is always
+    the level's available (as the stock list and the API show it). The figure that limited a
+    move that is not a reservation comes with it: `movable` for a physical move, `damaged`
+    for a write-off, `in_transit` for a transfer's receipt, `reserved` for a reservation's
+    close. The others stay None (and out of the problem+json line)."""
+
     sku: str
     location: str | None
     requested: int
     available: int
+    movable: int | None = None
+    damaged: int | None = None
+    in_transit: int | None = None
+    reserved: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in asdict(self).items()
+            if value is not None or name == "location"
+        }
 
 
 class InsufficientStock(InventoryError):
@@ -49,16 +50,11 @@ class InsufficientStock(InventoryError):
     title = "Insufficient stock"
 
     def __init__(self, shortages: list[Shortage]) -> None:
-        parts = [
-            f"{s.sku} at {s.location or 'any active location'}: requested {s.requested}, "
-            f"available {s.available}"
-            for s in shortages
-        ]
         super().__init__(
             "Not enough stock. "
-            + "; ".join(parts)
+            + "; ".join(shortage_text(s) for s in shortages)
             + ". Lower the quantity, pick another location, or receive stock first.",
-            lines=[asdict(s) for s in shortages],
+            lines=[s.as_dict() for s in shortages],
         )
         self.shortages = shortages
 
@@ -75,6 +71,24 @@ class CountBelowReserved(InventoryError):
             location=location,
             counted=counted,
             reserved=reserved,
+        )
+
+
+class CountedSince(InventoryError):
+    """A change stated as of a past moment (a late sale, receipt, return or count) that a
+    count taken after that moment already reflects: applying it would count it twice."""
+
+    code = "counted_since"
+    title = "A later count already reflects this"
+
+    def __init__(self, *, sku: str, location: str, occurred_at: str, counted_at: str) -> None:
+        super().__init__(
+            f"{sku} at {location}: this happened at {occurred_at}, and a count taken at "
+            f"{counted_at} already reflects it. Nothing was changed; nothing needs resending.",
+            sku=sku,
+            location=location,
+            occurred_at=occurred_at,
+            counted_at=counted_at,
         )
 
 
@@ -102,6 +116,7 @@ class VersionConflict(InventoryError):
 
     code = "version_conflict"
     title = "Stock level changed since you read it"
+    http_status = 412
 
     def __init__(self, *, sku: str, location: str, expected_version: int, current: dict[str, Any]):
         super().__init__(
@@ -113,19 +128,6 @@ class VersionConflict(InventoryError):
             current=current,
         )
         self.current = current
-
-
-class IdempotencyKeyReused(InventoryError):
-    code = "idempotency_key_reused"
-    title = "Idempotency key reused with a different request"
-
-    def __init__(self, *, key: str, operation: str) -> None:
-        super().__init__(
-            f"Idempotency key '{key}' was already used for a different request ({operation}). "
-            "Use a new key for a new request.",
-            key=key,
-            first_operation=operation,
-        )
 
 
 class LocationUnavailable(InventoryError):
@@ -150,19 +152,3 @@ class ProductInactive(InventoryError):
             f"Product {sku} is inactive and cannot be reserved or sold. Reactivate it first.",
             sku=sku,
         )
-
-
-class ObjectNotFound(InventoryError):
-    code = "not_found"
-    title = "Not found"
-
-
-class InvalidState(InventoryError):
-    """A reservation or transfer is not in a state that allows the operation."""
-
-    code = "invalid_state"
-    title = "Operation not allowed in the current state"
-
-    def __init__(self, message: str, *, status: str, **details: Any) -> None:
-        super().__init__(message, status=status, **details)
-        self.status = status

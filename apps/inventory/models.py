@@ -9,8 +9,20 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest
+from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
+
+from apps.inventory import figures
 
 
 class Source(models.TextChoices):
@@ -24,7 +36,68 @@ class Source(models.TextChoices):
     IMPORT = "import", "Import"
 
 
+# Upper bound of any quantity column: keeps sums far from the 32-bit integer limit, so an
+# absurd receipt is a clear refusal instead of a database overflow.
+MAX_QUANTITY = 1_000_000_000
 MAX_BUCKETS = 64
+
+# A ledger row's API key: the rows keep the key's id and name as written, whatever becomes of
+# the key (no database constraint: a key's deletion neither waits for nor scans the ledger,
+# and adding the column to the append-only ledger takes no long lock).
+API_KEY_ACTOR = {
+    "to": "apikeys.ApiKey",
+    "on_delete": models.DO_NOTHING,
+    "db_constraint": False,
+    "db_index": False,
+    "null": True,
+    "blank": True,
+    "related_name": "+",
+}
+
+
+def free_in_buckets() -> Coalesce:
+    """The free units (allotted - reserved) of a level's buckets, as an expression over the
+    level's row: counted in `reserved`, yet available. One index probe per level."""
+    free = (
+        StockBucket.objects.filter(stock_level_id=OuterRef("pk"))
+        .order_by()
+        .values("stock_level_id")
+        .annotate(free=Sum(F("allotted") - F("reserved")))
+        .values("free")
+    )
+    return Coalesce(Subquery(free, output_field=models.IntegerField()), 0)
+
+
+def available_units() -> ExpressionWrapper:
+    """`StockLevel.available` as an expression: what can be reserved or sold."""
+    own = Greatest(F("on_hand") - F("reserved") - F("safety_stock"), Value(0))
+    return ExpressionWrapper(own + free_in_buckets(), output_field=models.IntegerField())
+
+
+# Implied by low and by out of stock (free bucket units are never negative): it lets the
+# planner read only the rows of the partial index `stocklevel_low_idx`.
+_AT_OR_BELOW_THRESHOLD = Q(
+    on_hand__lte=F("reserved") + F("safety_stock") + F("low_stock_threshold")
+)
+
+
+def low_stock_q() -> Q:
+    """Low stock, the one definition (`StockLevel.is_low` in Python): a threshold above 0
+    (0 turns it off) and available at or below it. Used by the API, admin, reports, alerts."""
+    return (
+        _AT_OR_BELOW_THRESHOLD
+        & Q(low_stock_threshold__gt=0)
+        & Q(LessThanOrEqual(available_units(), F("low_stock_threshold")))
+    )
+
+
+def out_of_stock_q() -> Q:
+    """Nothing available (free bucket units included), whatever the threshold."""
+    return (
+        _AT_OR_BELOW_THRESHOLD
+        & Q(on_hand__lte=F("reserved") + F("safety_stock"))
+        & Q(LessThanOrEqual(available_units(), Value(0)))
+    )
 
 
 class StockLevelQuerySet(models.QuerySet):
@@ -32,16 +105,9 @@ class StockLevelQuerySet(models.QuerySet):
         """Annotate `bucket_free`: the free units (allotted - reserved) of each level's buckets,
         which `available` adds to the level's own, and `held_units`: `reserved` without them
         (the units held by reservations). One index probe per level."""
-        free = (
-            StockBucket.objects.filter(stock_level_id=OuterRef("pk"))
-            .order_by()
-            .values("stock_level_id")
-            .annotate(free=Sum(F("allotted") - F("reserved")))
-            .values("free")
+        return self.annotate(bucket_free=free_in_buckets()).annotate(
+            held_units=F("reserved") - F("bucket_free")
         )
-        return self.annotate(
-            bucket_free=Coalesce(Subquery(free, output_field=models.IntegerField()), 0)
-        ).annotate(held_units=F("reserved") - F("bucket_free"))
 
 
 class StockLevel(models.Model):
@@ -130,7 +196,7 @@ class StockLevel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product_id}@{self.location_id}"
+        return f"{self.product.sku} at {self.location.code}"
 
     @property
     def in_buckets(self) -> int:
@@ -146,11 +212,26 @@ class StockLevel(models.Model):
 
     @property
     def available(self) -> int:
-        return max(self.on_hand - self.reserved - self.safety_stock, 0) + self.in_buckets
+        """What can be reserved or sold (see apps.inventory.figures)."""
+        return figures.available(
+            on_hand=self.on_hand,
+            reserved=self.reserved,
+            safety_stock=self.safety_stock,
+            in_buckets=self.in_buckets,
+        )
+
+    @property
+    def movable(self) -> int:
+        """What a physical move may take: available plus the safety stock among the units on
+        hand that no reservation holds (see apps.inventory.figures)."""
+        return figures.movable(
+            on_hand=self.on_hand, reserved=self.reserved, in_buckets=self.in_buckets
+        )
 
     @property
     def is_low(self) -> bool:
-        return self.available <= self.low_stock_threshold
+        """See `low_stock_q`: a threshold above 0 (0 turns it off), available at or below it."""
+        return self.low_stock_threshold > 0 and self.available <= self.low_stock_threshold
 
 
 class LedgerEntry(models.Model):
@@ -176,6 +257,10 @@ class LedgerEntry(models.Model):
         BUCKET_FILL = "bucket_fill", "Units allotted to buckets"
         BUCKET_DRAIN = "bucket_drain", "Units given back by buckets"
 
+    # The engine references its own documents as "<kind>:<reference>" (`transfer:TR-1`,
+    # `reservation:<id>`); the ledger's reference filter finds them by the bare form too.
+    DOCUMENT_KINDS = ("transfer", "reservation")
+
     id = models.BigAutoField(primary_key=True)
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
     stock_level = models.ForeignKey(
@@ -197,11 +282,18 @@ class LedgerEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The API key of an API write (`actor` is then empty), with its name as it was.
+    actor_api_key = models.ForeignKey(**API_KEY_ACTOR)
+    actor_api_key_name = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
     reference = models.CharField(max_length=200, blank=True)
     note = models.CharField(max_length=500, blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField()
+    # When the movement took effect, when the caller said so and it was before it was recorded
+    # (a late POS sale or count); empty: when recorded (`created_at`). Never after created_at.
+    # A count as of a moment adds every on-hand movement that took effect after it.
+    occurred_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -219,10 +311,15 @@ class LedgerEntry(models.Model):
                 name="ledger_idempotency_idx",
                 condition=~Q(idempotency_key=""),
             ),
+            models.Index(
+                fields=["merchant", "reference"],
+                name="ledger_reference_idx",
+                condition=~Q(reference=""),
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.reason} {self.stock_level_id}"
+        return f"#{self.pk} {self.get_reason_display()}"
 
 
 class StockBucket(models.Model):
@@ -287,6 +384,8 @@ class BucketLedgerEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    actor_api_key = models.ForeignKey(**API_KEY_ACTOR)
+    actor_api_key_name = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
     reference = models.CharField(max_length=200, blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True)
@@ -301,7 +400,7 @@ class BucketLedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.reason} bucket {self.bucket_id}"
+        return f"#{self.pk} {self.get_reason_display()} (bucket {self.bucket_id})"
 
 
 class Reservation(models.Model):
@@ -336,7 +435,17 @@ class Reservation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Reservation {self.pk} ({self.status})"
+        return f"Reservation {self.order_ref or self.pk} ({self.get_status_display().lower()})"
+
+    @property
+    def current_status(self) -> str:
+        """The status as of now: an active reservation is `expired` as soon as `expires_at`
+        has passed (a commit is refused from then on), although its units go back only when
+        the sweeper (or a release) expires it. Every read reports this one, never `status`
+        alone (`apps.inventory.selectors.reservation_status_q` is the same rule in SQL)."""
+        if self.status == self.Status.ACTIVE and self.expires_at <= timezone.now():
+            return self.Status.EXPIRED
+        return self.status
 
 
 class ReservationLine(models.Model):
@@ -371,7 +480,7 @@ class ReservationLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.product_id} @ {self.location_id}"
+        return f"{self.quantity} of {self.product.sku} at {self.location.code}"
 
 
 class Transfer(models.Model):
@@ -416,7 +525,7 @@ class Transfer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Transfer {self.reference or self.pk} ({self.status})"
+        return f"Transfer {self.reference or self.pk} ({self.get_status_display().lower()})"
 
 
 class TransferLine(models.Model):
@@ -436,32 +545,7 @@ class TransferLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.product_id}"
-
-
-class IdempotencyRecord(models.Model):
-    """A claimed idempotency key. Written in the same transaction as the effect it guards, so a
-    key exists exactly when its effect does. Interfaces may store the response they sent."""
-
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    operation = models.CharField(max_length=64)
-    fingerprint = models.CharField(max_length=64)
-    result = models.JSONField(default=dict)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["merchant", "key"], name="idempotency_merchant_key_uniq"
-            )
-        ]
-        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.key} ({self.operation})"
+        return f"{self.quantity} of {self.product.sku}"
 
 
 class OutboxEvent(models.Model):

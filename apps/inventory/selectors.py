@@ -7,11 +7,22 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from apps.catalog.models import Product
-from apps.inventory.exceptions import ObjectNotFound
+from apps.core.errors import ObjectNotFound
 from apps.inventory.models import (
     LedgerEntry,
     Reservation,
@@ -20,6 +31,7 @@ from apps.inventory.models import (
     StockLevel,
     Transfer,
     TransferLine,
+    low_stock_q,
 )
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
@@ -51,8 +63,7 @@ def stock_level_list(
     if location:
         levels = levels.filter(location__code=location)
     if low_stock is not None:
-        low = {"available_units__lte": F("low_stock_threshold")}
-        levels = levels.filter(**low) if low_stock else levels.exclude(**low)
+        levels = levels.filter(low_stock_q()) if low_stock else levels.exclude(low_stock_q())
     if below_reorder_point is not None:
         below = {"available_units__lte": F("reorder_point")}
         levels = levels.filter(**below) if below_reorder_point else levels.exclude(**below)
@@ -191,12 +202,27 @@ def ledger_list(
     if until is not None:
         entries = entries.filter(created_at__lt=until)
     if reference:
-        entries = entries.filter(reference=reference)
+        # As given, or as the engine references its transfers and reservations (every row,
+        # old ones included: the ledger is never rewritten).
+        kinds = LedgerEntry.DOCUMENT_KINDS
+        entries = entries.filter(reference__in=[reference, *(f"{k}:{reference}" for k in kinds)])
     return entries.order_by("-id")
 
 
 def _reservation_lines() -> Prefetch:
     return Prefetch("lines", queryset=ReservationLine.objects.select_related("product", "location"))
+
+
+def reservation_status_q(status: str, *, now: datetime | None = None) -> Q:
+    """Reservations whose status as of `now` is `status`: the rule of
+    `Reservation.current_status` (active past `expires_at` is expired) as a filter."""
+    now = now or timezone.now()
+    active, expired = Reservation.Status.ACTIVE, Reservation.Status.EXPIRED
+    if status == active:
+        return Q(status=active, expires_at__gt=now)
+    if status == expired:
+        return Q(status=expired) | Q(status=active, expires_at__lte=now)
+    return Q(status=status)
 
 
 def reservation_list(
@@ -206,7 +232,7 @@ def reservation_list(
         _reservation_lines()
     )
     if status:
-        reservations = reservations.filter(status=status)
+        reservations = reservations.filter(reservation_status_q(status))
     if order_ref:
         reservations = reservations.filter(order_ref=order_ref)
     return reservations.order_by("-created_at", "id")

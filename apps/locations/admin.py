@@ -6,11 +6,11 @@ from django.db.models import Count, Sum
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.core.admin_scoping import ScopedAdminMixin
 from apps.core.admin_tools import CsvExportMixin
 from apps.inventory.admin import ScopedMerchantFilter, ledger_url, movements_table
 from apps.inventory.models import LedgerEntry, StockLevel
 from apps.locations.models import Location
+from apps.merchants.admin_scoping import ScopedAdminMixin
 
 
 @admin.register(Location)

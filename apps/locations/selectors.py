@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
-from apps.inventory.exceptions import ObjectNotFound
+from apps.core.errors import ObjectNotFound
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 

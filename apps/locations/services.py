@@ -1,20 +1,25 @@
-"""Location writes. Locations carry no quantities; stock lives in apps.inventory."""
+"""Location writes. Locations carry no quantities; stock lives in apps.inventory, which has its
+say through the hook below (connected in InventoryConfig.ready())."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 
+from apps.core.errors import InvalidRequest
+from apps.core.hooks import Hook
 from apps.core.unique_save import save_unique
-from apps.inventory import availability_cache
-from apps.inventory.exceptions import InvalidRequest, InvalidState
-from apps.inventory.models import LedgerEntry, Reservation, ReservationLine, StockLevel, Transfer
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
 LOCATION_FIELDS = ("code", "name", "kind", "address", "latitude", "longitude", "status", "priority")
+# Sent in the transaction of the deletion, with `location`; a receiver refuses it by raising
+# (e.g. while the location holds stock).
+location_deleting = Hook("location deleting")
+# Sent in the transaction of an update, with `location` (its status, code and priority are
+# part of every availability answer at its merchant).
+location_changed = Hook("location changed")
 
 
 @transaction.atomic
@@ -39,47 +44,16 @@ def location_update(*, location: Location, **fields: Any) -> Location:
         message=f"A location with code {location.code} already exists.",
         update_fields=[*changes, "updated_at"],
     )
-    # Status, code and priority are part of every availability answer at this merchant.
-    availability_cache.invalidate_after_commit(merchant_ids=[location.merchant_id])
+    location_changed.send(location=location)
     return location
 
 
 @transaction.atomic
 def location_delete(*, location: Location) -> None:
-    """Delete a location that never held stock. Refused (409) while it has stock, active
-    reservations, open transfers or stock history: set its status to inactive instead."""
-    if (
-        StockLevel.objects.filter(location=location)
-        .filter(Q(on_hand__gt=0) | Q(reserved__gt=0) | Q(damaged__gt=0) | Q(in_transit__gt=0))
-        .exists()
-    ):
-        raise InvalidState(
-            f"Location {location.code} still holds stock. Move or count it to zero, or set the "
-            "location's status to inactive instead.",
-            status="stocked",
-        )
-    if ReservationLine.objects.filter(
-        location=location, reservation__status=Reservation.Status.ACTIVE
-    ).exists():
-        raise InvalidState(f"Location {location.code} has active reservations.", status="reserved")
-    if (
-        Transfer.objects.filter(Q(source_location=location) | Q(destination_location=location))
-        .exclude(status__in=[Transfer.Status.RECEIVED, Transfer.Status.CANCELLED])
-        .exists()
-    ):
-        raise InvalidState(f"Location {location.code} has open transfers.", status="in_transfer")
-    if (
-        LedgerEntry.objects.filter(location=location).exists()
-        or Transfer.objects.filter(
-            Q(source_location=location) | Q(destination_location=location)
-        ).exists()
-    ):
-        raise InvalidState(
-            f"Location {location.code} has stock history, which must stay auditable. Set its "
-            "status to inactive instead.",
-            status="has_history",
-        )
-    StockLevel.objects.filter(location=location).delete()
+    """Delete a location that never held stock. Refused (409, by the inventory's
+    `location_deleting` receiver) while it has stock, active reservations, open transfers or
+    stock history: set its status to inactive instead."""
+    location_deleting.send(location=location)
     location.delete()
 
 

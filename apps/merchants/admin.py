@@ -3,8 +3,8 @@
 
 from django.contrib import admin
 
-from apps.core.admin_scoping import ScopedAdminMixin, access_for
 from apps.inventory.admin import ScopedMerchantFilter
+from apps.merchants.admin_scoping import ScopedAdminMixin, access_for
 from apps.merchants.models import Membership, Merchant
 
 

@@ -46,4 +46,4 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.merchant} ({self.role})"
+        return f"{self.user} at {self.merchant} ({self.get_role_display().lower()})"

@@ -24,6 +24,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from apps.core.cache import safe_get, safe_incr
+from apps.inventory.ledger_replay import oversold_units
+from apps.inventory.models import OutboxEvent, Reservation, ReservationLine
+from apps.observability.models import LedgerVerification
 
 REGISTRY = CollectorRegistry()
 
@@ -93,10 +96,6 @@ class DatabaseCollector(Collector):
         return [*families, up]
 
     def _figures(self) -> Iterator[Metric]:
-        from apps.inventory.ledger_replay import oversold_units
-        from apps.inventory.models import OutboxEvent, Reservation, ReservationLine
-        from apps.observability.models import LedgerVerification
-
         now = timezone.now()
         reservations = Reservation.objects.using(self.using)
         by_status = dict(

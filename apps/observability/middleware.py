@@ -1,4 +1,4 @@
-"""Request middleware: request ids, latency metrics, and a clean 503 when the database is away.
+"""Request middleware: request ids, latency metrics, and a clean 503 when the database fails.
 
 `RequestIdMiddleware` goes first in MIDDLEWARE (it times everything below it);
 `DatabaseUnavailableMiddleware` goes last, next to the views, whose exceptions it maps.
@@ -11,10 +11,10 @@ import logging
 import time
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
+from apps.core import db_errors
 from apps.observability import metrics
 from apps.observability.context import clean_request_id, reset_request_id, set_request_id
 
@@ -111,31 +111,33 @@ def _is_refused_reservation(request: HttpRequest, response: HttpResponse, route:
         return False
 
 
-def database_unavailable_response(request: HttpRequest | None = None) -> HttpResponse:
-    retry_after = settings.STOCKROOM_RETRY_AFTER_SECONDS
+def database_failure_response(
+    failure: db_errors.DatabaseFailure, request: HttpRequest | None = None
+) -> HttpResponse:
     body = {
-        "type": "about:blank",
-        "title": "Service temporarily unavailable",
+        "type": f"urn:stockroom:problem:{failure.code}",
+        "title": failure.title,
         "status": 503,
-        "code": "database_unavailable",
-        "detail": (
-            "The database did not answer. Retry after "
-            f"{retry_after} seconds with the same Idempotency-Key: a change that was applied is "
-            "replayed, never applied twice."
-        ),
+        "code": failure.code,
+        "detail": f"{failure.detail} Retry after {failure.retry_after} seconds with the same "
+        "Idempotency-Key: a change that was applied is replayed, never applied twice.",
+        "fields": {},
     }
     request_id = getattr(request, "request_id", None)
     if request_id:
         body["request_id"] = request_id
     response = HttpResponse(json.dumps(body), status=503, content_type=PROBLEM_JSON)
-    response["Retry-After"] = str(retry_after)
+    response["Retry-After"] = str(failure.retry_after)
     return response
 
 
 class DatabaseUnavailableMiddleware:
-    """Maps a lost or refused database connection raised by a view to 503 problem+json with
-    Retry-After. The transaction was rolled back; Django drops the broken connection when the
-    request finishes, and the pool opens fresh ones, so the service recovers by itself."""
+    """Maps a database error raised by a view to 503 problem+json with Retry-After, named for
+    what happened (`database_unavailable` for a lost or refused connection, `deadlock_detected`
+    for a deadlock that persisted through the retries, `lock_timeout`, `statement_timeout`,
+    `too_many_connections`, ...: see apps.core.db_errors). The transaction was rolled back;
+    Django drops a broken connection when the request finishes, and the pool opens fresh
+    ones, so the service recovers by itself."""
 
     sync_capable = True
     async_capable = True
@@ -150,6 +152,7 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception):
         if isinstance(exception, OperationalError | InterfaceError):
-            logger.warning("database unavailable: %s", exception, extra={"path": request.path})
-            return database_unavailable_response(request)
+            failure = db_errors.classify(exception)
+            logger.warning("%s: %s", failure.code, exception, extra={"path": request.path})
+            return database_failure_response(failure, request)
         return None

@@ -8,6 +8,9 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
 CHECK_TIMEOUT_SECONDS = 2.0
+# Checks reported by /readyz without deciding readiness: the service keeps taking writes
+# without them (see docs/operations.md).
+NON_CRITICAL = frozenset({"redis", "replica"})
 
 
 def database_check(alias: str = DEFAULT_DB_ALIAS) -> tuple[bool, str]:

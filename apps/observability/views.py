@@ -25,13 +25,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready for traffic: database reachable, migrations applied, Redis reachable (503 if not).
-    The replica is reported but does not decide: reads fall back to the primary without it."""
+    """Ready for traffic: database reachable and migrations applied (503 if not). Redis and
+    the replica are reported but do not decide: stock writes need only the primary database,
+    reads fall back to it without the replica, and Redis-backed work (cache, rate limit,
+    events, background jobs) waits or degrades until Redis returns. Failing readiness for
+    them would take every web process out of service for nothing. Those that fail are
+    listed under `degraded`."""
     checks = selectors.readiness()
-    ready = all(ok for name, (ok, _) in checks.items() if name != "replica")
+    ready = all(ok for name, (ok, _) in checks.items() if name not in selectors.NON_CRITICAL)
+    degraded = [
+        name for name, (ok, _) in checks.items() if name in selectors.NON_CRITICAL and not ok
+    ]
     return JsonResponse(
         {
             "status": "ready" if ready else "unavailable",
+            "degraded": degraded,
             "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()},
         },
         status=200 if ready else 503,

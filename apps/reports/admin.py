@@ -5,13 +5,16 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.core.admin_scoping import ScopedAdminMixin, access_for
+from apps.merchants.admin_scoping import ScopedAdminMixin, access_for
 from apps.reports.models import ImportBatch
 
 admin.site.site_header = "Stockroom"
 admin.site.site_title = "Stockroom"
 admin.site.index_title = "Stock work"
 admin.site.site_url = None  # the admin is the product's web interface: no "view site" link
+# The lists need the width: pages are reached from the top navigation and the index instead
+# of an app sidebar beside every page.
+admin.site.enable_nav_sidebar = False
 
 
 @admin.register(ImportBatch)
@@ -24,11 +27,11 @@ class ImportBatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
     )  # fmt: skip
     list_filter = ("kind", "status", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("merchant", "uploaded_by")
-    exclude = ("rows",)
+    exclude = ("rows", "content")
     search_fields = ("filename",)
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).defer("rows")
+        queryset = super().get_queryset(request).defer("rows", "content")
         access = access_for(request.user)
         if access.is_superuser:
             return queryset

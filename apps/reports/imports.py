@@ -1,26 +1,40 @@
 """Reading and validating import files (CSV or XLSX) into normalised rows and row errors.
-Nothing here writes: `apps.reports.services` stores the preview and applies confirmed rows."""
+Nothing here writes: `apps.reports.services` stores the preview and applies confirmed rows.
+
+Files come from users, so everything read is bounded before it costs anything: the upload's
+size, what an XLSX (a zip archive) holds once uncompressed, the rows read (empty ones count),
+the columns read per row and the characters per cell. A cell the database cannot store (a NUL
+character) or that is too long makes its row an error; the other rows are still read.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from apps.catalog.models import Product
-from apps.inventory.models import StockLevel
-from apps.inventory.services.quantities import MAX_QUANTITY
+from apps.inventory.models import MAX_QUANTITY, StockLevel
 from apps.locations.models import Location
+from apps.reports import xlsx
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 200_000
+# An .xlsx is a zip of XML parts: a small upload can hold gigabytes of XML once uncompressed.
+MAX_XLSX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
+MAX_XLSX_PARTS = 1_000
+MAX_COLUMNS = 100  # columns read per row (the importers use at most 7)
+MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
+SHOWN_CHARS = 60  # characters of a bad value quoted in a row error
 PRODUCT_COLUMNS = ("sku", "name", "price", "description", "barcode", "unit", "is_active")
 COUNT_COLUMNS = ("sku", "location", "counted")
 REQUIRED = {"products": ("sku", "name"), "counts": COUNT_COLUMNS}
 TRUE, FALSE = {"1", "true", "yes", "y", "active"}, {"0", "false", "no", "n", "inactive"}
+MB = 1024 * 1024
 
 
 class ImportFileError(ValueError):
@@ -37,34 +51,98 @@ class Parsed:
         self.errors.append({"row": row, "message": message})
 
 
+@dataclass(frozen=True)
+class UnreadableRow:
+    """A record the CSV reader could not read (the reader carries on with the next one)."""
+
+    reason: str
+
+
 def _sentence(problems: list[str]) -> str:
     text = "; ".join(problems)
     return text[:1].upper() + text[1:] + "."
 
 
-def read_table(filename: str, content: bytes) -> Iterator[tuple[int, dict[str, str]]]:
-    """(row number as a spreadsheet shows it, {column: text}) for each data row. The first
-    row is the header; column names are matched case-insensitively."""
-    if len(content) > MAX_FILE_BYTES:
-        raise ImportFileError(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
-    if filename.lower().endswith(".xlsx"):
-        records = _xlsx_records(content)
-    elif filename.lower().endswith((".csv", ".txt")):
-        records = _csv_records(content)
-    else:
+def _shown(value: str) -> str:
+    """A value quoted in a row error, cut short."""
+    return repr(value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "...")
+
+
+def check_upload(filename: str, size: int) -> None:
+    """Refuse at once, without reading it, a file that cannot be imported: too large, or
+    neither CSV nor XLSX."""
+    if size > MAX_FILE_BYTES:
+        raise ImportFileError(f"The file is larger than {MAX_FILE_BYTES // MB} MB.")
+    if not filename.lower().endswith((".xlsx", ".csv", ".txt")):
         raise ImportFileError("Upload a .csv or .xlsx file.")
+
+
+def read_table(
+    filename: str, content: bytes, parsed: Parsed, required: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number as a spreadsheet shows it, {column: text}) for each data row that can be
+    validated. The first row is the header; column names are matched case-insensitively.
+
+    Counts the non-empty data rows in `parsed.total`; a row with a cell that cannot be stored
+    or read is recorded in `parsed` as an error and not yielded. Raises ImportFileError when
+    the file as a whole cannot be read: too large, not CSV/XLSX, no header or a required
+    column missing, no data row, or more than MAX_ROWS rows (empty rows count too).
+    """
+    check_upload(filename, len(content))
+    records = (
+        _xlsx_records(content) if filename.lower().endswith(".xlsx") else _csv_records(content)
+    )
     header = next(records, None)
+    if isinstance(header, UnreadableRow):
+        raise ImportFileError(f"The header row cannot be read as CSV: {header.reason}.")
     if not header:
         raise ImportFileError("The file is empty.")
-    names = [str(cell or "").strip().lower() for cell in header]
+    # Names as they can be quoted in a row error: printable, and short.
+    names = [
+        "".join(char for char in str(cell or "").strip().lower() if char.isprintable())[:64]
+        for cell in header
+    ]
+    missing = [name for name in required if name not in names]
+    if missing:
+        raise ImportFileError(f"Missing column(s): {', '.join(missing)}.")
     for number, record in enumerate(records, start=2):
+        if number > MAX_ROWS + 1:
+            raise ImportFileError(
+                f"At most {MAX_ROWS:,} rows per file (empty rows count too: delete the unused "
+                "ones at the end of the sheet)."
+            )
+        if isinstance(record, UnreadableRow):
+            parsed.total += 1
+            parsed.error(number, f"The row cannot be read as CSV: {record.reason}.")
+            continue
         cells = ["" if cell is None else str(cell).strip() for cell in record]
         if not any(cells):
             continue
-        yield number, dict(zip(names, cells, strict=False))
+        parsed.total += 1
+        row = dict(zip(names, cells, strict=False))
+        problem = _unstorable(row)
+        if problem:
+            parsed.error(number, problem)
+            continue
+        yield number, row
+    if not parsed.total:
+        raise ImportFileError("The file has a header but no rows.")
 
 
-def _csv_records(content: bytes) -> Iterator[list[str]]:
+def _unstorable(row: dict[str, str]) -> str | None:
+    """Why a row's cells cannot be taken as they are, or None."""
+    problems = []
+    for name, text in row.items():
+        if "\x00" in text:
+            problems.append(f"{name or 'a column without a name'} contains a NUL character")
+        elif len(text) > MAX_CELL_CHARS:
+            problems.append(
+                f"{name or 'a column without a name'} is longer than {MAX_CELL_CHARS:,} characters"
+            )
+    return _sentence(problems) if problems else None
+
+
+def _csv_records(content: bytes) -> Iterator[list[str] | UnreadableRow]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -72,36 +150,56 @@ def _csv_records(content: bytes) -> Iterator[list[str]]:
     dialect = csv.excel
     with contextlib.suppress(csv.Error):
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    yield from csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text), dialect)
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # e.g. a cell over the reader's field limit; it carries on
+            yield UnreadableRow(str(error))
+            continue
+        yield record[:MAX_COLUMNS]
 
 
-def _xlsx_records(content: bytes) -> Iterator[tuple]:
-    from openpyxl import load_workbook
-
+def _check_archive(content: bytes) -> None:
+    """Refuse an XLSX whose parts would be too large once uncompressed, before parsing any.
+    The sizes are those the archive declares: reading never inflates a part beyond its
+    declared size (zipfile stops there, and a part that holds more fails its CRC check)."""
     try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many types for a damaged file
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
         raise ImportFileError("The XLSX file cannot be read.") from error
+    if len(parts) > MAX_XLSX_PARTS:
+        raise ImportFileError(f"The XLSX file has more than {MAX_XLSX_PARTS:,} parts.")
+    uncompressed = sum(part.file_size for part in parts)
+    if uncompressed > MAX_XLSX_UNCOMPRESSED_BYTES:
+        raise ImportFileError(
+            f"The XLSX file holds {uncompressed / MB:,.0f} MB once uncompressed; at most "
+            f"{MAX_XLSX_UNCOMPRESSED_BYTES // MB} MB are read. Split it, or save it as CSV."
+        )
+
+
+def _xlsx_records(content: bytes) -> Iterator[list[str | None]]:
+    _check_archive(content)
+    rows = xlsx.first_sheet_rows(content, max_rows=MAX_ROWS + 2, max_columns=MAX_COLUMNS)
+    number = 0  # rows read so far
     try:
-        yield from workbook.worksheets[0].iter_rows(values_only=True)
-    finally:
-        workbook.close()
-
-
-def _check_header(first: dict[str, str] | None, kind: str) -> None:
-    if first is None:
-        raise ImportFileError("The file has a header but no rows.")
-    missing = [name for name in REQUIRED[kind] if name not in first]
-    if missing:
-        raise ImportFileError(f"Missing column(s): {', '.join(missing)}.")
+        for row in rows:
+            number += 1
+            yield row
+    except Exception as error:  # a damaged archive, part or XML (entity declarations included)
+        where = f" after row {number}" if number else ""
+        raise ImportFileError(f"The XLSX file cannot be read{where}.") from error
 
 
 def _quantity(text: str) -> int | None:
     try:
         value = Decimal(text)
-    except InvalidOperation:
-        return None
-    if value != value.to_integral_value() or not 0 <= value <= MAX_QUANTITY:
+        if value != value.to_integral_value() or not 0 <= value <= MAX_QUANTITY:
+            return None
+    except InvalidOperation:  # not a number, or a NaN (which refuses comparisons)
         return None
     return int(value)
 
@@ -112,14 +210,7 @@ def parse_products(filename: str, content: bytes, merchant_id: int) -> Parsed:
     existing = set(Product.objects.filter(merchant_id=merchant_id).values_list("sku", flat=True))
     units = set(Product.Unit.values)
     seen: dict[str, int] = {}
-    first = True
-    for number, cells in read_table(filename, content):
-        if first:
-            _check_header(cells, "products")
-            first = False
-        parsed.total += 1
-        if parsed.total > MAX_ROWS:
-            raise ImportFileError(f"At most {MAX_ROWS:,} rows per file.")
+    for number, cells in read_table(filename, content, parsed, REQUIRED["products"]):
         sku, name = cells.get("sku", ""), cells.get("name", "")
         problems = []
         if not sku:
@@ -130,6 +221,10 @@ def parse_products(filename: str, content: bytes, merchant_id: int) -> Parsed:
             problems.append(f"SKU {sku} already appears on row {seen[sku]}")
         if not name:
             problems.append("name is empty")
+        elif len(name) > 200:
+            problems.append("name is longer than 200 characters")
+        if len(cells.get("barcode", "")) > 64:
+            problems.append("barcode is longer than 64 characters")
         price = Decimal("0.00")
         if cells.get("price"):
             try:
@@ -137,26 +232,24 @@ def parse_products(filename: str, content: bytes, merchant_id: int) -> Parsed:
                 if price < 0 or price >= Decimal("10000000000"):
                     problems.append(f"price {cells['price']} is out of range")
             except InvalidOperation:
-                problems.append(f"price {cells['price']!r} is not a number")
+                problems.append(f"price {_shown(cells['price'])} is not a number")
         unit = (cells.get("unit") or Product.Unit.EACH).lower()
         if unit not in units:
-            problems.append(f"unit {unit!r} is not one of {', '.join(sorted(units))}")
+            problems.append(f"unit {_shown(unit)} is not one of {', '.join(sorted(units))}")
         active_text = (cells.get("is_active") or "true").lower()
         if active_text not in TRUE | FALSE:
-            problems.append(f"is_active {active_text!r} is not yes or no")
+            problems.append(f"is_active {_shown(active_text)} is not yes or no")
         if problems:
             parsed.error(number, _sentence(problems))
             continue
         seen[sku] = number
         parsed.rows.append(
             {
-                "row": number, "sku": sku, "name": name[:200], "price": str(price),
-                "description": cells.get("description", ""), "barcode": cells.get("barcode", "")[:64],
+                "row": number, "sku": sku, "name": name, "price": str(price),
+                "description": cells.get("description", ""), "barcode": cells.get("barcode", ""),
                 "unit": unit, "is_active": active_text in TRUE, "exists": sku in existing,
             }
         )  # fmt: skip
-    if first:
-        _check_header(None, "products")
     return parsed
 
 
@@ -171,14 +264,7 @@ def parse_counts(
     locations = dict(Location.objects.filter(merchant_id=merchant_id).values_list("code", "id"))
     wanted: list[tuple[int, dict]] = []
     seen: dict[tuple[int, int], int] = {}
-    first = True
-    for number, cells in read_table(filename, content):
-        if first:
-            _check_header(cells, "counts")
-            first = False
-        parsed.total += 1
-        if parsed.total > MAX_ROWS:
-            raise ImportFileError(f"At most {MAX_ROWS:,} rows per file.")
+    for number, cells in read_table(filename, content, parsed, REQUIRED["counts"]):
         sku, code, counted_text = (
             cells.get("sku", ""),
             cells.get("location", ""),
@@ -187,14 +273,14 @@ def parse_counts(
         problems = []
         product_id, location_id = products.get(sku), locations.get(code)
         if product_id is None:
-            problems.append(f"unknown SKU {sku!r}")
+            problems.append(f"unknown SKU {_shown(sku)}")
         if location_id is None:
-            problems.append(f"unknown location {code!r}")
+            problems.append(f"unknown location {_shown(code)}")
         elif location_ids is not None and location_id not in location_ids:
             problems.append(f"you do not manage location {code}")
         counted = _quantity(counted_text)
         if counted is None:
-            problems.append(f"counted {counted_text!r} is not a whole number from 0")
+            problems.append(f"counted {_shown(counted_text)} is not a whole number from 0")
         if not problems and (product_id, location_id) in seen:
             problems.append(
                 f"{sku} at {code} already appears on row {seen[(product_id, location_id)]}"
@@ -207,8 +293,6 @@ def parse_counts(
             (number, {"sku": sku, "location": code, "product_id": product_id,
                       "location_id": location_id, "counted": counted})
         )  # fmt: skip
-    if first:
-        _check_header(None, "counts")
     _with_system_figures(parsed, wanted, merchant_id)
     return parsed
 

@@ -41,15 +41,18 @@ class StockSnapshot(models.Model):
 
 
 class ImportBatch(models.Model):
-    """An uploaded file: validated rows wait for confirmation, then are applied in chunks
-    through the services. Confirming is a conditional state change, so a double submit starts
-    nothing twice, and every chunk carries its own idempotency key."""
+    """An uploaded file: read and validated in the background (never in the request that
+    uploaded it), its valid rows wait for confirmation, then are applied in chunks through the
+    services. Confirming is a conditional state change, so a double submit starts nothing
+    twice, and every chunk carries its own idempotency key."""
 
     class Kind(models.TextChoices):
         PRODUCTS = "products", "Products"
         COUNTS = "counts", "Stock counts"
 
     class Status(models.TextChoices):
+        READING = "reading", "Reading the file"
+        REFUSED = "refused", "File refused"
         PREVIEW = "preview", "Waiting for confirmation"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -67,6 +70,15 @@ class ImportBatch(models.Model):
     total_rows = models.PositiveIntegerField(default=0)
     valid_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
+    content = models.BinaryField(
+        null=True, editable=False, help_text="The uploaded file, kept until it has been read."
+    )
+    location_ids = models.JSONField(
+        null=True, blank=True, help_text="Where the uploader may count (null: everywhere)."
+    )
+    file_error = models.CharField(
+        max_length=500, blank=True, help_text="Why the file as a whole was refused."
+    )
     rows = models.JSONField(default=list, help_text="Valid rows, normalised, in file order.")
     errors = models.JSONField(default=list, help_text="[{row, message}], preview and apply.")
     result = models.JSONField(default=dict)
@@ -90,4 +102,5 @@ class ImportBatch(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+        """Work is under way in the background (the page follows it)."""
+        return self.status in (self.Status.READING, self.Status.QUEUED, self.Status.RUNNING)

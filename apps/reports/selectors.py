@@ -21,22 +21,29 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from apps.core.admin_scoping import access_for, location_q, reservations_visible
-from apps.inventory.models import LedgerEntry, Reservation, StockLevel, Transfer
+from apps.inventory.models import (
+    LedgerEntry,
+    Reservation,
+    StockLevel,
+    Transfer,
+    available_units,
+    low_stock_q,
+    out_of_stock_q,
+)
+from apps.inventory.selectors import reservation_status_q
 from apps.locations.models import Location
+from apps.merchants.admin_scoping import access_for, location_q, reservations_visible
 from apps.merchants.models import Merchant
 from apps.reports.models import StockSnapshot
 
-# Low stock: available <= threshold, i.e. on_hand - reserved - safety_stock <= threshold (the
-# clamp of available at zero changes nothing, as thresholds are never negative). The same
-# condition defines the partial index `stocklevel_low_idx`, so low and out-of-stock lists read
-# only the few rows that match.
-LOW_STOCK = Q(on_hand__lte=F("reserved") + F("safety_stock") + F("low_stock_threshold"))
-OUT_OF_STOCK = LOW_STOCK & Q(on_hand__lte=F("reserved") + F("safety_stock"))
-AVAILABLE = Greatest(F("on_hand") - F("reserved") - F("safety_stock"), Value(0))
+# Low and out of stock, and available, as everywhere else (apps.inventory.models): the low
+# and out-of-stock lists read only the rows of the partial index `stocklevel_low_idx`.
+LOW_STOCK = low_stock_q()
+OUT_OF_STOCK = out_of_stock_q()
+AVAILABLE = available_units()
 MONEY = DecimalField(max_digits=18, decimal_places=2)
 SOLD = (LedgerEntry.Reason.SALE, LedgerEntry.Reason.COMMIT)
 LIST_LIMIT = 50
@@ -192,9 +199,11 @@ def top_movers(scope: ReportScope, days: int = 30, limit: int = 10) -> list[dict
 
 
 def reservations_expiring(scope: ReportScope, within: timedelta = timedelta(hours=1)) -> list:
-    """Active reservations whose TTL runs out within `within`, soonest first."""
+    """Active reservations whose TTL runs out within `within`, soonest first (those past it
+    are expired already, sweeper or not)."""
+    now = timezone.now()
     queryset = reservations_visible(Reservation.objects.all(), scope.user).filter(
-        status=Reservation.Status.ACTIVE, expires_at__lte=timezone.now() + within
+        reservation_status_q(Reservation.Status.ACTIVE, now=now), expires_at__lte=now + within
     )
     if scope.merchant_id:
         queryset = queryset.filter(merchant_id=scope.merchant_id)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
+from celery import current_app
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.catalog.models import Product
+from apps.core import embedded_scheduler
+from apps.core.errors import DomainError
 from apps.inventory import services as inventory
-from apps.inventory.exceptions import InventoryError
 from apps.inventory.models import LedgerEntry, Source
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
@@ -24,6 +29,8 @@ from apps.reports.selectors import BALANCE_COLUMNS, balances_sql
 logger = logging.getLogger(__name__)
 Status = ImportBatch.Status
 CHUNK_ROWS = 500
+IMPORT_TASK = "apps.reports.tasks.import_run"
+READ_BATCHES_PER_RUN = 20
 
 # --- Daily snapshots ----------------------------------------------------------------------
 
@@ -50,7 +57,7 @@ def snapshot_take(*, day: date) -> int:
 # --- Imports ------------------------------------------------------------------------------
 
 
-def import_preview(
+def import_upload(
     *,
     merchant: Merchant,
     kind: str,
@@ -59,22 +66,91 @@ def import_preview(
     user: User,
     location_ids: set[int] | None = None,
 ) -> ImportBatch:
-    """Read and validate a file, store its valid rows and row errors for review. Changes no
-    product or stock. Raises imports.ImportFileError when the file cannot be read at all."""
-    if kind == ImportBatch.Kind.PRODUCTS:
-        parsed = imports.parse_products(filename, content, merchant.pk)
-    else:
-        parsed = imports.parse_counts(filename, content, merchant.pk, location_ids)
-    return ImportBatch.objects.create(
+    """Keep an uploaded file to be read and validated in the background, and queue that after
+    commit: the request that uploads never parses (a crafted file can take long). Raises
+    imports.ImportFileError at once for what needs no reading (too large, not CSV/XLSX).
+    Changes no product or stock."""
+    imports.check_upload(filename, len(content))
+    batch = ImportBatch.objects.create(
         merchant=merchant,
         kind=kind,
-        filename=filename[:255],
+        status=Status.READING,
+        filename=_printable(filename)[:255],
         uploaded_by=user,
-        total_rows=parsed.total,
-        valid_rows=len(parsed.rows),
-        rows=parsed.rows,
-        errors=parsed.errors,
+        content=content,
+        location_ids=None if location_ids is None else sorted(location_ids),
     )
+    transaction.on_commit(functools.partial(_queue_read, batch.pk), robust=True)
+    return batch
+
+
+def _printable(text: str) -> str:
+    """A file name as it can be stored and shown (no NUL or other control characters)."""
+    return "".join(char for char in text if char.isprintable()) or "upload"
+
+
+def _queue_read(batch_id: uuid.UUID) -> None:
+    """Read the file in a worker; without a broker, in the embedded scheduler's thread. What
+    cannot be queued is read by the periodic `import_read_waiting`."""
+    if settings.STOCKROOM_EMBEDDED:
+        embedded_scheduler.wake()
+        return
+    try:
+        current_app.send_task("apps.reports.tasks.import_read", (str(batch_id),), retry=False)
+    except Exception:
+        logger.warning("Could not queue the reading of import %s", batch_id, exc_info=True)
+
+
+def import_read(*, batch_id: uuid.UUID | str) -> str | None:
+    """Read and validate an uploaded file: its valid rows and row errors then wait for
+    confirmation, or the file as a whole is refused with the reason. Every limit of
+    `apps.reports.imports` applies; an unexpected failure refuses the file too (and is
+    logged), so no batch stays "reading". Safe to run twice: only the first result is kept.
+    Returns the new status, or None when there was nothing to read."""
+    batch = ImportBatch.objects.filter(pk=batch_id, status=Status.READING).first()
+    if batch is None:
+        return None
+    content = bytes(batch.content or b"")
+    fields: dict = {"content": None}
+    try:
+        if batch.kind == ImportBatch.Kind.PRODUCTS:
+            parsed = imports.parse_products(batch.filename, content, batch.merchant_id)
+        else:
+            allowed = None if batch.location_ids is None else set(batch.location_ids)
+            parsed = imports.parse_counts(batch.filename, content, batch.merchant_id, allowed)
+    except imports.ImportFileError as error:
+        fields.update(status=Status.REFUSED, file_error=str(error)[:500])
+    except Exception:
+        logger.exception("Import %s: the file could not be read", batch_id)
+        fields.update(
+            status=Status.REFUSED,
+            file_error="The file could not be read. Check that it opens in a spreadsheet, "
+            "or save it again as CSV.",
+        )
+    else:
+        fields.update(
+            status=Status.PREVIEW,
+            total_rows=parsed.total,
+            valid_rows=len(parsed.rows),
+            rows=parsed.rows,
+            errors=parsed.errors,
+        )
+    ImportBatch.objects.filter(pk=batch_id, status=Status.READING).update(**fields)
+    return fields["status"]
+
+
+def import_read_waiting(*, older_than: timedelta = timedelta(0)) -> int:
+    """Read every upload still waiting to be read (oldest first) that was uploaded more than
+    `older_than` ago: the embedded scheduler's job, and with a broker the sweep for uploads
+    whose task was lost. Returns how many were read."""
+    waiting = list(
+        ImportBatch.objects.filter(
+            status=Status.READING, created_at__lte=timezone.now() - older_than
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:READ_BATCHES_PER_RUN]
+    )
+    return sum(import_read(batch_id=batch_id) is not None for batch_id in waiting)
 
 
 def import_confirm(*, batch: ImportBatch) -> bool:
@@ -88,10 +164,18 @@ def import_confirm(*, batch: ImportBatch) -> bool:
             .update(status=Status.QUEUED)
         )
         if queued:
-            from apps.reports.tasks import import_run
-
-            import_run.delay_on_commit(str(batch.pk))
+            transaction.on_commit(functools.partial(_queue_import, str(batch.pk)))
     return bool(queued)
+
+
+def _queue_import(batch_id: str) -> None:
+    """Run the import in a worker (embedded: here, now that the confirmation committed; a
+    failure is logged and recorded on the batch, as a worker would)."""
+    if not settings.STOCKROOM_EMBEDDED:
+        current_app.send_task(IMPORT_TASK, (batch_id,))
+        return
+    with contextlib.suppress(Exception):
+        import_run(batch_id=batch_id)
 
 
 def import_run(*, batch_id: uuid.UUID | str) -> None:
@@ -183,7 +267,7 @@ def _apply_counts(batch: ImportBatch, rows: list[dict], chunk_index: int) -> dic
     prefix = f"import:{batch.pk}"
     try:
         result = count(rows, f"{prefix}:chunk:{chunk_index}")
-    except InventoryError:
+    except DomainError:
         pass
     else:
         return {"counts": _count_totals(result)}
@@ -191,7 +275,7 @@ def _apply_counts(batch: ImportBatch, rows: list[dict], chunk_index: int) -> dic
     for row in rows:
         try:
             result = count([row], f"{prefix}:row:{row['row']}")
-        except InventoryError as error:
+        except DomainError as error:
             totals["refused"] += 1
             errors.append({"row": row["row"], "message": error.message})
         else:

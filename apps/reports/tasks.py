@@ -14,6 +14,18 @@ def snapshot_take_daily() -> int:
     return services.snapshot_take(day=timezone.now().date() - timedelta(days=1))
 
 
-@shared_task
+@shared_task(name=services.IMPORT_TASK)
 def import_run(batch_id: str) -> None:
     services.import_run(batch_id=batch_id)
+
+
+@shared_task
+def import_read(batch_id: str) -> str | None:
+    """Read and validate an uploaded import file (queued by the upload)."""
+    return services.import_read(batch_id=batch_id)
+
+
+@shared_task
+def import_read_waiting() -> int:
+    """Read uploads whose task was lost (queued a minute ago and still waiting)."""
+    return services.import_read_waiting(older_than=timedelta(minutes=1))

@@ -14,18 +14,18 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.core.admin_scoping import (
+from apps.core.admin_tools import csv_response
+from apps.inventory.admin_forms import LocationChoiceField
+from apps.merchants.admin_scoping import (
     access_for,
     admin_context,
     locations_visible,
     merchants_owned,
     merchants_visible,
 )
-from apps.core.admin_tools import csv_response
-from apps.inventory.admin_forms import LocationChoiceField
 from apps.merchants.models import Merchant
 from apps.reports import charts, selectors, services
-from apps.reports.imports import COUNT_COLUMNS, PRODUCT_COLUMNS, ImportFileError
+from apps.reports.imports import COUNT_COLUMNS, PRODUCT_COLUMNS, ImportFileError, check_upload
 from apps.reports.models import ImportBatch
 from apps.reports.selectors import ReportScope
 
@@ -252,6 +252,14 @@ class UploadForm(forms.Form):
         if merchants.count() == 1:
             self.fields["merchant"].initial = merchants.first()
 
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        try:  # before reading it into memory
+            check_upload(upload.name, upload.size)
+        except ImportFileError as error:
+            raise forms.ValidationError(str(error)) from error
+        return upload
+
 
 def _kind(kind: str) -> str:
     if kind not in ImportBatch.Kind.values:
@@ -267,16 +275,14 @@ def import_upload(request: HttpRequest, kind: str) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None, merchants=merchants)
     if request.method == "POST" and form.is_valid():
         merchant, upload = form.cleaned_data["merchant"], form.cleaned_data["file"]
-        try:
-            batch = services.import_preview(
-                merchant=merchant, kind=kind, filename=upload.name, content=upload.read(),
-                user=request.user, location_ids=count_locations(request.user, merchant),
-            )  # fmt: skip
-        except ImportFileError as error:
-            form.add_error("file", str(error))
-        else:
-            return redirect(reverse("reports:import_batch", args=[batch.pk]))
-    recent = ImportBatch.objects.filter(uploaded_by=request.user, kind=kind).defer("rows")[:10]
+        batch = services.import_upload(
+            merchant=merchant, kind=kind, filename=upload.name, content=upload.read(),
+            user=request.user, location_ids=count_locations(request.user, merchant),
+        )  # fmt: skip
+        return redirect(reverse("reports:import_batch", args=[batch.pk]))
+    recent = ImportBatch.objects.filter(uploaded_by=request.user, kind=kind).defer(
+        "rows", "content"
+    )[:10]
     columns = PRODUCT_COLUMNS if kind == ImportBatch.Kind.PRODUCTS else COUNT_COLUMNS
     return render(
         request,
@@ -295,7 +301,9 @@ def import_template(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 def _batch_for(request: HttpRequest, batch_id) -> ImportBatch:
-    batch = ImportBatch.objects.select_related("merchant").filter(pk=batch_id).first()
+    batch = (
+        ImportBatch.objects.select_related("merchant").defer("content").filter(pk=batch_id).first()
+    )
     access = access_for(request.user)
     if batch is None or not (
         access.is_superuser

@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.core.admin_scoping import ScopedAdminMixin
+from apps.merchants.admin_scoping import ScopedAdminMixin
 from apps.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
 from apps.webhooks.services import (
     webhook_delivery_retry_now,

@@ -3,17 +3,15 @@
 from django.db import models
 from django.db.models import Q
 
+from apps.inventory.outbox import PARTNER_TOPICS, TOPICS
 from apps.webhooks.signing import generate_secret
+from apps.webhooks.targets import validate_webhook_url
 
-
-class EventType(models.TextChoices):
-    STOCK_CHANGED = "stock.changed", "Stock changed"
-    STOCK_BUCKET_CHANGED = "stock.bucket_changed", "Stock changed in a bucket (bucketed levels)"
-    STOCK_LOW = "stock.low", "Stock low (alert triggered)"
-    STOCK_REPLENISHED = "stock.replenished", "Stock replenished (alert resolved)"
-    RESERVATION_EXPIRED = "reservation.expired", "Reservation expired"
-    TRANSFER_RECEIVED = "transfer.received", "Transfer received"
-
+# What an endpoint may subscribe to: the outbox topics offered to partners.
+EventType = models.TextChoices(
+    "EventType",
+    [(name.replace(".", "_").upper(), (name, TOPICS[name].label)) for name in PARTNER_TOPICS],
+)
 
 PING_EVENT = "webhook.ping"
 
@@ -23,7 +21,11 @@ class WebhookEndpoint(models.Model):
         "merchants.Merchant", on_delete=models.CASCADE, related_name="webhook_endpoints"
     )
     name = models.CharField(max_length=100)
-    url = models.URLField(max_length=500)
+    url = models.URLField(
+        max_length=500,
+        validators=[validate_webhook_url],
+        help_text="A public http(s) URL: loopback, private and other internal addresses are refused.",
+    )
     secret = models.CharField(
         max_length=100,
         default=generate_secret,
@@ -99,4 +101,4 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} -> {self.endpoint_id} ({self.status})"
+        return f"{self.event_type} delivery #{self.pk} ({self.get_status_display().lower()})"

@@ -1,5 +1,6 @@
 """Partner webhook deliveries: queued in the database, sent after commit, retried with
-exponential backoff, and the endpoint disabled (with an alert) after repeated failures.
+exponential backoff, and the endpoint disabled after repeated failures (the
+`endpoint_disabled` hook tells its subscribers, such as alerts).
 
 Deliveries for outbox events are created inside the dispatcher's transaction, so they exist
 exactly when the event is marked published. The HTTP call always happens outside any
@@ -10,10 +11,9 @@ its outcome recorded.
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import logging
-import urllib.error
-import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -27,13 +27,21 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.hooks import Hook
 from apps.observability import metrics
 from apps.webhooks.models import PING_EVENT, WebhookDelivery, WebhookEndpoint
 from apps.webhooks.signing import SIGNATURE_HEADER, signature_header
+from apps.webhooks.targets import WebhookTargetRefused, webhook_target_resolve
 
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
 RESPONSE_EXCERPT = 2000
+DELIVER_TASK = "webhooks.deliver"
+
+# Sent (in the caller's transaction) when an endpoint is switched off, with `endpoint` and
+# `reason`, and when it is switched back on, with `endpoint`.
+endpoint_disabled = Hook("webhook endpoint disabled")
+endpoint_enabled = Hook("webhook endpoint enabled")
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,8 @@ def _delivery(
 
 
 def _document(merchant_id: int, event_type: str, event_key: str, data: dict) -> dict[str, Any]:
-    """The envelope of an event that is not in the outbox (the same shape as outbox events)."""
+    """The envelope of an event that is not in the outbox (a ping; the same shape as outbox
+    events)."""
     return {
         "id": event_key, "type": event_type, "merchant_id": merchant_id,
         "occurred_at": timezone.now().isoformat(), "data": data,
@@ -134,21 +143,6 @@ def webhook_deliveries_create(documents: Sequence[dict[str, Any]]) -> list[int]:
     )
 
 
-def webhook_event_send(
-    *, merchant_id: int, event_type: str, event_key: str, data: dict[str, Any]
-) -> list[int]:
-    """Deliver an event that is not in the outbox (alerts) to subscribed endpoints. Idempotent
-    per `event_key`."""
-    document = _document(merchant_id, event_type, event_key, data)
-    return _create(
-        [
-            _delivery(endpoint, document, event_key)
-            for endpoint in _endpoints_by_merchant([merchant_id]).get(merchant_id, [])
-            if endpoint.subscribes_to(event_type)
-        ]
-    )
-
-
 def webhook_ping(*, endpoint: WebhookEndpoint) -> int:
     """Send a test event to one endpoint, whatever it subscribes to. Returns the delivery id."""
     key = f"ping:{uuid.uuid4()}"
@@ -161,30 +155,19 @@ def webhook_ping(*, endpoint: WebhookEndpoint) -> int:
 
 
 def _queue_attempts(delivery_ids: Sequence[int]) -> None:
-    """Queue one attempt per delivery; what cannot be queued is picked up by the retry sweep."""
-    from apps.webhooks.tasks import webhook_deliver
-
+    """Queue one attempt per delivery (embedded: make it here); what cannot be queued is picked
+    up by the retry sweep."""
     for delivery_id in delivery_ids:
         try:
-            if current_app.conf.task_always_eager:
+            if settings.STOCKROOM_EMBEDDED:
                 webhook_deliver_attempt(delivery_id=delivery_id)
             else:
-                webhook_deliver.apply_async((delivery_id,), retry=False)
+                current_app.send_task(DELIVER_TASK, (delivery_id,), retry=False)
         except Exception:
             logger.warning("Could not queue webhook delivery %s", delivery_id, exc_info=True)
 
 
 # --- Attempts ---------------------------------------------------------------------------
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer we do not follow: a signed POST must reach the configured URL."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
 
 
 @dataclass(frozen=True)
@@ -199,28 +182,39 @@ class Outcome:
 
 
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, timeout: float) -> Outcome:
-    body = body_bytes(delivery.payload)
-    request = urllib.request.Request(
-        endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Stockroom-Webhooks/1",
-            SIGNATURE_HEADER: signature_header(endpoint.secret, body),
-            "Stockroom-Event": delivery.event_type,
-            "Stockroom-Event-Id": delivery.event_key,
-            "Stockroom-Delivery": str(delivery.pk),
-            "Stockroom-Attempt": str(delivery.attempts),
-        },
-    )
+    """One signed POST to the endpoint's checked address (see apps.webhooks.targets). A target
+    that is refused is never contacted; a redirect is an answer, never followed: a signed POST
+    must reach the configured URL and nothing else."""
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            return Outcome(response.status, _excerpt(response.read(RESPONSE_EXCERPT)), "")
-    except urllib.error.HTTPError as error:
-        return Outcome(error.code, _excerpt(error.read(RESPONSE_EXCERPT)), f"HTTP {error.code}")
-    except (urllib.error.URLError, OSError, ValueError) as error:
+        target = webhook_target_resolve(endpoint.url)
+    except WebhookTargetRefused as refused:
+        return Outcome(None, "", f"Refused: {refused}"[:500])
+    body = body_bytes(delivery.payload)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Stockroom-Webhooks/1",
+        SIGNATURE_HEADER: signature_header(endpoint.secret, body),
+        "Stockroom-Event": delivery.event_type,
+        "Stockroom-Event-Id": delivery.event_key,
+        "Stockroom-Delivery": str(delivery.pk),
+        "Stockroom-Attempt": str(delivery.attempts),
+    }
+    connection = target.connection(timeout)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        excerpt = _excerpt(response.read(RESPONSE_EXCERPT))
+    except (OSError, http.client.HTTPException, ValueError) as error:
         return Outcome(None, "", f"{type(error).__name__}: {error}"[:500])
+    finally:
+        connection.close()
+    if 200 <= response.status < 300:
+        return Outcome(response.status, excerpt, "")
+    if 300 <= response.status < 400:
+        return Outcome(
+            response.status, excerpt, f"HTTP {response.status}: redirects are not followed"
+        )
+    return Outcome(response.status, excerpt, f"HTTP {response.status}")
 
 
 def _excerpt(raw: bytes) -> str:
@@ -307,41 +301,26 @@ def _count_failure(endpoint: WebhookEndpoint, outcome: Outcome, policy: Policy) 
 
 
 def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> bool:
-    """Switch an endpoint off and raise an alert. False when it was off already."""
-    from apps.alerts.models import Alert
-    from apps.alerts.services import alert_raise
-
+    """Switch an endpoint off and send `endpoint_disabled`. False when it was off already."""
     now = timezone.now()
     changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
         is_active=False, disabled_at=now, disabled_reason=reason[:300], updated_at=now
     )
     if changed:
         logger.warning("Webhook endpoint %s disabled: %s", endpoint.pk, reason)
-        alert_raise(
-            merchant_id=endpoint.merchant_id,
-            kind=Alert.Kind.WEBHOOK_DISABLED,
-            subject=f"webhook_disabled:endpoint:{endpoint.pk}",
-            message=f"Webhook endpoint {endpoint.name} ({endpoint.url}) was disabled: {reason}",
-            details={"endpoint_id": endpoint.pk, "url": endpoint.url},
-        )
+        endpoint_disabled.send(endpoint=endpoint, reason=reason)
     return bool(changed)
 
 
 def webhook_endpoint_enable(*, endpoint: WebhookEndpoint) -> bool:
-    """Switch an endpoint back on: its pending deliveries are retried by the sweep, and the
-    alert about it is resolved."""
-    from apps.alerts.models import Alert
-    from apps.alerts.services import alert_resolve
-
+    """Switch an endpoint back on (its pending deliveries are retried by the sweep) and send
+    `endpoint_enabled`."""
     now = timezone.now()
     changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=False).update(
         is_active=True, consecutive_failures=0, disabled_at=None, disabled_reason="", updated_at=now
     )
     if changed:
-        for alert in Alert.objects.filter(
-            subject=f"webhook_disabled:endpoint:{endpoint.pk}", status__in=Alert.OPEN_STATUSES
-        ):
-            alert_resolve(alert=alert)
+        endpoint_enabled.send(endpoint=endpoint)
     return bool(changed)
 
 

@@ -1,9 +1,9 @@
 from celery import shared_task
 
-from apps.webhooks.services import webhook_deliver_attempt, webhook_retry_due
+from apps.webhooks.services import DELIVER_TASK, webhook_deliver_attempt, webhook_retry_due
 
 
-@shared_task(name="webhooks.deliver", ignore_result=True)
+@shared_task(name=DELIVER_TASK, ignore_result=True)
 def webhook_deliver(delivery_id: int) -> str | None:
     """One attempt of one delivery (claimed, so running it twice sends once)."""
     return webhook_deliver_attempt(delivery_id=delivery_id)

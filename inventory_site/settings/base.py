@@ -4,6 +4,7 @@ With nothing set, the product runs on embedded defaults: SQLite, an in-process c
 in-memory channel layer. `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Redis.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -27,6 +28,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "channels",
     "rest_framework",
     "drf_spectacular",
@@ -46,13 +48,16 @@ INSTALLED_APPS = [
     "apps.alerts",
     "apps.webhooks",
     "apps.dashboard",
+    "apps.demo",
+    "apps.home",
 ]
 
 MIDDLEWARE = [
+    "apps.api.middleware.HttpsWritesMiddleware",  # refuses, never redirects, a write
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "apps.api.middleware.CommonMiddleware",  # never redirects a write (see the class)
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "apps.core.middleware.LazyMessageMiddleware",
@@ -103,6 +108,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes checks every sign-in first (refusing it while its user and address are locked
+# out), then Django's own backend checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -114,6 +125,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Compact dates and times (inventory_site/formats/en/formats.py): "2026-11-29 17:05".
+FORMAT_MODULE_PATH = ["inventory_site.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -134,8 +147,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": STOCKROOM_REDIS_PREFIX,
-            # One pool per process, not one per request (see inventory_site/redis_pool.py).
-            "OPTIONS": {"pool_class": "inventory_site.redis_pool.SharedConnectionPool"},
+            # One pool per process, not one per request (see apps/core/redis_pool.py).
+            "OPTIONS": {"pool_class": "apps.core.redis_pool.SharedConnectionPool"},
         }
     }
     CHANNEL_LAYERS = {
@@ -148,9 +161,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Embedded mode: no broker, so this process does the background work itself (periodic jobs in
+# apps.core.embedded_scheduler, after-commit work inline). Decided here, once; code asks this.
+STOCKROOM_EMBEDDED = not REDIS_URL
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL and env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+CELERY_TASK_ALWAYS_EAGER = STOCKROOM_EMBEDDED and env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -168,14 +184,10 @@ STOCKROOM_IDEMPOTENCY_RETENTION_HOURS = env.int("STOCKROOM_IDEMPOTENCY_RETENTION
 
 # --- Alerts and partner webhooks -----------------------------------------------------------
 # Alert listeners: dotted paths of callables `listener(alert, event)` (see apps/alerts/listeners.py).
+# Dashboards and partner webhooks get alerts through the outbox, whatever is listed here.
 STOCKROOM_ALERT_LISTENERS = env.list(
     "STOCKROOM_ALERT_LISTENERS",
-    default=[
-        "apps.alerts.listeners.log_listener",
-        "apps.alerts.listeners.websocket_listener",
-        "apps.alerts.listeners.webhook_listener",
-        "apps.alerts.listeners.email_listener",
-    ],
+    default=["apps.alerts.listeners.log_listener", "apps.alerts.listeners.email_listener"],
 )
 STOCKROOM_ALERT_EMAILS = env.list("STOCKROOM_ALERT_EMAILS", default=[])
 # Published events and finished webhook deliveries are kept this long (streams resume within it).
@@ -189,6 +201,9 @@ STOCKROOM_WEBHOOK_BACKOFF_MAX_SECONDS = env.float(
 STOCKROOM_WEBHOOK_DISABLE_AFTER_FAILURES = env.int(
     "STOCKROOM_WEBHOOK_DISABLE_AFTER_FAILURES", default=25
 )
+# Webhooks go to public addresses only; these networks (CIDR, comma-separated) are allowed
+# too, e.g. partners on a private link. Loopback and metadata addresses belong here only in tests.
+STOCKROOM_WEBHOOK_ALLOWED_NETWORKS = env.list("STOCKROOM_WEBHOOK_ALLOWED_NETWORKS", default=[])
 
 LOGGING = {
     "version": 1,
@@ -205,12 +220,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.throttling.CredentialRateThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["apps.core.api.rendering.FastJSONRenderer"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.api.rendering.JSONFirstNegotiation",
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ApiAutoSchema",
-    "EXCEPTION_HANDLER": "apps.core.api.problems.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttling.CredentialRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["apps.api.rendering.FastJSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.api.rendering.JSONFirstNegotiation",
+    "DEFAULT_PARSER_CLASSES": ["apps.api.parsers.JSONBodyParser"],
+    "DEFAULT_SCHEMA_CLASS": "apps.api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "apps.api.problems.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 # Requests per API key or signed-in user, and per client address for requests without valid
@@ -242,7 +257,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "apps.core.api.schema.add_path_examples",
+        "apps.api.schema.add_path_examples",
     ],
 }
 
@@ -256,6 +271,9 @@ MIDDLEWARE = [
 LOGGING["filters"] = {"request_id": {"()": "apps.observability.logging.RequestIdFilter"}}
 LOGGING["handlers"]["console"]["filters"] = ["request_id"]
 STOCKROOM_RETRY_AFTER_SECONDS = env.int("STOCKROOM_RETRY_AFTER_SECONDS", default=5)
+# A write PostgreSQL aborts with a deadlock or a serialization failure is run again, up to this
+# many attempts in all (apps/core/db_errors.py).
+STOCKROOM_DB_RETRY_ATTEMPTS = env.int("STOCKROOM_DB_RETRY_ATTEMPTS", default=3)
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 if REDIS_URL:
     # A cache that stops answering must cost milliseconds, not a hung request.
@@ -281,3 +299,26 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["inventory_site.db_router.PrimaryReplicaRouter"]
+
+# --- Admin sign-in: lockout after repeated failures (django-axes) ---------------------------
+# A user name is locked out from one client address after this many wrong passwords in a row
+# (other addresses, and other users from that address, are not); every failure during the
+# lockout restarts it. Behind a proxy the client address is the one uvicorn takes from
+# X-Forwarded-For when the proxy is in FORWARDED_ALLOW_IPS (see docs/operations.md).
+# Resetting the password by email lifts the lockout.
+MIDDLEWARE = [*MIDDLEWARE, "axes.middleware.AxesMiddleware"]
+AXES_FAILURE_LIMIT = env.int("STOCKROOM_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STOCKROOM_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.accounts.views.sign_in_locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # failures only: no row per successful sign-in
+AXES_VERBOSE = False
+
+# --- Outgoing mail (password resets, alert emails) ------------------------------------------
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="stockroom@localhost")
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)

@@ -19,6 +19,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# No worker runs beside the test process: like the embedded defaults, nothing is queued (tests
+# publish the outbox themselves). Tests that start workers turn both off.
+STOCKROOM_EMBEDDED = CELERY_TASK_ALWAYS_EAGER
 
 # Real Redis for the cache and the channel layer (a database of its own, flushed by tests).
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")
@@ -43,3 +46,7 @@ STOCKROOM_API_KEY_CACHE_SECONDS = 0
 # Tests send many requests without credentials from one address; tests/api/test_rate_limit.py
 # sets its own budgets.
 STOCKROOM_API_ANONYMOUS_RATE_LIMIT = "100000/min"
+
+# The tests' partner receivers listen on 127.0.0.1; the default (nothing internal) is tested
+# by overriding this with [] (tests/webhooks/test_targets.py).
+STOCKROOM_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]

@@ -219,7 +219,7 @@ def test_email_goes_to_owners_and_managers_of_the_location(
 
 
 @pytest.mark.django_db
-def test_the_websocket_listener_pushes_alerts_to_the_location_group(
+def test_alerts_are_pushed_to_the_location_group(
     product, location, django_capture_on_commit_callbacks
 ):
     layer = get_channel_layer()
@@ -233,6 +233,9 @@ def test_the_websocket_listener_pushes_alerts_to_the_location_group(
     level = factories.stock(product, location, 1, low_stock_threshold=4)
     with django_capture_on_commit_callbacks(execute=True):
         alerts.low_stock_evaluate(level_ids=[level.pk])
+        outbox_publish_pending()  # the alert goes out through the outbox, after the stock events
+    stock_events = [async_to_sync(layer.receive)(channel)["event"]["type"] for _ in range(2)]
+    assert stock_events == ["stock.changed", "stock.changed"]  # the receipt, the threshold
     message = async_to_sync(layer.receive)(channel)
     assert message["type"] == "alert.event"
     assert message["event"]["type"] == "alert.triggered"

@@ -106,7 +106,7 @@ def test_session_user_without_membership_is_403():
 
 @pytest.fixture
 def redis_backoff_reset():
-    from apps.core.api import throttling
+    from apps.api import throttling
     from apps.inventory import availability_cache
 
     yield

@@ -97,11 +97,42 @@ def test_bulk_replay_and_validation(api, merchant, product, location):
          "lines.0.delta"),
         ({**body, "lines": [{"sku": product.sku, "location": location.code, "delta": "x"}]},
          "lines.0.delta"),
-        ({**body, "lines": [{"sku": "NOPE", "location": location.code, "delta": 1}]},
-         "lines.0.sku"),
+        ({**body, "atomic": True,
+          "lines": [{"sku": "NOPE", "location": location.code, "delta": 1}]}, "lines.0.sku"),
         ({**body, "lines": ["not an object"]}, "lines.0"),
         ({**body, "lines": []}, "lines"),
     ]:  # fmt: skip
         problem = assert_problem(api.post_stock("/api/v1/bulk/stock/", bad), 400,
                                  "invalid_request")  # fmt: skip
         assert field in problem["fields"], (bad, problem)
+
+
+def test_per_line_unknown_skus_and_locations_are_their_lines_outcome(api, merchant, product,
+                                                                      location):  # fmt: skip
+    factories.stock(product, location, 5)
+    body = {"mode": "count", "atomic": False, "reference": "C-9", "lines": [
+        {"sku": "NOPE", "location": location.code, "quantity": 1},
+        {"sku": product.sku, "location": location.code, "quantity": 8},
+        {"sku": product.sku, "location": "nowhere", "quantity": 2},
+    ]}  # fmt: skip
+    response = api.post_stock("/api/v1/bulk/stock/", body, key="bulk-unknown")
+    assert response.status_code == 200, response.content
+    result = response.json()
+    assert [(ln["index"], ln["status"], ln["code"]) for ln in result["lines"]] == [
+        (0, "rejected", "invalid_request"), (1, "applied", ""), (2, "rejected", "invalid_request"),
+    ]  # fmt: skip
+    assert result["lines"][0]["detail"] == "Unknown SKU NOPE."
+    assert result["lines"][2]["detail"] == "Unknown location nowhere."
+    assert (result["applied"], result["rejected"]) == (1, 2)
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 8
+    replay = api.post_stock("/api/v1/bulk/stock/", body, key="bulk-unknown")
+    assert replay.json() == result
+    assert StockLevel.objects.get(product=product, location=location).version == 2
+    # Nothing known at all: every line is rejected, nothing changes.
+    only_unknown = api.post_stock("/api/v1/bulk/stock/", {**body, "lines": body["lines"][:1]})
+    assert (only_unknown.status_code, only_unknown.json()["rejected"]) == (200, 1)
+    # All or none: an unknown SKU refuses the batch.
+    problem = assert_problem(
+        api.post_stock("/api/v1/bulk/stock/", {**body, "atomic": True}), 400, "invalid_request"
+    )
+    assert set(problem["fields"]) == {"lines.0.sku", "lines.2.location"}

@@ -6,7 +6,7 @@ import pytest
 
 from apps.catalog.models import Product
 from apps.catalog.services import product_update
-from apps.inventory.exceptions import InvalidRequest
+from apps.core.errors import InvalidRequest
 from apps.locations.models import Location
 from apps.locations.services import location_update
 from tests import factories

@@ -2,9 +2,11 @@
 the newest applied count are stale, and any delivery order converges to the in-order result."""
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -76,16 +78,80 @@ def test_a_late_count_keeps_the_newer_sales(api, product, location, stocked):
     assert on_hand(product, location) == 37  # counted 40 at 5, sold 3 at 9
 
 
-def test_occurred_at_orders_events_across_sources(api, product, location, stocked):
+def test_occurred_at_orders_events_across_sources(api, product, location):
     at = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
     def timed(event_id, type_, quantity, minutes, source):
         body = event(product, location, event_id, type_, quantity, None, source=source)
         return {**body, "occurred_at": (at + timedelta(minutes=minutes)).isoformat()}
 
+    api.post_stock("/api/v1/events/", {"events": [timed("r", "receipt", 10, -60, "supplier")]})
     api.post_stock("/api/v1/events/", {"events": [timed("s", "sale", 2, 10, "pos-2")]})
     api.post_stock("/api/v1/events/", {"events": [timed("c", "count", 15, 5, "counter")]})
-    assert on_hand(product, location) == 13
+    assert on_hand(product, location) == 13  # counted 15 at 12:05, sold 2 at 12:10
+
+
+def timed_event(product, location, event_id, type_, quantity, at, source="pos-1"):
+    return {**event(product, location, event_id, type_, quantity, None, source=source),
+            "occurred_at": at.isoformat()}  # fmt: skip
+
+
+def test_a_late_count_keeps_every_later_movement_from_any_source(
+    api, merchant, product, location, other_location
+):
+    """On hand 25; a POS count of 25 is taken; then an online order of 5 is reserved and
+    committed (20), a receipt, a transfer out and an adjustment follow; the count arrives last.
+    It states the quantity at its occurred_at: everything recorded after it still counts."""
+    factories.stock(product, location, 25)
+    counted_at = timezone.now()
+    time.sleep(0.01)
+    order = api.post_stock("/api/v1/reservations/", {"lines": [
+        {"sku": product.sku, "location": location.code, "quantity": 5}]}).json()  # fmt: skip
+    api.post_stock(f"/api/v1/reservations/{order['id']}/commit/")
+    api.post_stock("/api/v1/stock/receipts/", {"sku": product.sku, "location": location.code,
+                                               "quantity": 7})  # fmt: skip
+    transfer = api.post_stock("/api/v1/transfers/", {
+        "source": location.code, "destination": other_location.code,
+        "lines": [{"sku": product.sku, "quantity": 3}]}).json()  # fmt: skip
+    api.post_stock(f"/api/v1/transfers/{transfer['id']}/ship/")
+    api.post_stock("/api/v1/stock/adjustments/", {"sku": product.sku, "location": location.code,
+                                                  "delta": -1, "reason": "Broken"})  # fmt: skip
+    assert on_hand(product, location) == 25 - 5 + 7 - 3 - 1
+
+    late = api.post_stock("/api/v1/events/", {"events": [
+        timed_event(product, location, "count-1", "count", 25, counted_at)]})  # fmt: skip
+    assert late.json()["results"][0]["outcome"] == "applied"
+    assert on_hand(product, location) == 25 - 5 + 7 - 3 - 1  # no phantom stock
+    entry = LedgerEntry.objects.get(pk=late.json()["results"][0]["ledger_ids"][0])
+    assert (entry.reason, entry.on_hand_delta, entry.occurred_at) == ("count", 0, counted_at)
+
+    # The shelf really held 24 at that moment: the level moves by exactly that difference.
+    api.post_stock("/api/v1/events/", {"events": [
+        timed_event(product, location, "count-2", "count", 24, counted_at + timedelta(
+            microseconds=1))]})  # fmt: skip
+    assert on_hand(product, location) == 24 - 5 + 7 - 3 - 1
+
+
+def test_late_feed_events_older_than_any_count_are_stale(api, merchant, product, location):
+    """A count taken by any channel (here the API) already reflects the sales and receipts
+    that happened before it: their late delivery changes nothing."""
+    factories.stock(product, location, 10)
+    sold_at = timezone.now()
+    time.sleep(0.01)
+    api.post_stock("/api/v1/stock/counts/", {"sku": product.sku, "location": location.code,
+                                             "quantity": 8})  # fmt: skip
+    late = api.post_stock("/api/v1/events/", {"events": [
+        timed_event(product, location, "s-1", "sale", 2, sold_at),
+        timed_event(product, location, "r-1", "receipt", 4, sold_at, source="supplier-1"),
+        timed_event(product, location, "c-0", "count", 3, sold_at, source="counter"),
+    ]}).json()["results"]  # fmt: skip
+    assert [(r["outcome"], r["code"]) for r in late] == [("stale", "stale")] * 3
+    assert "count" in late[0]["detail"]
+    assert on_hand(product, location) == 8
+    sold_later = api.post_stock("/api/v1/events/", {"events": [
+        timed_event(product, location, "s-2", "sale", 2, timezone.now())]}).json()  # fmt: skip
+    assert sold_later["applied"] == 1
+    assert on_hand(product, location) == 6
 
 
 def test_the_batch_is_idempotent_and_needs_a_key(api, product, location, stocked):

@@ -1,9 +1,22 @@
 """Idempotency-Key: a replay returns the first response with no second effect; the same key
 with a different request is 422; keys are per merchant."""
 
-import pytest
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
 
-from apps.inventory.models import IdempotencyRecord, LedgerEntry, Reservation, StockLevel
+import pytest
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from apps.api.idempotency import remember_response, stored_response
+from apps.catalog.models import Product
+from apps.core import idempotency
+from apps.core.models import IdempotencyRecord
+from apps.inventory.models import LedgerEntry, Reservation, StockLevel
+from apps.locations.models import Location
+from tests import factories
+from tests.api.operations import concrete, operation_id, operations
 from tests.api.test_auth import assert_problem
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +58,6 @@ def test_a_refused_request_does_not_use_up_its_key(api, product, location):
 
 
 def test_keys_are_per_merchant(api, other_api, product, location, other_merchant):
-    from tests import factories
-
     theirs = factories.product(other_merchant)
     their_location = factories.location(other_merchant)
     api.post_stock("/api/v1/stock/receipts/",
@@ -110,3 +121,108 @@ def test_product_writes_honour_an_optional_key(api, merchant):
     assert_problem(other, 422, "idempotency_key_reused")
     without_key = api.post("/api/v1/products/", body, format="json")
     assert_problem(without_key, 400, "invalid_request")  # the SKU exists: no duplicate
+
+
+DELETES = operations(("delete",))
+
+
+@pytest.mark.parametrize("operation", DELETES, ids=operation_id)
+def test_a_delete_with_a_key_is_204_and_its_retry_replays_the_204(api, merchant, operation):
+    _, template = operation
+    product, location = factories.product(merchant), factories.location(merchant)
+    path = concrete(template, {"sku": product.sku, "code": location.code})
+    first = api.delete(path, headers={"Idempotency-Key": "delete-1"})
+    assert (first.status_code, first.content) == (204, b"")
+    assert not (
+        Product.objects.filter(pk=product.pk).exists()
+        and Location.objects.filter(pk=location.pk).exists()
+    )
+    record = IdempotencyRecord.objects.get(merchant=merchant, key="delete-1")
+    assert (record.response_status, record.response_body) == (204, None)
+    retry = api.delete(path, headers={"Idempotency-Key": "delete-1"})
+    assert (retry.status_code, retry.content) == (204, b"")
+    assert retry["Idempotent-Replayed"] == "true"
+    assert_problem(api.delete(path), 404, "not_found")  # a new request: nothing left to delete
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, {}, [], "", {"price": Decimal("1.50"), "at": datetime(2026, 1, 2, tzinfo=UTC)}],
+    ids=["no body", "empty object", "empty list", "empty string", "decimal and datetime"],
+)
+@pytest.mark.parametrize("status", [200, 201, 204])
+def test_the_store_replays_every_status_and_body_as_first_sent(merchant, data, status):
+    fingerprint = "f" * 64
+    idempotency.claim(merchant_id=merchant.pk, key="k", operation="test", request={}, result={})
+    remember_response(merchant, "k", fingerprint, Response(data, status, headers={"ETag": '"7"'}))
+    replay = stored_response(merchant, "k", fingerprint)
+    assert replay.status_code == status
+    assert replay["ETag"] == '"7"'
+    assert as_sent(replay.data) == as_sent(data)
+
+
+def as_sent(data):
+    """What a client parses from the rendered body (None: no body at all)."""
+    return None if data is None else json.loads(JSONRenderer().render(data))
+
+
+def test_a_replayed_stock_level_change_keeps_its_etag(api, product, location, stocked):
+    path = f"/api/v1/stock/{product.sku}/{location.code}/"
+    first = api.patch(path, {"safety_stock": 2}, format="json", headers={"Idempotency-Key": "s"})
+    replay = api.patch(path, {"safety_stock": 2}, format="json", headers={"Idempotency-Key": "s"})
+    assert first.status_code == replay.status_code == 200
+    assert replay["ETag"] == first["ETag"] == f'"{first.json()["version"]}"'
+    assert replay["Idempotent-Replayed"] == "true"
+
+
+def test_a_transfer_retried_after_it_moved_on_replays_its_first_response(
+    api, product, location, other_location, stocked
+):
+    body = {"source": location.code, "destination": other_location.code,
+            "lines": [{"sku": product.sku, "quantity": 2}]}  # fmt: skip
+    created = api.post_stock("/api/v1/transfers/", body, key="t-create")
+    assert created.json()["status"] == "draft"
+    ship = f"/api/v1/transfers/{created.json()['id']}/ship/"
+    shipped = api.post_stock(ship, key="t-ship")
+    assert shipped.json()["status"] == "in_transit"
+    for path, key, first in (
+        ("/api/v1/transfers/", "t-create", created),
+        (ship, "t-ship", shipped),
+    ):
+        retry = api.post_stock(path, body if key == "t-create" else None, key=key)
+        assert (retry.status_code, retry.json()) == (first.status_code, first.json())
+        assert retry["Idempotent-Replayed"] == "true"
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 8
+
+
+def test_a_key_older_than_the_retention_window_is_new_again(
+    api, merchant, product, location, settings
+):
+    """Records are kept STOCKROOM_IDEMPOTENCY_RETENTION_HOURS: past that a key is treated as
+    new, whether the periodic prune has run or not."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    body = {"sku": product.sku, "location": location.code, "quantity": 5}
+    first = api.post_stock("/api/v1/stock/receipts/", body, key="nightly-import")
+    window = timedelta(hours=settings.STOCKROOM_IDEMPOTENCY_RETENTION_HOURS)
+    IdempotencyRecord.objects.filter(key="nightly-import").update(
+        created_at=timezone.now() - window - timedelta(minutes=1)
+    )
+    again = api.post_stock("/api/v1/stock/receipts/", body, key="nightly-import")
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again
+    assert again.json()["ledger_ids"] != first.json()["ledger_ids"]
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 10
+    # Within the window the new first response is what a retry gets (its entries only).
+    replay = api.post_stock("/api/v1/stock/receipts/", body, key="nightly-import")
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == again.json()
+    # An old key may even carry another request now.
+    IdempotencyRecord.objects.filter(key="nightly-import").update(
+        created_at=timezone.now() - window - timedelta(minutes=1)
+    )
+    other = api.post_stock("/api/v1/stock/receipts/", {**body, "quantity": 1}, key="nightly-import")
+    assert other.status_code == 201
+    assert StockLevel.objects.get(product=product, location=location).on_hand == 11

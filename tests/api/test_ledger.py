@@ -5,7 +5,9 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from apps.inventory.models import LedgerEntry
 from tests import factories
@@ -75,3 +77,94 @@ def test_ledger_csv_export(api, product, other_location, history):
     assert rows[0]["sku"] == product.sku
     assert rows[0]["on_hand_delta"] == "5"
     assert rows[0]["note"] == "'=HYPERLINK(1)"  # no formula injection into spreadsheets
+
+
+def test_reference_filter_finds_transfers_and_reservations_by_the_reference_given(
+    api, merchant, product, location, other_location
+):
+    factories.stock(product, location, 10)
+    transfer = api.post_stock("/api/v1/transfers/", {
+        "source": location.code, "destination": other_location.code, "reference": "TR-1",
+        "lines": [{"sku": product.sku, "quantity": 3}],
+    }).json()  # fmt: skip
+    api.post_stock(f"/api/v1/transfers/{transfer['id']}/ship/")
+    api.post_stock(f"/api/v1/transfers/{transfer['id']}/receive/")
+    reservation = api.post_stock("/api/v1/reservations/", {
+        "lines": [{"sku": product.sku, "location": location.code, "quantity": 1}],
+    }).json()  # fmt: skip
+    api.post_stock("/api/v1/stock/adjustments/", {"sku": product.sku, "location": location.code,
+                                                  "delta": 1, "reason": "Found", "reference": "TR-1"})  # fmt: skip
+
+    def reasons(reference):
+        rows = api.get("/api/v1/ledger/", {"reference": reference}).json()["results"]
+        return sorted(row["reason"] for row in rows)
+
+    moved = ["adjust", "transfer_in", "transfer_in_transit", "transfer_out"]
+    assert reasons("TR-1") == moved  # the transfer's rows and a document with that number
+    assert reasons("transfer:TR-1") == ["transfer_in", "transfer_in_transit", "transfer_out"]
+    assert reasons(reservation["id"]) == ["reserve"]
+    assert reasons(f"reservation:{reservation['id']}") == ["reserve"]
+    export = api.get(
+        "/api/v1/ledger/export/", {"reference": "TR-1"}, headers={"Accept": "text/csv"}
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    assert sorted(row["reason"] for row in rows) == moved
+
+
+def test_api_writes_record_their_key_as_the_actor(api, merchant, product, location, owner):
+    from django.urls import reverse
+
+    from apps.apikeys.models import ApiKey
+    from apps.inventory.models import BucketLedgerEntry
+    from tests.admin_helpers import Role, logged_in, staff
+
+    key = ApiKey.objects.get(merchant=merchant, name="tests")
+    ApiKey.objects.filter(pk=key.pk).update(name="Shop backend")  # the name as it is at write
+    api.post_stock("/api/v1/stock/receipts/", {"sku": product.sku, "location": location.code,
+                                               "quantity": 8})  # fmt: skip
+    api.patch(f"/api/v1/stock/{product.sku}/{location.code}/", {"bucket_count": 2},
+              format="json", headers={"Idempotency-Key": "buckets-on"})  # fmt: skip
+    api.post_stock("/api/v1/reservations/", {"lines": [
+        {"sku": product.sku, "location": location.code, "quantity": 1}]})  # fmt: skip
+    api.post_stock("/api/v1/events/", {"events": [{
+        "source": "pos-1", "event_id": "s-1", "type": "sale", "sku": product.sku,
+        "location": location.code, "quantity": 1, "sequence": 1}]})  # fmt: skip
+    api.post_stock("/api/v1/bulk/stock/", {"mode": "adjust", "atomic": True, "reason": "Found",
+                                           "lines": [{"sku": product.sku,
+                                                      "location": location.code, "delta": 2}]})  # fmt: skip
+    ApiKey.objects.filter(pk=key.pk).update(name="Renamed since")
+
+    entries = LedgerEntry.objects.filter(merchant=merchant)
+    assert {e.reason for e in entries} >= {"receive", "configure", "bucket_fill", "sale", "adjust"}
+    assert {(e.actor_id, e.actor_api_key_id, e.actor_api_key_name) for e in entries} == {
+        (None, key.pk, "Shop backend")
+    }
+    buckets = BucketLedgerEntry.objects.filter(merchant=merchant)
+    assert {b.reason for b in buckets} >= {"bucket_fill", "reserve"}
+    assert {(b.actor_api_key_id, b.actor_api_key_name) for b in buckets} == {
+        (key.pk, "Shop backend")
+    }
+    rows = api.get("/api/v1/ledger/").json()["results"]
+    assert {(r["actor"], r["api_key"]["id"], r["api_key"]["name"]) for r in rows} == {
+        (None, key.pk, "Shop backend")
+    }
+    export = api.get("/api/v1/ledger/export/", headers={"Accept": "text/csv"})
+    lines = list(
+        csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig")))
+    )
+    assert {(r["api_key_id"], r["api_key_name"]) for r in lines} == {(str(key.pk), "Shop backend")}
+
+    # A signed-in person is the actor of their writes; no key is recorded then.
+    session = APIClient()
+    session.force_login(owner)
+    session.post("/api/v1/stock/receipts/", {"sku": product.sku, "location": location.code,
+                 "quantity": 1}, format="json", headers={"Idempotency-Key": "by-hand"})  # fmt: skip
+    by_hand = LedgerEntry.objects.get(idempotency_key="by-hand")
+    assert (by_hand.actor_id, by_hand.actor_api_key_id, by_hand.actor_api_key_name) == (
+        owner.pk, None, "",
+    )  # fmt: skip
+
+    logged_in(client := Client(), staff(merchant, Role.VIEWER))
+    page = client.get(reverse("admin:inventory_ledgerentry_changelist")).content.decode()
+    assert "API key Shop backend" in page
+    assert owner.username in page

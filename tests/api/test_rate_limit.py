@@ -8,8 +8,8 @@ import threading
 import pytest
 from rest_framework.test import APIClient
 
+from apps.api import throttling
 from apps.apikeys.services import hash_key
-from apps.core.api import throttling
 from tests.api.conftest import client_for
 from tests.api.test_auth import assert_problem
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.inventory.models import Reservation, StockLevel
+from apps.inventory.models import LedgerEntry, Reservation, StockLevel
 from tests import factories
 from tests.api.test_auth import assert_problem
 
@@ -80,6 +80,34 @@ def test_expired_reservation_cannot_commit(api, product, location, stocked):
     problem = assert_problem(api.post_stock(f"/api/v1/reservations/{rid}/commit/"), 409,
                              "invalid_state")  # fmt: skip
     assert problem["state"] == "expired"
+
+
+def test_a_reservation_past_its_ttl_reads_expired_everywhere_before_the_sweeper(
+    api, product, location, stocked
+):
+    rid = api.post_stock("/api/v1/reservations/", {"lines": [
+        {"sku": product.sku, "location": location.code, "quantity": 2}]}).json()["id"]  # fmt: skip
+    live = api.post_stock("/api/v1/reservations/", {"lines": [
+        {"sku": product.sku, "location": location.code, "quantity": 1}]}).json()["id"]  # fmt: skip
+    Reservation.objects.filter(pk=rid).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert api.get(f"/api/v1/reservations/{rid}/").json()["status"] == "expired"
+    listed = {r["id"]: r["status"] for r in api.get("/api/v1/reservations/").json()["results"]}
+    assert listed == {rid: "expired", live: "active"}
+    active = [r["id"] for r in api.get("/api/v1/reservations/?status=active").json()["results"]]
+    expired = [r["id"] for r in api.get("/api/v1/reservations/?status=expired").json()["results"]]
+    assert (active, expired) == ([live], [rid])
+    # Reads write nothing: the sweeper still releases the units, exactly once.
+    assert Reservation.objects.get(pk=rid).status == "active"
+    assert level(product, location).reserved == 3
+
+    # Releasing it now is what the sweeper would do: it expires (the units come back once).
+    released = api.post_stock(f"/api/v1/reservations/{rid}/release/")
+    assert (released.status_code, released.json()["status"]) == (200, "expired")
+    assert level(product, location).reserved == 1
+    assert (
+        LedgerEntry.objects.filter(reference=f"reservation:{rid}").latest("id").reason == "expire"
+    )
 
 
 def test_reservation_list_filters_and_query_count(api, product, location, stocked,

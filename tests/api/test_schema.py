@@ -32,7 +32,7 @@ def test_schema_describes_every_endpoint_and_its_errors():
     documented = {(path, method) for path, ops in schema["paths"].items() for method in ops}
     assert documented >= OPERATIONS
     receipt = schema["paths"]["/api/v1/stock/receipts/"]["post"]
-    for status in ("201", "400", "401", "403", "404", "409", "412", "422", "429"):
+    for status in ("201", "400", "401", "403", "404", "409", "412", "413", "422", "429", "503"):
         assert status in receipt["responses"], status
     problem = receipt["responses"]["409"]["content"]["application/problem+json"]["schema"]
     assert problem == {"$ref": "#/components/schemas/Problem"}

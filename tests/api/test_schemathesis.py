@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from apps.api.schema import PATH_EXAMPLES
 from apps.apikeys.services import api_key_create
-from apps.core.api.schema import PATH_EXAMPLES
 from tests import factories
 
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))

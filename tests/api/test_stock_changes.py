@@ -84,8 +84,10 @@ def test_insufficient_stock_is_409_with_each_short_line_and_changes_nothing(
     ]})  # fmt: skip
     problem = assert_problem(response, 409, "insufficient_stock")
     assert sorted(problem["lines"], key=lambda line: line["sku"]) == sorted([
-        {"sku": product.sku, "location": location.code, "requested": 11, "available": 10},
-        {"sku": second.sku, "location": other_location.code, "requested": 3, "available": 1},
+        {"sku": product.sku, "location": location.code, "requested": 11, "available": 10,
+         "movable": 10},
+        {"sku": second.sku, "location": other_location.code, "requested": 3, "available": 1,
+         "movable": 1},
     ], key=lambda line: line["sku"])  # fmt: skip
     assert level(product, location).on_hand == 10
     assert ledger_count(merchant) == before
@@ -207,3 +209,37 @@ def test_options_is_not_offered(api):
     response = api.options("/api/v1/stock/receipts/")
     assert_problem(response, 405, "method_not_allowed")
     assert "OPTIONS" not in response["Allow"]
+
+
+def test_refusals_quote_the_figures_the_stock_list_shows(api, merchant, product, location):
+    """One vocabulary: `available` in a refusal is the stock list's available; a physical
+    move, which may also take the safety stock, says so with `movable`."""
+    factories.stock(product, location, 21, safety_stock=2)
+    api.post_stock("/api/v1/reservations/", {"lines": [
+        {"sku": product.sku, "location": location.code, "quantity": 2}]})  # fmt: skip
+    listed = api.get(f"/api/v1/stock/?sku={product.sku}").json()["results"][0]
+    assert (listed["on_hand"], listed["reserved"], listed["available"]) == (21, 2, 17)
+
+    sale = api.post_stock("/api/v1/stock/shipments/", {"sku": product.sku,
+                                                       "location": location.code, "quantity": 20})  # fmt: skip
+    problem = assert_problem(sale, 409, "insufficient_stock")
+    assert problem["lines"] == [{"sku": product.sku, "location": location.code, "requested": 20,
+                                 "available": 17, "movable": 19}]  # fmt: skip
+    assert (
+        "requested 20, available 17 (19 on hand not reserved, 2 of them safety stock)"
+        in (problem["detail"])
+    )
+    hold = api.post_stock("/api/v1/reservations/", {"lines": [
+        {"sku": product.sku, "location": location.code, "quantity": 18}]})  # fmt: skip
+    problem = assert_problem(hold, 409, "insufficient_stock")
+    assert problem["lines"] == [{"sku": product.sku, "location": location.code, "requested": 18,
+                                 "available": 17}]  # fmt: skip
+    bulk = api.post_stock("/api/v1/bulk/stock/", {"mode": "adjust", "atomic": False,
+                                                  "reason": "Audit", "lines": [
+        {"sku": product.sku, "location": location.code, "delta": -20}]})  # fmt: skip
+    [line] = bulk.json()["lines"]
+    assert line["detail"] == (
+        f"{product.sku} at {location.code}: requested 20, available 17 "
+        "(19 on hand not reserved, 2 of them safety stock)."
+    )
+    assert level(product, location).on_hand == 21

@@ -20,8 +20,9 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def worker():
+def worker(settings):
     with celery_workers(count=1):
+        settings.STOCKROOM_EMBEDDED = False
         celery_app.conf.task_always_eager = False
         try:
             yield

@@ -176,6 +176,10 @@ def test_subscriptions_by_location_and_sku(merchant, owner, location, other_loca
         assert await ws.receive_json_from() == {"type": "pong"}
         await ws.send_to(text_data="{not json")
         assert (await ws.receive_json_from())["type"] == "error"
+        await ws.send_to(text_data="[" * 100_000)  # deeper than the decoder could recurse
+        assert (await ws.receive_json_from())["type"] == "error"
+        await ws.send_json_to({"action": "ping"})
+        assert await ws.receive_json_from() == {"type": "pong"}
         await ws.disconnect()
 
     run(scenario)

@@ -9,11 +9,15 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.events import hooks, services
+from apps.core import hooks
+from apps.events import services
 from apps.events.groups import location_group, merchant_group
+from apps.events.selectors import events_since
 from apps.events.tasks import outbox_sweep
 from apps.inventory import services as stock
 from apps.inventory.models import LedgerEntry, OutboxEvent
+from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
+from inventory_site.celery import app as celery_app
 from tests import factories
 
 
@@ -55,7 +59,7 @@ def _receive_line(merchant, product, location, quantity: int) -> None:
 
 
 def _dispatches(callbacks) -> int:
-    return sum(callback is hooks._dispatch_soon for callback in callbacks)
+    return sum(callback is hooks.outbox_committed.send_committed for callback in callbacks)
 
 
 @pytest.mark.django_db
@@ -242,3 +246,48 @@ def test_publishing_a_batch_costs_the_same_queries_for_many_events(merchant, loc
         return len(captured)
 
     assert publish_queries(2) == publish_queries(40)
+
+
+def test_dispatch_soon_queues_the_task_when_not_embedded_even_if_celery_runs_eagerly(
+    settings, monkeypatch
+):
+    """Embedded mode is the STOCKROOM_EMBEDDED setting, not whether Celery runs eagerly."""
+    settings.STOCKROOM_EMBEDDED = False
+    assert celery_app.conf.task_always_eager
+    sent, woken = [], []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, **kw: sent.append(name))
+    monkeypatch.setattr(services.embedded_scheduler, "wake", lambda: woken.append(True))
+    services.outbox_dispatch_soon()
+    services.outbox_dispatch_soon()  # debounced: one task for a burst of commits
+    assert (sent, woken) == (["events.outbox_dispatch"], [])
+
+
+@pytest.mark.django_db
+def test_an_alert_reaches_dashboards_and_partners_through_the_outbox_by_topic(
+    merchant, product, location
+):
+    endpoint = WebhookEndpoint.objects.create(
+        merchant=merchant, name="ERP", url="http://127.0.0.1:9/x", event_types=["stock.low"]
+    )
+    layer = get_channel_layer()
+    channel = _listen(layer, merchant_group(merchant.pk))
+    level = factories.stock(product, location, 2, low_stock_threshold=5)
+
+    # The receipt and the threshold, then the alert they raise: published in the same run.
+    assert services.outbox_publish_pending() == 4
+    topics = list(OutboxEvent.objects.order_by("id").values_list("topic", flat=True))
+    assert topics == ["stock.changed", "stock.changed", "alert.triggered", "stock.low"]
+    messages = _receive(layer, channel, 3)
+    assert [(m["type"], m["event"]["type"]) for m in messages] == [
+        ("stock.event", "stock.changed"),
+        ("stock.event", "stock.changed"),
+        ("alert.event", "alert.triggered"),
+    ]
+    assert messages[2]["event"]["data"]["stock_level_id"] == level.pk
+    assert _nothing(layer, channel)  # stock.low is for partners only
+    (delivery,) = WebhookDelivery.objects.all()
+    assert (delivery.endpoint_id, delivery.event_type) == (endpoint.pk, "stock.low")
+    assert delivery.payload["data"]["reorder_quantity"] == 4
+    # A resumed stream replays stock events only, as it always did; alerts are pushed live.
+    replayed = [e["type"] for e in events_since(merchant_id=merchant.pk, since=0)]
+    assert replayed == ["stock.changed", "stock.changed"]

@@ -9,15 +9,15 @@ from channels.layers import get_channel_layer
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from apps.events.groups import merchant_group
-from apps.events.tasks import reservations_expire_due
 from apps.inventory import services
 from apps.inventory.models import OutboxEvent, Reservation, StockLevel
+from apps.inventory.tasks import reservations_expire_due
 from apps.webhooks import signing
 from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
 from apps.webhooks.tasks import retry_due
 from inventory_site.celery import app as celery_app
 from tests import factories
-from tests.events.test_tasks import assert_expired_exactly_once, make_due_reservations
+from tests.inventory.test_tasks import assert_expired_exactly_once, make_due_reservations
 from tests.realstack import (
     ROOT,
     celery_workers,
@@ -38,9 +38,10 @@ def workers(django_db_setup):
 
 
 @pytest.fixture
-def broker(workers):
+def broker(workers, settings):
     """Send tasks to the workers instead of running them in the test process."""
     declare_broker_queues()
+    settings.STOCKROOM_EMBEDDED = False
     celery_app.conf.task_always_eager = False
     yield
     celery_app.conf.task_always_eager = True

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from apps.core.models import IdempotencyRecord
 from apps.inventory.models import (
     BucketLedgerEntry,
-    IdempotencyRecord,
     LedgerEntry,
     OutboxEvent,
     ReservationLine,

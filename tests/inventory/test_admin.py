@@ -1,8 +1,19 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.inventory import services
-from apps.inventory.models import LedgerEntry, Source, StockLevel, Transfer
+from apps.inventory.models import (
+    LedgerEntry,
+    Reservation,
+    ReservationLine,
+    Source,
+    StockLevel,
+    Transfer,
+)
+from apps.merchants.models import Membership
 from tests import factories
 from tests.admin_helpers import Role, idempotency_key, logged_in, messages_of, staff
 
@@ -136,7 +147,7 @@ def test_mark_damaged_then_write_off(client, manager, product, location):
     data = {"location": location.pk, "sku": product.sku, "quantity": 5, "reference": "",
             "note": "Skip", "idempotency_key": idempotency_key(form)}  # fmt: skip
     refused = client.post(write_off, data)
-    assert "requested 5, available 4" in refused.content.decode()
+    assert "requested 5, damaged 4" in refused.content.decode()
     assert client.post(write_off, {**data, "quantity": 4}).status_code == 302
     level.refresh_from_db()
     assert (level.on_hand, level.damaged) == (6, 0)
@@ -317,7 +328,7 @@ def test_stock_list_shows_low_stock_badge_and_filters(client, merchant, location
     assert body.count("sr-badge-low") == 1
     assert body.count("sr-badge-out") == 1
     skus = lambda response: {lv.product.sku for lv in response.context["cl"].result_list}  # noqa: E731
-    assert skus(client.get(changelist, {"stock": "low"})) == {low.sku, out.sku}
+    assert skus(client.get(changelist, {"stock": "low"})) == {low.sku}  # threshold 0: off
     assert skus(client.get(changelist, {"stock": "out"})) == {out.sku}
     assert skus(client.get(changelist, {"stock": "ok"})) == {fine.sku}
 
@@ -397,6 +408,34 @@ def test_reservation_release_and_commit(client, merchant, product, location):
     )
     assert "is released and cannot be committed" in response.content.decode()
     assert StockLevel.objects.get(product=product).on_hand == 7
+
+
+def test_reservations_past_their_ttl_show_and_filter_as_expired(
+    client, merchant, product, location
+):
+    factories.stock(product, location, 10)
+    lapsed, live = (
+        services.reservation_create(
+            merchant=merchant, lines=[services.ReservationLineRequest(product, 1, location)],
+            actor=None, idempotency_key=factories.key(),
+        )
+        for _ in range(2)
+    )  # fmt: skip
+    Reservation.objects.filter(pk=lapsed.pk).update(expires_at=timezone.now() - timedelta(1))
+    logged_in(client, staff(merchant, Role.VIEWER))
+    changelist = reverse("admin:inventory_reservation_changelist")
+    page = client.get(changelist)
+    shown = {
+        r.pk: page.context["cl"].model_admin.current_status(r)
+        for r in page.context["cl"].result_list
+    }
+    assert shown == {lapsed.pk: "Expired", live.pk: "Active"}
+    for status, expected in (("expired", [lapsed]), ("active", [live])):
+        page = client.get(changelist, {"status": status})
+        assert list(page.context["cl"].result_list) == expected
+    detail = client.get(reverse("admin:inventory_reservation_change", args=[lapsed.pk]))
+    assert not detail.context["can_change_stock"]
+    assert Reservation.objects.get(pk=lapsed.pk).status == "active"  # a read writes nothing
 
 
 def test_stock_list_queries_do_not_grow_with_rows(client, merchant, location):
@@ -529,3 +568,41 @@ def test_transfer_steps_out_of_order_are_refused(
     assert "it has shipped; receive it at the destination" in late.content.decode()
     assert Transfer.objects.get(pk=transfer.pk).status == "in_transit"
     assert StockLevel.objects.get(product=product, location=location).on_hand == 6
+
+
+def test_titles_and_line_labels_are_words(client, merchant, product, location, other_location):
+    """What the admin shows as a page title, a breadcrumb or a line label: names and codes,
+    the choice's label, never a raw value or a row id ("in_transit", "3 x 4", "7@2")."""
+    factories.stock(product, location, 10)
+    transfer = services.transfer_create(
+        merchant=merchant, source_location=location, destination_location=other_location,
+        lines=[services.TransferLineRequest(product=product, quantity=3)], actor=None,
+        idempotency_key=factories.key(), reference="TR-7",
+    )  # fmt: skip
+    services.transfer_ship(
+        merchant=merchant, transfer_id=transfer.pk, actor=None, idempotency_key=factories.key()
+    )
+    reservation = services.reservation_create(
+        merchant=merchant, actor=None, idempotency_key=factories.key(), order_ref="WEB-7",
+        lines=[services.ReservationLineRequest(product=product, location=location, quantity=2)],
+    )  # fmt: skip
+    transfer.refresh_from_db()
+    level = StockLevel.objects.get(product=product, location=location)
+    entry = LedgerEntry.objects.filter(reason="transfer_in_transit").get()
+    membership = Membership.objects.create(
+        user=factories.user(), merchant=merchant, role=Role.MANAGER
+    )
+
+    assert str(transfer) == "Transfer TR-7 (in transit)"
+    assert str(transfer.lines.get()) == f"3 of {product.sku}"
+    assert str(reservation) == "Reservation WEB-7 (active)"
+    assert str(ReservationLine.objects.get()) == f"2 of {product.sku} at {location.code}"
+    assert str(level) == f"{product.sku} at {location.code}"
+    assert str(entry) == f"#{entry.pk} Transfer on its way in"
+    assert str(membership) == f"{membership.user} at {merchant.name} (warehouse manager)"
+
+    logged_in(client, staff(merchant, Role.OWNER))
+    page = client.get(reverse("admin:inventory_transfer_change", args=[transfer.pk]))
+    assert "<title>Transfer TR-7 (in transit) | View transfer | Stockroom</title>" in (
+        page.content.decode()
+    )

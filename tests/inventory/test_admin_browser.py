@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 
 import pytest
+from django.db import connection
 
 from apps.inventory.models import LedgerEntry, StockLevel
+from apps.reports.services import import_read_waiting
 from tests import factories
 from tests.admin_helpers import Role, staff
 
@@ -112,6 +115,8 @@ def test_import_a_csv_with_one_bad_row(page, manager_setup, merchant, product, l
         "#id_file", {"name": "counts.csv", "mimeType": "text/csv", "buffer": content.encode()}
     )
     page.click("input[value='Upload and preview']")
+    page.wait_for_selector("text=Reading and checking the file")
+    import_read_waiting()  # the background job; the page refreshes itself until it is done
     errors = page.inner_text(".sr-errors")
     assert "3" in errors
     assert "Unknown SKU 'GHOST-1'." in errors
@@ -119,3 +124,101 @@ def test_import_a_csv_with_one_bad_row(page, manager_setup, merchant, product, l
     page.wait_for_selector(".sr-status-done")
     assert "1 of 1 rows applied (100%)" in page.inner_text("#content-main")
     assert StockLevel.objects.get(product=product, location=location).on_hand == 6
+
+
+# --- A laptop screen, with the demo's month of data --------------------------------------
+
+LISTS = (
+    "inventory/stocklevel", "inventory/ledgerentry", "alerts/alert", "inventory/reservation",
+    "inventory/transfer", "catalog/product",
+)  # fmt: skip
+
+# Horizontal overflow of the page and of every scrolling table container, and the SKU cells
+# whose text takes more than one line.
+LAYOUT = """() => {
+  const page = document.documentElement;
+  const boxes = [...document.querySelectorAll('.results, .sr-scroll')];
+  const lines = (cell) => [...cell.querySelectorAll('*'), cell]
+    .flatMap((node) => [...node.childNodes])
+    .filter((node) => node.nodeType === Node.TEXT_NODE && node.textContent.trim())
+    .map((node) => { const range = document.createRange(); range.selectNodeContents(node);
+                     return range.getClientRects().length; });
+  return {
+    page: [page.scrollWidth, page.clientWidth],
+    overflowing: boxes.filter((box) => box.scrollWidth > box.clientWidth)
+      .map((box) => [box.className, box.scrollWidth, box.clientWidth]),
+    skus: document.querySelectorAll('#result_list .field-sku').length,
+    wrapped: [...document.querySelectorAll('#result_list .field-sku')]
+      .filter((cell) => lines(cell).some((count) => count > 1)).map((cell) => cell.innerText),
+  };
+}"""
+RAW_CHOICE = re.compile(r"\b[a-z]+_[a-z_]+\b")  # in_transit, transfer_in_transit, low_stock
+
+
+@pytest.fixture
+def demo():
+    """The demo's data, loaded in a plain thread: Playwright's event loop runs in this one, and
+    the alert listeners that run after commit publish through async_to_sync."""
+    from apps.demo.services import demo_load
+
+    def load() -> None:
+        try:
+            demo_load()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    thread.join(timeout=120)
+
+
+def test_the_landing_page_leads_a_new_user_into_the_admin(browser, live_server, demo):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/")
+    assert page.title() == "Stockroom"
+    logins = page.locator(".sr-home-demo tbody tr")
+    assert logins.count() == 4
+    username, password = (logins.nth(0).locator("td").nth(i).inner_text() for i in (0, 1))
+    assert (username, password) == ("admin", "stockroom-admin")
+    page.click("text=Admin")
+    page.wait_for_url(re.compile(r"/admin/login/"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/$"))
+    context.close()
+
+
+def test_the_lists_fit_a_laptop_screen_with_skus_on_one_line(browser, live_server, demo):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "stockroom-admin")
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/$"))
+    for name in (*LISTS, "reports"):
+        page.goto(f"/admin/{name}/")
+        layout = page.evaluate(LAYOUT)
+        assert layout["page"][0] <= layout["page"][1], (name, layout)
+        assert layout["overflowing"] == [], (name, layout)
+        assert layout["wrapped"] == [], (name, layout)
+        if name != "reports":
+            assert page.locator("#result_list tbody tr").count() > 0, name
+            assert RAW_CHOICE.findall(page.inner_text("#result_list")) == [], name
+        if name in ("inventory/stocklevel", "inventory/ledgerentry", "alerts/alert"):
+            assert layout["skus"] > 0, name
+
+    # A transfer on its way: its title and lines say it in words.
+    page.goto("/admin/inventory/transfer/?status__exact=in_transit")
+    page.click("#result_list tbody tr:first-child th a")
+    assert re.fullmatch(
+        r"Transfer TR-\d+ \(in transit\) \| View transfer \| Stockroom", page.title()
+    )
+    lines = page.inner_text("#lines-group")
+    assert not re.search(r"\d+ x \d+", lines)
+    assert RAW_CHOICE.findall(page.inner_text("#content")) == []
+    context.close()

@@ -7,8 +7,9 @@ from django.conf import settings
 from django.test import override_settings
 
 from apps.catalog.services import product_update
+from apps.core.errors import ObjectNotFound
 from apps.inventory import availability_cache, selectors, services
-from apps.inventory.exceptions import InsufficientStock, ObjectNotFound
+from apps.inventory.exceptions import InsufficientStock
 from apps.inventory.services import ReservationLineRequest
 from tests import factories
 from tests.realstack import wait_for

@@ -16,15 +16,10 @@ from django.utils import timezone
 
 from apps.alerts.models import Alert
 from apps.alerts.services import low_stock_evaluate, low_stock_scan
+from apps.core.errors import InvalidRequest, InvalidState
 from apps.events.selectors import events_since
 from apps.inventory import selectors, services
-from apps.inventory.exceptions import (
-    CountBelowReserved,
-    InsufficientStock,
-    InvalidRequest,
-    InvalidState,
-    VersionConflict,
-)
+from apps.inventory.exceptions import CountBelowReserved, InsufficientStock, VersionConflict
 from apps.inventory.ledger_replay import find_drift
 from apps.inventory.models import (
     BucketLedgerEntry,

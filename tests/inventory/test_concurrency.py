@@ -18,8 +18,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from apps.core.errors import InvalidState
 from apps.inventory import services
-from apps.inventory.exceptions import CountBelowReserved, InsufficientStock, InvalidState
+from apps.inventory.exceptions import CountBelowReserved, InsufficientStock
 from apps.inventory.ledger_replay import find_drift, oversold_units
 from apps.inventory.models import (
     BucketLedgerEntry,

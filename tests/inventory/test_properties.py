@@ -21,8 +21,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from apps.core.errors import DomainError
 from apps.inventory import selectors, services
-from apps.inventory.exceptions import InventoryError
 from apps.inventory.ledger_replay import find_drift
 from apps.inventory.models import Reservation, StockBucket, StockLevel, Transfer
 from apps.inventory.services import ReservationLineRequest, StockLine, TransferLineRequest
@@ -83,7 +83,7 @@ class StockMachine(RuleBasedStateMachine):
         before = self._db_state()
         try:
             result = call()
-        except InventoryError:
+        except DomainError:
             assert self._db_state() == before
             return None
         apply_model(result)

@@ -5,15 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.core.errors import InvalidRequest, InvalidState, ObjectNotFound
 from apps.inventory import services
-from apps.inventory.exceptions import (
-    InsufficientStock,
-    InvalidRequest,
-    InvalidState,
-    LocationUnavailable,
-    ObjectNotFound,
-    ProductInactive,
-)
+from apps.inventory.exceptions import InsufficientStock, LocationUnavailable, ProductInactive
 from apps.inventory.models import LedgerEntry, OutboxEvent, Reservation, StockLevel
 from apps.inventory.services import ReservationLineRequest as Line
 from apps.locations.models import Location

@@ -1,12 +1,11 @@
 import pytest
 
+from apps.core.errors import IdempotencyKeyReused, InvalidRequest
 from apps.inventory import services
 from apps.inventory.exceptions import (
     CountBelowReserved,
     ExceedsMaxLevel,
-    IdempotencyKeyReused,
     InsufficientStock,
-    InvalidRequest,
     VersionConflict,
 )
 from apps.inventory.models import LedgerEntry, OutboxEvent, Source, StockLevel
@@ -325,7 +324,9 @@ def test_damage_then_write_off(merchant, product, location):
             actor=None,
             idempotency_key=factories.key(),
         )
-    assert refused.value.shortages[0].available == 3
+    [short] = refused.value.shortages
+    assert (short.available, short.damaged) == (7, 3)  # a write-off takes damaged units only
+    assert "requested 4, damaged 3" in refused.value.message
     services.stock_write_off(
         merchant=merchant,
         lines=[StockLine(product, location, 3)],

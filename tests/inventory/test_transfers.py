@@ -1,7 +1,8 @@
 import pytest
 
+from apps.core.errors import InvalidRequest, InvalidState
 from apps.inventory import services
-from apps.inventory.exceptions import InsufficientStock, InvalidRequest, InvalidState
+from apps.inventory.exceptions import InsufficientStock
 from apps.inventory.models import LedgerEntry, OutboxEvent, StockLevel
 from apps.inventory.services import TransferLineRequest
 from tests import factories

@@ -4,8 +4,8 @@ from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
+from apps.core.errors import DomainError
 from apps.inventory import services
-from apps.inventory.exceptions import InventoryError
 from apps.merchants.models import Merchant
 
 
@@ -24,7 +24,7 @@ def reserve(request: HttpRequest, pk: str | None = None):
             actor=None,
             idempotency_key=request.headers["Idempotency-Key"],
         )
-    except InventoryError as error:
+    except DomainError as error:
         return JsonResponse(error.to_dict(), status=409, content_type="application/problem+json")
     return JsonResponse({"id": str(reservation.pk)}, status=201)
 

@@ -8,7 +8,7 @@ from apps.catalog.models import Product
 from apps.inventory import services
 from apps.inventory.models import LedgerEntry, Source, StockLevel
 from apps.reports.models import ImportBatch
-from apps.reports.services import import_run
+from apps.reports.services import import_read, import_read_waiting, import_run, import_upload
 from tests import factories
 from tests.admin_helpers import Role, logged_in, staff
 
@@ -16,10 +16,21 @@ pytestmark = pytest.mark.django_db
 
 
 def upload(client, kind, merchant, name, content: bytes):
-    return client.post(
+    """Upload through the admin page, then read the file as the background job does."""
+    response = client.post(
         reverse("reports:import_upload", args=[kind]),
         {"merchant": merchant.pk, "file": SimpleUploadedFile(name, content)},
     )
+    import_read_waiting()
+    return response
+
+
+def previewed(**upload_arguments) -> ImportBatch:
+    """An uploaded file, read: its batch waits for confirmation (or was refused)."""
+    batch = import_upload(**upload_arguments)
+    import_read(batch_id=batch.pk)
+    batch.refresh_from_db()
+    return batch
 
 
 def test_count_import_preview_confirm_and_double_submit(
@@ -80,11 +91,11 @@ def test_count_import_refused_rows_are_reported_and_the_rest_applied(
     held, free = factories.product(merchant), factories.product(merchant)
     factories.stock(held, location, 10)
     factories.stock(free, location, 10)
-    from apps.reports.services import import_confirm, import_preview
+    from apps.reports.services import import_confirm
 
     content = f"sku,location,counted\n{held.sku},{location.code},5\n{free.sku},{location.code},8\n"
-    batch = import_preview(merchant=merchant, kind="counts", filename="c.csv",
-                           content=content.encode(), user=owner)  # fmt: skip
+    batch = previewed(merchant=merchant, kind="counts", filename="c.csv",
+                      content=content.encode(), user=owner)  # fmt: skip
     # A reservation arrives between preview and confirmation.
     services.reservation_create(
         merchant=merchant, lines=[services.ReservationLineRequest(held, 7, location)],
@@ -142,13 +153,18 @@ def test_xlsx_import(client, merchant, product, location, django_capture_on_comm
     assert StockLevel.objects.get(product=product, location=location).on_hand == 4
 
 
-def test_unreadable_file_is_refused_on_the_form(client, merchant):
+def test_an_unreadable_file_is_refused_with_the_reason(client, merchant):
     logged_in(client, staff(merchant, Role.OWNER))
-    response = upload(client, "counts", merchant, "count.csv", b"sku,counted\nA,1\n")
-    assert "Missing column(s): location." in response.content.decode()
     response = upload(client, "counts", merchant, "count.pdf", b"%PDF")
-    assert "Upload a .csv or .xlsx file." in response.content.decode()
+    assert "Upload a .csv or .xlsx file." in response.content.decode()  # on the form at once
     assert not ImportBatch.objects.exists()
+    response = upload(client, "counts", merchant, "count.csv", b"sku,counted\nA,1\n")
+    batch = ImportBatch.objects.get()
+    assert (batch.status, batch.file_error) == ("refused", "Missing column(s): location.")
+    assert batch.content is None  # the file is not kept once read
+    page = client.get(response.url).content.decode()
+    assert "The file was not imported: Missing column(s): location." in page
+    assert "Confirm import" not in page
 
 
 def test_import_permissions(client, merchant, other_merchant):
@@ -159,10 +175,8 @@ def test_import_permissions(client, merchant, other_merchant):
     assert client.get(reverse("reports:import_upload", args=["counts"])).status_code == 200
     # Another merchant's batch does not exist for you.
     other_owner = staff(other_merchant, Role.OWNER)
-    from apps.reports.services import import_preview
-
-    batch = import_preview(merchant=other_merchant, kind="products", filename="p.csv",
-                           content=b"sku,name\nA,B\n", user=other_owner)  # fmt: skip
+    batch = previewed(merchant=other_merchant, kind="products", filename="p.csv",
+                      content=b"sku,name\nA,B\n", user=other_owner)  # fmt: skip
     assert client.get(reverse("reports:import_batch", args=[batch.pk])).status_code == 404
     assert client.post(reverse("reports:import_batch", args=[batch.pk])).status_code == 404
     assert ImportBatch.objects.get(pk=batch.pk).status == "preview"
@@ -179,7 +193,7 @@ def test_large_count_import_applies_in_chunks_and_resumes_without_repeating(
     content = "sku,location,counted\n" + "".join(
         f"{p.sku},{location.code},{n + 1}\n" for n, p in enumerate(products)
     )
-    batch = report_services.import_preview(
+    batch = previewed(
         merchant=merchant, kind="counts", filename="big.csv", content=content.encode(), user=owner
     )
     # A run whose worker died leaves the batch running: the next run picks it up.
@@ -205,7 +219,7 @@ def test_a_failed_import_can_be_retried_and_continues(
 
     owner = staff(merchant, Role.OWNER)
     product = factories.product(merchant)
-    batch = report_services.import_preview(
+    batch = previewed(
         merchant=merchant, kind="counts", filename="c.csv", user=owner,
         content=f"sku,location,counted\n{product.sku},{location.code},3\n".encode(),
     )  # fmt: skip

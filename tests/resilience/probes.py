@@ -33,8 +33,8 @@ def load(args: argparse.Namespace) -> dict:
     from django.db import InterfaceError, OperationalError, close_old_connections
 
     from apps.catalog.models import Product
+    from apps.core.errors import DomainError
     from apps.inventory import services
-    from apps.inventory.exceptions import InventoryError
     from apps.merchants.models import Merchant
     from tests import factories
 
@@ -72,7 +72,7 @@ def load(args: argparse.Namespace) -> dict:
                 with lock:
                     counts["database_errors"] += 1
                 time.sleep(0.05)
-            except InventoryError:
+            except DomainError:
                 with lock:
                     counts["refused"] += 1
             finally:

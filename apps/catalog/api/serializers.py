@@ -2,10 +2,11 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from apps.api.serializers import RejectUnknownFields
 from apps.catalog.models import Product
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
     sku = serializers.CharField(max_length=64, help_text="Unique per merchant.")
     price = serializers.DecimalField(
         max_digits=12,

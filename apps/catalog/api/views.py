@@ -2,11 +2,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from apps.api.idempotency import plain_write
+from apps.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
+from apps.api.serializers import NoBodySerializer
+from apps.api.views import MerchantAPIView
 from apps.catalog import selectors, services
 from apps.catalog.api.serializers import ProductFilterSerializer, ProductSerializer
-from apps.core.api.idempotency import plain_write
-from apps.core.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
-from apps.core.api.views import MerchantAPIView
 
 
 class ProductListView(MerchantAPIView):
@@ -86,6 +87,7 @@ class ProductDetailView(MerchantAPIView):
     )
     def delete(self, request, sku: str):
         def perform() -> Response:
+            self.body(NoBodySerializer)
             services.product_delete(product=self.product(sku))
             return Response(status=status.HTTP_204_NO_CONTENT)
 

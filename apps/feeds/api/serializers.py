@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from apps.api.serializers import RequestSerializer
 from apps.feeds.models import FeedEvent
 from apps.feeds.services.bulk import ADJUST, COUNT
+from apps.inventory.models import MAX_QUANTITY
 from apps.inventory.services.lines import MAX_LINES
-from apps.inventory.services.quantities import MAX_QUANTITY
 
 MAX_VERSION = 2**62
 
@@ -11,7 +12,7 @@ MAX_EVENTS = 1000
 
 
 # --- Bulk stock -----------------------------------------------------------------------------
-class BulkLineSerializer(serializers.Serializer):
+class BulkLineSerializer(RequestSerializer):
     """Documentation of a bulk line; bulk bodies are validated by a fast path (see views)."""
 
     sku = serializers.CharField(max_length=64)
@@ -30,12 +31,13 @@ class BulkLineSerializer(serializers.Serializer):
     )
 
 
-class BulkStockRequestSerializer(serializers.Serializer):
+class BulkStockRequestSerializer(RequestSerializer):
     mode = serializers.ChoiceField(choices=[COUNT, ADJUST])
     atomic = serializers.BooleanField(
         default=True,
-        help_text="true: all lines or none (409/412 on the first refusal). false: every line "
-        "gets an outcome; refused lines are reported and the others applied.",
+        help_text="true: all lines or none (400 for an unknown SKU or location, 409/412 on "
+        "the first refusal). false: every line gets an outcome; lines naming an unknown SKU or "
+        "location and refused lines are reported, the others applied.",
     )
     reason = serializers.CharField(
         max_length=500, required=False, allow_blank=True, help_text="Required for adjust."
@@ -71,7 +73,7 @@ class BulkStockResponseSerializer(serializers.Serializer):
 
 
 # --- Event feed -----------------------------------------------------------------------------
-class EventSerializer(serializers.Serializer):
+class EventSerializer(RequestSerializer):
     source = serializers.RegexField(
         r"^[\w.:-]+$",
         max_length=64,
@@ -96,7 +98,8 @@ class EventSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
-        help_text="When it happened; orders events across sources.",
+        help_text="When it happened: orders events across sources and against every other "
+        "channel's movements (a count is the quantity at this moment).",
     )
 
     def validate(self, attrs):
@@ -107,7 +110,7 @@ class EventSerializer(serializers.Serializer):
         return attrs
 
 
-class EventBatchSerializer(serializers.Serializer):
+class EventBatchSerializer(RequestSerializer):
     events = serializers.ListField(
         child=serializers.DictField(),
         min_length=1,

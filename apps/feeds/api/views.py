@@ -7,23 +7,24 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from apps.catalog.selectors import products_by_sku
-from apps.core.api.idempotency import (
+from apps.api.idempotency import (
     claim_and_remember,
     request_fingerprint,
     request_key,
     stock_write,
     stored_response,
 )
-from apps.core.api.problems import flatten_errors
-from apps.core.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
-from apps.core.api.tenancy import require_locations
-from apps.core.api.views import MerchantAPIView
+from apps.api.problems import flatten_errors
+from apps.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
+from apps.api.serializers import unknown_field_message
+from apps.api.tenancy import require_locations
+from apps.api.views import MerchantAPIView
+from apps.catalog.selectors import products_by_sku
 from apps.feeds.api import serializers as s
-from apps.feeds.services.bulk import ADJUST, BulkLine, bulk_stock_apply
+from apps.feeds.services.bulk import ADJUST, BulkLine, UnknownLine, bulk_stock_apply
 from apps.feeds.services.events import InboundEvent, feed_events_apply
-from apps.inventory.api.lines import resolve
-from apps.inventory.services.quantities import MAX_QUANTITY
+from apps.inventory.api.lines import resolve, resolve_known
+from apps.inventory.models import MAX_QUANTITY
 from apps.locations.selectors import locations_by_code
 
 SKU, LOCATION = PATH_EXAMPLES["sku"], PATH_EXAMPLES["location"]
@@ -38,9 +39,12 @@ def parse_bulk_lines(mode: str, raw: list[dict]) -> list[dict[str, Any]]:
     Errors name each field: `lines.12.quantity`."""
     errors: dict[str, list[str]] = {}
     field = "delta" if mode == ADJUST else "quantity"
+    known = {"sku", "location", field, "expected_version"}
     lines = []
     for index, line in enumerate(raw):
         at = f"lines.{index}"
+        for name in sorted(line.keys() - known):  # e.g. `delta` in a count: it would be ignored
+            errors[f"{at}.{name}"] = [unknown_field_message(name, known)]
         sku, code = line.get("sku"), line.get("location")
         if not isinstance(sku, str) or not 0 < len(sku.strip()) <= 64 or "\x00" in sku:
             errors[f"{at}.sku"] = ["A SKU (1 to 64 characters) is required."]
@@ -109,13 +113,18 @@ class BulkStockView(MerchantAPIView):
         tags=["bulk"],
         description="Up to 10,000 count (`quantity` = counted) or adjustment (`delta`, with a "
         "`reason`) lines in one call, applied set-based. `atomic: true` applies all or none; "
-        "`atomic: false` reports each line as applied or rejected (with why).",
+        "`atomic: false` reports each line as applied or rejected (with why: an unknown SKU or "
+        "location, or a refusal), applying the others.",
     )
     def post(self, request):
         def perform(key: str) -> tuple[Response, bool]:
             data = self.body(s.BulkStockRequestSerializer)
             lines = parse_bulk_lines(data["mode"], data["lines"])
-            products, locations = resolve(request.merchant, lines)
+            if data["atomic"]:
+                products, locations = resolve(request.merchant, lines)
+                unknown = {}
+            else:  # an unknown SKU or location is that line's outcome
+                products, locations, unknown = resolve_known(request.merchant, lines)
             require_locations(request, locations.values())
             result = bulk_stock_apply(
                 merchant=request.merchant,
@@ -130,6 +139,16 @@ class BulkStockView(MerchantAPIView):
                         expected_version=ln["expected_version"],
                     )
                     for i, ln in enumerate(lines)
+                    if i not in unknown
+                ],
+                unknown=[
+                    UnknownLine(
+                        index=i,
+                        sku=lines[i]["sku"],
+                        location=lines[i]["location"],
+                        detail=" ".join(unknown[i].values()),
+                    )
+                    for i in sorted(unknown)
                 ],
                 actor=request.actor,
                 idempotency_key=key,
@@ -178,9 +197,11 @@ class EventFeedView(MerchantAPIView):
         tags=["events"],
         description="A batch of POS or supplier events (sale, receipt, count, return). Each gets "
         "an outcome: `applied`; `duplicate` (this source and event_id were received before: no "
-        "second effect); `stale` (older than the newest applied count of its stock level, which "
-        "already reflects it); or `rejected` with why (nothing recorded; fix and resend). Order "
-        "events by `occurred_at` (across sources) or `sequence` (within one source).",
+        "second effect); `stale` (older than a count that already reflects it); or `rejected` "
+        "with why (nothing recorded; fix and resend). With `occurred_at`, a count is the "
+        "quantity at that moment: on hand becomes it plus every movement of any channel after "
+        "it; events before a count of any channel are stale. Without, `sequence` orders the "
+        "source's own events.",
     )
     def post(self, request):
         key = request_key(request, required=True)
@@ -256,7 +277,9 @@ class EventFeedView(MerchantAPIView):
                     ),
                 )
             )
-        outcomes = feed_events_apply(merchant=request.merchant, events=[e for _, e in inbound])
+        outcomes = feed_events_apply(
+            merchant=request.merchant, events=[e for _, e in inbound], actor=request.actor
+        )
         for (index, _), outcome in zip(inbound, outcomes, strict=True):
             results[index].update(
                 outcome=outcome.outcome,

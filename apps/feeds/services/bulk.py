@@ -2,10 +2,10 @@
 set-based statements through the inventory services (never one transaction per line).
 
 `atomic=True`: all lines or none; a refusal raises the service's error.
-`atomic=False`: every line gets an outcome. Lines that would be refused are predicted from
-one read of the current levels and left out; if stock moved in between and the services still
-refuse some lines, those (named by the error) are dropped and the rest applied again, all in
-one transaction.
+`atomic=False`: every line gets an outcome. Lines naming an unknown SKU or location are
+rejected as such; lines that would be refused are predicted from one read of the current
+levels and left out; if stock moved in between and the services still refuse some lines,
+those (named by the error) are dropped and the rest applied again, all in one transaction.
 """
 
 from __future__ import annotations
@@ -17,19 +17,22 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from apps.accounts.models import User
 from apps.catalog.models import Product
+from apps.core import idempotency
+from apps.core.errors import InvalidRequest
+from apps.core.models import IdempotencyRecord
 from apps.inventory import services
 from apps.inventory.exceptions import (
     CountBelowReserved,
     ExceedsMaxLevel,
     InsufficientStock,
-    InvalidRequest,
+    Shortage,
     VersionConflict,
 )
-from apps.inventory.models import IdempotencyRecord, LedgerEntry, Source, StockLevel
-from apps.inventory.services import idempotency
+from apps.inventory.figures import shortage_text
+from apps.inventory.models import LedgerEntry, Source, StockLevel
 from apps.inventory.services.lines import MAX_LINES
+from apps.inventory.services.stock import Actor
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -47,6 +50,16 @@ class BulkLine:
     location: Location
     quantity: int
     expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class UnknownLine:
+    """A line naming a SKU or location the merchant does not have (`detail` says which)."""
+
+    index: int
+    sku: str
+    location: str
+    detail: str
 
 
 @dataclass
@@ -90,19 +103,24 @@ def bulk_stock_apply(
     mode: str,
     lines: Sequence[BulkLine],
     atomic: bool,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     reason: str = "",
     reference: str = "",
     source: str = Source.IMPORT,
+    unknown: Sequence[UnknownLine] = (),
 ) -> BulkResult:
+    """`unknown`: lines naming a SKU or location that does not exist, each rejected as such
+    (per-line mode only: all or none refuses the whole batch)."""
     key = idempotency.validate_key(idempotency_key)
     if mode not in (COUNT, ADJUST):
         raise InvalidRequest("mode must be 'count' or 'adjust'.", field="mode")
-    if not lines:
+    if not lines and not unknown:
         raise InvalidRequest("At least one line is required.", field="lines")
-    if len(lines) > MAX_LINES:
+    if len(lines) + len(unknown) > MAX_LINES:
         raise InvalidRequest(f"At most {MAX_LINES:,} lines per call.", field="lines")
+    if atomic and unknown:
+        raise InvalidRequest(unknown[0].detail, field=f"lines.{unknown[0].index}")
     if mode == ADJUST and not reason.strip():
         raise InvalidRequest("An adjustment needs a reason.", field="reason")
     request = {
@@ -113,6 +131,7 @@ def bulk_stock_apply(
         "lines": [
             [ln.product.pk, ln.location.pk, ln.quantity, ln.expected_version] for ln in lines
         ],
+        "unknown": [[ln.index, ln.sku, ln.location] for ln in unknown],
     }
     previous = idempotency.claim(
         merchant_id=merchant.pk, key=key, operation=f"bulk.{mode}", request=request, result={}
@@ -121,7 +140,9 @@ def bulk_stock_apply(
         return BulkResult.from_dict(previous.result["bulk"], replayed=True)
     inner_key = "bulk:" + hashlib.sha256(key.encode()).hexdigest()[:48]
     apply = _Applier(merchant, mode, actor, inner_key, reason, reference, source)
-    rejected: dict[int, tuple[str, str]] = {}
+    rejected: dict[int, tuple[str, str]] = {
+        ln.index: ("invalid_request", ln.detail) for ln in unknown
+    }
     if atomic:
         entries = apply(lines)
     else:
@@ -140,7 +161,7 @@ def bulk_stock_apply(
                 if not refused:
                     raise
                 rejected.update(refused)
-    result = _result(mode, atomic, lines, entries, rejected)
+    result = _result(mode, atomic, lines, unknown, entries, rejected)
     IdempotencyRecord.objects.filter(merchant=merchant, key=key).update(
         result={"bulk": result.as_dict()}
     )
@@ -151,7 +172,7 @@ def bulk_stock_apply(
 class _Applier:
     merchant: Merchant
     mode: str
-    actor: User | None
+    actor: Actor
     key: str
     reason: str
     reference: str
@@ -214,17 +235,18 @@ def _screen(mode: str, lines: Sequence[BulkLine]) -> dict[int, tuple[str, str]]:
     rejected: dict[int, tuple[str, str]] = {}
     pairs = {(ln.product.pk, ln.location.pk) for ln in lines}
     levels = {
-        (p, loc): (on_hand, reserved, version)
-        for p, loc, on_hand, reserved, version in StockLevel.objects.with_buckets()
+        (level.product_id, level.location_id): level
+        for level in StockLevel.objects.with_buckets()
         .filter(product_id__in={p for p, _ in pairs}, location_id__in={loc for _, loc in pairs})
-        .values_list("product_id", "location_id", "on_hand", "held_units", "version")
-        if (p, loc) in pairs
+        .only("product_id", "location_id", "on_hand", "reserved", "safety_stock", "version")
+        if (level.product_id, level.location_id) in pairs
     }
     seen: set[tuple[int, int]] = set()
     totals: dict[tuple[int, int], int] = defaultdict(int)
     for ln in lines:
         pair = (ln.product.pk, ln.location.pk)
-        on_hand, reserved, version = levels.get(pair, (0, 0, 0))
+        level = levels.get(pair) or StockLevel()
+        reserved, version = level.held, level.version
         where = f"{ln.product.sku} at {ln.location.code}"
         if mode == COUNT and pair in seen:
             rejected[ln.index] = ("duplicate_line", f"{where} appears more than once.")
@@ -245,27 +267,23 @@ def _screen(mode: str, lines: Sequence[BulkLine]) -> dict[int, tuple[str, str]]:
     if mode == ADJUST:
         for ln in lines:
             pair = (ln.product.pk, ln.location.pk)
-            on_hand, reserved, _ = levels.get(pair, (0, 0, 0))
-            if ln.index not in rejected and on_hand + totals[pair] < reserved:
-                rejected[ln.index] = (
-                    "insufficient_stock",
-                    f"{ln.product.sku} at {ln.location.code}: would take on_hand to "
-                    f"{on_hand + totals[pair]}, below the {reserved} reserved units."
-                    if reserved
-                    else f"{ln.product.sku} at {ln.location.code}: requested "
-                    f"{-totals[pair]}, available {on_hand}.",
+            level = levels.get(pair) or StockLevel()
+            if ln.index not in rejected and totals[pair] < -level.movable:
+                short = Shortage(
+                    sku=ln.product.sku,
+                    location=ln.location.code,
+                    requested=-totals[pair],
+                    available=level.available,
+                    movable=level.movable,
                 )
+                rejected[ln.index] = ("insufficient_stock", f"{shortage_text(short)}.")
     return rejected
 
 
 def _refused(error: Exception, candidates: Sequence[BulkLine]) -> dict[int, tuple[str, str]]:
     """The candidate lines an error names (by SKU and location code)."""
     if isinstance(error, InsufficientStock):
-        named = {
-            (s.sku, s.location): f"{s.sku} at {s.location}: requested {s.requested}, "
-            f"available {s.available}."
-            for s in error.shortages
-        }
+        named = {(s.sku, s.location): f"{shortage_text(s)}." for s in error.shortages}
     else:
         named = {(error.details.get("sku"), error.details.get("location")): error.message}
     return {
@@ -279,14 +297,17 @@ def _result(
     mode: str,
     atomic: bool,
     lines: Sequence[BulkLine],
+    unknown: Sequence[UnknownLine],
     entries: Sequence[LedgerEntry],
     rejected: dict[int, tuple[str, str]],
 ) -> BulkResult:
     by_pair = {(e.product_id, e.location_id): e for e in entries}
     outcomes = []
-    for ln in lines:
-        where = {"index": ln.index, "sku": ln.product.sku, "location": ln.location.code}
-        if ln.index in rejected:
+    named = [(ln.index, ln.sku, ln.location, ln) for ln in unknown]
+    named += [(ln.index, ln.product.sku, ln.location.code, ln) for ln in lines]
+    for index, sku, code, ln in sorted(named, key=lambda item: item[0]):
+        where = {"index": index, "sku": sku, "location": code}
+        if index in rejected:
             code, detail = rejected[ln.index]
             outcomes.append(LineOutcome(status="rejected", code=code, detail=detail, **where))
             continue
@@ -303,7 +324,7 @@ def _result(
     return BulkResult(
         mode=mode,
         atomic=atomic,
-        applied=len(lines) - len(rejected),
+        applied=len(outcomes) - len(rejected),
         rejected=len(rejected),
         ledger_ids=[e.pk for e in entries],
         lines=outcomes,

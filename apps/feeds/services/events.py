@@ -2,10 +2,16 @@
 once, possibly late, duplicated or out of order.
 
 - A redelivered (source, event_id) has no second effect (`duplicate`).
-- Events of one stock level are ordered by position (see FeedEvent). A count sets on_hand to
-  the counted quantity plus the feed's deltas already applied that are newer than the count,
-  so a late count does not erase later sales. An event older than the newest applied count
-  of its level is `stale`: the count already reflects it (recorded, no effect).
+- Events of one stock level are ordered by position (see FeedEvent). An event older than the
+  newest applied count of its level is `stale`: the count already reflects it (recorded, no
+  effect).
+- Events with an `occurred_at` say when they happened, which places them among every other
+  channel's movements (the ledger records that moment): a count sets on_hand to the counted
+  quantity plus every on-hand movement that took effect after it, from any source (online
+  commits, receipts, transfers, adjustments, other feed events); an event that happened
+  before a count of any channel (the admin's, the API's, an import's) is `stale`. Events with
+  only a `sequence` are ordered among the feed's own events: a count adds the feed's deltas
+  with a higher sequence.
 - Deltas (sale, receipt, return) apply exactly once through the inventory services; a sale
   that the stock cannot cover is `rejected` (stock never goes negative) and may be resent.
 
@@ -15,6 +21,7 @@ the outcome of one event never depends on another event of the batch failing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,10 +32,13 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from apps.catalog.models import Product
+from apps.core.db_errors import retry_on_conflict
+from apps.core.errors import DomainError, InvalidRequest
 from apps.feeds.models import FeedEvent
 from apps.inventory import services
-from apps.inventory.exceptions import InvalidRequest, InventoryError
+from apps.inventory.exceptions import CountedSince
 from apps.inventory.models import Source
+from apps.inventory.services.stock import Actor
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -74,21 +84,27 @@ class EventOutcome:
     ledger_ids: list[int] = field(default_factory=list)
 
 
-def feed_events_apply(*, merchant: Merchant, events: Sequence[InboundEvent]) -> list[EventOutcome]:
+def feed_events_apply(
+    *, merchant: Merchant, events: Sequence[InboundEvent], actor: Actor = None
+) -> list[EventOutcome]:
     """Apply a batch; outcomes come back in the order given. Events are applied in position
-    order, which spares needless `stale` outcomes when a batch is itself out of order."""
+    order, which spares needless `stale` outcomes when a batch is itself out of order.
+    `actor` (the API key or user that delivered the batch) is recorded in the ledger."""
     outcomes: list[EventOutcome | None] = [None] * len(events)
     for index in sorted(range(len(events)), key=lambda i: events[i].order_key):
-        outcomes[index] = feed_event_apply(merchant=merchant, event=events[index])
+        outcomes[index] = feed_event_apply(merchant=merchant, event=events[index], actor=actor)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def feed_event_apply(*, merchant: Merchant, event: InboundEvent) -> EventOutcome:
+def feed_event_apply(
+    *, merchant: Merchant, event: InboundEvent, actor: Actor = None
+) -> EventOutcome:
     """Apply one event exactly once (see the module docstring). Never raises a domain error:
-    a refusal is the `rejected` outcome, after which nothing was recorded."""
+    a refusal is the `rejected` outcome, after which nothing was recorded. A deadlock or
+    serialization failure runs the event's transaction again."""
     try:
-        return _apply(merchant, event)
-    except InventoryError as error:
+        return retry_on_conflict(functools.partial(_apply, merchant, event, actor))
+    except DomainError as error:
         return EventOutcome(REJECTED, code=error.code, detail=error.message)
 
 
@@ -103,7 +119,7 @@ def _duplicate(merchant: Merchant, event: InboundEvent) -> EventOutcome:
 
 
 @transaction.atomic
-def _apply(merchant: Merchant, event: InboundEvent) -> EventOutcome:
+def _apply(merchant: Merchant, event: InboundEvent, actor: Actor) -> EventOutcome:
     _lock_level(merchant.pk, event.product.pk, event.location.pk)
     if FeedEvent.objects.filter(
         merchant=merchant, source=event.source, event_id=event.event_id
@@ -135,12 +151,14 @@ def _apply(merchant: Merchant, event: InboundEvent) -> EventOutcome:
         return EventOutcome(Outcome.STALE, code="stale", detail=detail)
     line_quantity = event.quantity
     if event.type == Type.COUNT:
+        # The feed's own deltas after the count by its order: with a time, only those at the
+        # very same moment (the ledger gives the engine every movement after it); without
+        # one, all with a higher sequence.
         position, source, event_id = event.order_key
-        newer = (
-            Q(position__gt=position)
-            | Q(position=position, source__gt=source)
-            | Q(position=position, source=source, event_id__gt=event_id)
+        tie = Q(position=position, source__gt=source) | Q(
+            position=position, source=source, event_id__gt=event_id
         )
+        newer = tie if event.occurred_at is not None else Q(position__gt=position) | tie
         later = (
             applied.exclude(type=Type.COUNT).filter(newer).aggregate(total=Sum("on_hand_delta"))
         )["total"] or 0
@@ -151,7 +169,12 @@ def _apply(merchant: Merchant, event: InboundEvent) -> EventOutcome:
                 "applied: the count cannot be right.",
                 field="quantity",
             )
-    result = _call_service(merchant, event, line_quantity)
+    try:
+        result = _call_service(merchant, event, line_quantity, actor)
+    except CountedSince as error:  # a count of another channel, taken later, reflects it
+        row.outcome, row.detail = Outcome.STALE, error.message[:500]
+        row.save(update_fields=["outcome", "detail"])
+        return EventOutcome(Outcome.STALE, code="stale", detail=row.detail)
     row.ledger_entry_ids = [entry.pk for entry in result.entries]
     row.save(update_fields=["ledger_entry_ids"])
     return EventOutcome(Outcome.APPLIED, ledger_ids=row.ledger_entry_ids)
@@ -182,25 +205,26 @@ def _record(merchant: Merchant, event: InboundEvent, outcome: str, detail: str) 
 
 
 def _call_service(
-    merchant: Merchant, event: InboundEvent, quantity: int
+    merchant: Merchant, event: InboundEvent, quantity: int, actor: Actor
 ) -> services.StockChangeResult:
     common = {
         "merchant": merchant,
         "lines": [
             services.StockLine(product=event.product, location=event.location, quantity=quantity)
         ],
-        "actor": None,
+        "actor": actor,
         "idempotency_key": _service_key(event),
         "source": Source.SUPPLIER if event.type == Type.RECEIPT else Source.POS,
         "reference": f"{event.source}:{event.event_id}"[:200],
     }
+    if event.type == Type.COUNT:
+        return services.stock_count(counted_at=event.occurred_at, **common)
+    common["occurred_at"] = event.occurred_at
     if event.type == Type.SALE:
         return services.stock_ship(**common)
     if event.type == Type.RECEIPT:
         return services.stock_receive(**common)
-    if event.type == Type.RETURN:
-        return services.stock_return(restock=True, **common)
-    return services.stock_count(**common)
+    return services.stock_return(restock=True, **common)
 
 
 def _service_key(event: InboundEvent) -> str:

@@ -7,9 +7,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import renderers
 
+from apps.api.pagination import LedgerCursorPagination
+from apps.api.views import MerchantAPIView
 from apps.core.admin_tools import csv_response
-from apps.core.api.pagination import LedgerCursorPagination
-from apps.core.api.views import MerchantAPIView
 from apps.inventory import selectors
 from apps.inventory.api import serializers as s
 
@@ -33,7 +33,17 @@ CSV_COLUMNS = [
     "actor",
     "reference",
     "note",
+    # Added later: at the end, so that readers by position keep working.
+    "api_key_id",
+    "api_key_name",
+    "occurred_at",
 ]
+
+
+def _csv_row(row: dict) -> list:
+    key = row["api_key"] or {}
+    flat = {**row, "api_key_id": key.get("id"), "api_key_name": key.get("name")}
+    return [flat[column] for column in CSV_COLUMNS]
 
 
 class LedgerListView(MerchantAPIView):
@@ -77,9 +87,7 @@ class LedgerExportView(MerchantAPIView):
         filters = self.query(s.LedgerFilterSerializer)
         entries = selectors.ledger_list(merchant=request.merchant, **filters)
         rows = (
-            [row[column] for column in CSV_COLUMNS]
-            for row in (
-                s.LedgerEntrySerializer(entry).data for entry in entries.iterator(chunk_size=2000)
-            )
+            _csv_row(s.LedgerEntrySerializer(entry).data)
+            for entry in entries.iterator(chunk_size=2000)
         )
         return csv_response("ledger", CSV_COLUMNS, rows)

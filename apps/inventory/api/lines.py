@@ -32,22 +32,38 @@ def resolve(
 ) -> tuple[dict[str, Product], dict[str, Location]]:
     """Products by SKU and locations by code for every line, or a 400 naming each unknown
     one (`lines.3.sku`, or `sku` for a single change)."""
+    products, locations, unknown = resolve_known(merchant, lines, location_fields=location_fields)
+    errors = {
+        _path(prefix, None if single else index, name): [message]
+        for index, fields in unknown.items()
+        for name, message in fields.items()
+    }
+    if errors:
+        raise exceptions.ValidationError(errors)
+    return products, locations
+
+
+def resolve_known(
+    merchant: Merchant,
+    lines: Sequence[dict[str, Any]],
+    *,
+    location_fields: Iterable[str] = ("location",),
+) -> tuple[dict[str, Product], dict[str, Location], dict[int, dict[str, str]]]:
+    """Products by SKU and locations by code, and for each line naming an unknown one its
+    index -> {field: message} (for requests that give every line its own outcome)."""
     location_fields = tuple(location_fields)
     products = products_by_sku(merchant=merchant, skus=[line["sku"] for line in lines])
     codes = [line[f] for line in lines for f in location_fields if line.get(f)]
     locations = locations_by_code(merchant=merchant, codes=codes)
-    errors: dict[str, list[str]] = {}
+    unknown: dict[int, dict[str, str]] = {}
     for index, line in enumerate(lines):
-        at = None if single else index
         if line["sku"] not in products:
-            errors[_path(prefix, at, "sku")] = [f"Unknown SKU {line['sku']}."]
+            unknown.setdefault(index, {})["sku"] = f"Unknown SKU {line['sku']}."
         for name in location_fields:
             code = line.get(name)
             if code and code not in locations:
-                errors[_path(prefix, at, name)] = [f"Unknown location {code}."]
-    if errors:
-        raise exceptions.ValidationError(errors)
-    return products, locations
+                unknown.setdefault(index, {})[name] = f"Unknown location {code}."
+    return products, locations, unknown
 
 
 def if_match_version(request: Request) -> int | None:

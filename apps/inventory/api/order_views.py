@@ -9,10 +9,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from apps.core.api.idempotency import stock_write
-from apps.core.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
-from apps.core.api.tenancy import require_locations
-from apps.core.api.views import MerchantAPIView
+from apps.api.idempotency import stock_write
+from apps.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
+from apps.api.serializers import NoBodySerializer
+from apps.api.tenancy import require_locations
+from apps.api.views import MerchantAPIView
 from apps.inventory import selectors, services
 from apps.inventory.api import serializers as s
 from apps.inventory.api.lines import resolve
@@ -153,7 +154,7 @@ def _reservation_action(
                     merchant=request.merchant, reservation_id=reservation_id
                 )
                 require_locations(request, [line.location for line in held.lines.all()])
-            extra = dict(self.body(request_serializer)) if request_serializer else {}
+            extra = dict(self.body(request_serializer or NoBodySerializer))
             if with_source:
                 extra["source"] = Source.API
             reservation = action(
@@ -285,6 +286,7 @@ def _transfer_action(
 
     def post(self, request, transfer_id):
         def perform(key: str) -> tuple[Response, bool]:
+            self.body(NoBodySerializer)
             if request.location_scope is not None:
                 moving = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer_id)
                 end = moving.destination_location if name == "receive" else moving.source_location

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.inventory.models import MAX_BUCKETS, LedgerEntry, Reservation, Transfer
+from apps.api.serializers import RequestSerializer
+from apps.inventory.models import MAX_BUCKETS, MAX_QUANTITY, LedgerEntry, Reservation, Transfer
 from apps.inventory.services.lines import MAX_LINES
-from apps.inventory.services.quantities import MAX_QUANTITY
 
 MAX_VERSION = 2**62
 
@@ -39,7 +39,10 @@ class StockLevelSerializer(serializers.Serializer):
     in_buckets = serializers.IntegerField(
         help_text="Available units currently held free in the buckets (part of available)."
     )
-    low_stock = serializers.BooleanField(source="is_low")
+    low_stock = serializers.BooleanField(
+        source="is_low",
+        help_text="The threshold is above 0 (0 turns it off) and available is at or below it.",
+    )
     version = serializers.IntegerField(help_text="Bumped by every change; also the ETag.")
     updated_at = serializers.DateTimeField(allow_null=True)
 
@@ -51,12 +54,13 @@ class StockLevelFilterSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
-        help_text="true: only levels whose available is at or below their low-stock threshold.",
+        help_text="true: only low levels (a low-stock threshold above 0, available at or "
+        "below it); false: the others.",
     )
     below_reorder_point = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
-class StockLevelSettingsSerializer(serializers.Serializer):
+class StockLevelSettingsSerializer(RequestSerializer):
     safety_stock = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY, required=False)
     low_stock_threshold = serializers.IntegerField(
         min_value=0, max_value=MAX_QUANTITY, required=False
@@ -115,7 +119,7 @@ class AvailabilitySerializer(serializers.Serializer):
 
 
 # --- Stock changes ------------------------------------------------------------------------
-class _LineBase(serializers.Serializer):
+class _LineBase(RequestSerializer):
     sku = serializers.CharField(**SKU)
     location = serializers.CharField(**LOCATION)
     expected_version = serializers.IntegerField(
@@ -178,7 +182,7 @@ def change_serializers(
     )
     batch = type(
         f"{name}BatchRequest",
-        (serializers.Serializer,),
+        (RequestSerializer,),
         {
             "lines": line(many=True, min_length=1, max_length=MAX_LINES),
             "reason": serializers.CharField(**reason),
@@ -209,12 +213,12 @@ class StockChangeResponseSerializer(serializers.Serializer):
 
 
 # --- Reservations -------------------------------------------------------------------------
-class NearSerializer(serializers.Serializer):
+class NearSerializer(RequestSerializer):
     latitude = serializers.FloatField(min_value=-90, max_value=90)
     longitude = serializers.FloatField(min_value=-180, max_value=180)
 
 
-class ReservationLineRequestSerializer(serializers.Serializer):
+class ReservationLineRequestSerializer(RequestSerializer):
     sku = serializers.CharField(**SKU)
     location = serializers.CharField(
         required=False,
@@ -225,7 +229,7 @@ class ReservationLineRequestSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
-class ReservationRequestSerializer(serializers.Serializer):
+class ReservationRequestSerializer(RequestSerializer):
     lines = ReservationLineRequestSerializer(many=True, min_length=1, max_length=MAX_LINES)
     ttl_seconds = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     order_ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -236,7 +240,7 @@ class ReservationRequestSerializer(serializers.Serializer):
     )
 
 
-class ExtendRequestSerializer(serializers.Serializer):
+class ExtendRequestSerializer(RequestSerializer):
     ttl_seconds = serializers.IntegerField(min_value=1, help_text="New expiry: now + this.")
 
 
@@ -248,7 +252,11 @@ class ReservationLineSerializer(serializers.Serializer):
 
 class ReservationSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=Reservation.Status.choices)
+    status = serializers.ChoiceField(
+        choices=Reservation.Status.choices,
+        source="current_status",
+        help_text="`expired` as soon as `expires_at` has passed.",
+    )
     order_ref = serializers.CharField()
     expires_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
@@ -262,12 +270,12 @@ class ReservationFilterSerializer(serializers.Serializer):
 
 
 # --- Transfers ----------------------------------------------------------------------------
-class TransferLineRequestSerializer(serializers.Serializer):
+class TransferLineRequestSerializer(RequestSerializer):
     sku = serializers.CharField(**SKU)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
-class TransferRequestSerializer(serializers.Serializer):
+class TransferRequestSerializer(RequestSerializer):
     source = serializers.CharField(max_length=50, help_text="Code of the shipping location.")
     destination = serializers.CharField(max_length=50, help_text="Code of the receiving location.")
     lines = TransferLineRequestSerializer(many=True, min_length=1, max_length=MAX_LINES)
@@ -299,6 +307,18 @@ class TransferFilterSerializer(serializers.Serializer):
 
 
 # --- Ledger -------------------------------------------------------------------------------
+class LedgerApiKeySerializer(serializers.Serializer):
+    """The API key that made a change, as it was named then (null: not an API write)."""
+
+    id = serializers.IntegerField(source="actor_api_key_id")
+    name = serializers.CharField(source="actor_api_key_name")
+
+    def to_representation(self, instance):
+        if instance.actor_api_key_id is None:
+            return None
+        return super().to_representation(instance)
+
+
 class LedgerEntrySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField(source="product.sku")
@@ -315,10 +335,21 @@ class LedgerEntrySerializer(serializers.Serializer):
     safety_stock_after = serializers.IntegerField()
     version_after = serializers.IntegerField()
     source = serializers.CharField()
-    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    actor = serializers.CharField(
+        source="actor.username",
+        allow_null=True,
+        default=None,
+        help_text="The signed-in user who made the change (null for API keys and the system).",
+    )
+    api_key = LedgerApiKeySerializer(source="*", allow_null=True, read_only=True)
     reference = serializers.CharField()
     note = serializers.CharField()
-    created_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField(help_text="When the change was recorded.")
+    occurred_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When it took effect, when that was before it was recorded (a late feed "
+        "event, e.g. a count as of that moment); null: at created_at.",
+    )
 
 
 class LedgerFilterSerializer(serializers.Serializer):
@@ -327,7 +358,12 @@ class LedgerFilterSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=LedgerEntry.Reason.choices, required=False)
     since = serializers.DateTimeField(required=False, help_text="From this time (inclusive).")
     until = serializers.DateTimeField(required=False, help_text="Before this time (exclusive).")
-    reference = serializers.CharField(max_length=200, required=False)
+    reference = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="A reference as sent (PO-1002), a transfer's reference (TR-1) or a "
+        "reservation id; the stored `transfer:TR-1` / `reservation:<id>` forms match too.",
+    )
 
     def validate(self, attrs):
         if "since" in attrs and "until" in attrs and attrs["since"] > attrs["until"]:

@@ -10,10 +10,10 @@ from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, ex
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from apps.core.api.idempotency import stock_write
-from apps.core.api.schema import IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER, PATH_EXAMPLES
-from apps.core.api.tenancy import require_locations
-from apps.core.api.views import MerchantAPIView
+from apps.api.idempotency import stock_write
+from apps.api.schema import IDEMPOTENCY_PARAMETER, IF_MATCH_PARAMETER, PATH_EXAMPLES
+from apps.api.tenancy import require_locations
+from apps.api.views import MerchantAPIView
 from apps.inventory import availability_cache, selectors, services
 from apps.inventory.api import serializers as s
 from apps.inventory.api.lines import change_payload, etag, if_match_version, resolve

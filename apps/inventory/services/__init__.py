@@ -1,10 +1,12 @@
 """The inventory service layer: the only code that changes stock.
 
 Admin, API, tasks and consumers call these functions; they never write quantity columns
-themselves. Every function is one transaction, takes an idempotency key, and raises an
-`apps.inventory.exceptions.InventoryError` when it refuses (having changed nothing).
+themselves (the engine, `apps.inventory.engine`, does it for them). Every function is one
+transaction, takes an idempotency key, and raises an `apps.core.errors.DomainError` when it
+refuses (having changed nothing).
 """
 
+from apps.inventory.services.clock import recorded_at
 from apps.inventory.services.lines import StockLine
 from apps.inventory.services.reservations import (
     ReservationLineRequest,
@@ -41,6 +43,7 @@ __all__ = [
     "StockChangeResult",
     "StockLine",
     "TransferLineRequest",
+    "recorded_at",
     "reservation_commit",
     "reservation_create",
     "reservation_expire",

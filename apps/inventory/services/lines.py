@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from apps.catalog.models import Product
-from apps.inventory.exceptions import InvalidRequest
-from apps.inventory.services.quantities import MAX_QUANTITY
+from apps.core.errors import InvalidRequest
+from apps.inventory.models import MAX_QUANTITY
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 

@@ -3,8 +3,9 @@
 from django.db import transaction
 from django.db.models import Count, Sum
 
+from apps.inventory.engine.levels import rebuild_bucket_balances, rebuild_level_balances
+from apps.inventory.engine.locks import lock_buckets
 from apps.inventory.models import BucketLedgerEntry, LedgerEntry
-from apps.inventory.services import quantities
 
 
 @transaction.atomic
@@ -19,8 +20,8 @@ def stock_level_rebuild_from_ledger(*, stock_level_id: int) -> dict[str, int]:
         in_transit=Sum("in_transit_delta", default=0),
         version=Count("id"),
     )
-    quantities.rebuild_level_balances(stock_level_id, totals)  # locks the level first
-    for bucket in quantities.lock_buckets(stock_level_id):
+    rebuild_level_balances(stock_level_id, totals)  # locks the level first
+    for bucket in lock_buckets(stock_level_id):
         bucket_totals = BucketLedgerEntry.objects.filter(bucket=bucket).aggregate(
             allotted=Sum("allotted_delta", default=0),
             reserved=Sum("reserved_delta", default=0),
@@ -31,5 +32,5 @@ def stock_level_rebuild_from_ledger(*, stock_level_id: int) -> dict[str, int]:
             "reserved": bucket.reserved,
             "version": bucket.version,
         }:
-            quantities.rebuild_bucket_balances(bucket.pk, bucket_totals)
+            rebuild_bucket_balances(bucket.pk, bucket_totals)
     return totals

@@ -14,31 +14,32 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Prefetch, Q
-from django.utils import timezone
 
-from apps.accounts.models import User
 from apps.catalog.models import Product
+from apps.core import idempotency
+from apps.core.errors import InvalidRequest, InvalidState, ObjectNotFound
+from apps.inventory.engine.buckets import apply_bucket_changes
+from apps.inventory.engine.changes import BucketChange, Movement, MovementContext
+from apps.inventory.engine.locks import levels_by_pair, lock_levels
+from apps.inventory.engine.movements import apply_movements, keep_safety_stock
+from apps.inventory.engine.reservations import reserve_into_new_reservation
 from apps.inventory.exceptions import (
     InsufficientStock,
-    InvalidRequest,
-    InvalidState,
     LocationUnavailable,
-    ObjectNotFound,
     ProductInactive,
     Shortage,
 )
 from apps.inventory.models import (
     LedgerEntry,
-    OutboxEvent,
     Reservation,
     ReservationLine,
     Source,
     StockLevel,
 )
-from apps.inventory.services import idempotency, quantities
+from apps.inventory.outbox import RESERVATION_EXPIRED, outbox_append
+from apps.inventory.services import clock
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
-from apps.inventory.services.quantities import BucketChange, Movement, MovementContext
-from apps.inventory.services.stock import movement_context
+from apps.inventory.services.stock import Actor, acting_user, movement_context
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -150,7 +151,7 @@ def _hold(
     Lines are written before the stock update so that the update is the last statement
     before commit: the row locks are held as briefly as possible."""
     fixed = {req: qty for req, qty in requests.items() if req[1] is not None}
-    level_ids = quantities.levels_by_pair([(p.pk, loc.pk) for p, loc in fixed])
+    level_ids = levels_by_pair([(p.pk, loc.pk) for p, loc in fixed])
     shortages = [
         Shortage(sku=p.sku, location=loc.code, requested=qty, available=0)
         for (p, loc), qty in fixed.items()
@@ -180,7 +181,7 @@ def _hold(
         ]
     )
     reference = f"reservation:{reservation.pk}"
-    quantities.apply_movements(
+    apply_movements(
         [
             Movement(
                 stock_level_id=line.stock_level_id,
@@ -202,7 +203,7 @@ def reservation_create(
     *,
     merchant: Merchant,
     lines: Sequence[ReservationLineRequest],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     ttl_seconds: int | None = None,
     order_ref: str = "",
@@ -239,7 +240,7 @@ def reservation_create(
         order_ref=order_ref[:200],
         expires_at=ctx.at + timedelta(seconds=ttl),
         source=source,
-        created_by=actor,
+        created_by=acting_user(actor),
         created_at=ctx.at,
     )
     if all(location is not None for _, location in requests):
@@ -286,7 +287,7 @@ def _hold_one_line(
         created_by_id=ctx.actor_id,
         created_at=ctx.at,
     )
-    held = quantities.reserve_into_new_reservation(
+    held = reserve_into_new_reservation(
         product_id=product.pk,
         location_id=location.pk,
         quantity=quantity,
@@ -363,9 +364,9 @@ def _close_lines(
     if returning_to_buckets:
         # Units going back to a bucket may have to go on to the level (safety stock, below):
         # lock every level first, in the global order, before any bucket.
-        quantities.lock_levels([*per_level, *returning_to_buckets])
+        lock_levels([*per_level, *returning_to_buckets])
     reference = f"reservation:{reservation_id}"
-    quantities.apply_movements(
+    apply_movements(
         [
             Movement(
                 stock_level_id=level_id,
@@ -379,7 +380,7 @@ def _close_lines(
         ],
         ctx,
     )
-    quantities.apply_bucket_changes(
+    apply_bucket_changes(
         [
             BucketChange(
                 bucket_id=bucket_id,
@@ -393,7 +394,7 @@ def _close_lines(
         ctx,
     )
     if returning_to_buckets:
-        quantities.keep_safety_stock(returning_to_buckets, ctx)
+        keep_safety_stock(returning_to_buckets, ctx)
 
 
 def _transition(
@@ -425,7 +426,7 @@ def reservation_commit(
     *,
     merchant: Merchant,
     reservation_id: uuid.UUID | str,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
 ) -> Reservation:
@@ -457,18 +458,20 @@ def reservation_release(
     *,
     merchant: Merchant,
     reservation_id: uuid.UUID | str,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
 ) -> Reservation:
     """Give the units back. Releasing a released or expired reservation changes nothing;
-    releasing a committed one is refused (return the goods instead)."""
+    releasing a committed one is refused (return the goods instead). A reservation past its
+    TTL is expired already (reads say so): releasing it expires it, as the sweeper would."""
     reservation = _get(merchant, reservation_id)
     replay = _claim_or_replay(merchant, idempotency_key, "reservation.release", reservation.pk)
     if replay is not None:
         return replay
     ctx = movement_context(merchant, actor, source, idempotency_key)
-    if not _transition(merchant, reservation.pk, to=Status.RELEASED, now=ctx.at, unexpired=False):
+    if not _transition(merchant, reservation.pk, to=Status.RELEASED, now=ctx.at, unexpired=True):
+        reservation_expire(reservation_id=reservation.pk, now=ctx.at)  # no-op unless due
         reservation.refresh_from_db()
         if reservation.status == Status.COMMITTED:
             raise InvalidState(
@@ -488,7 +491,7 @@ def reservation_extend(
     merchant: Merchant,
     reservation_id: uuid.UUID | str,
     ttl_seconds: int,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
 ) -> Reservation:
     """Push the expiry to now + ttl_seconds. Only an active, unexpired reservation extends."""
@@ -503,7 +506,7 @@ def reservation_extend(
     )
     if previous is not None:
         return _replayed(merchant, str(reservation.pk))
-    now = timezone.now()
+    now = clock.now()
     updated = Reservation.objects.filter(
         pk=reservation.pk, status=Status.ACTIVE, expires_at__gt=now
     ).update(expires_at=now + timedelta(seconds=ttl))
@@ -528,7 +531,7 @@ def _replayed_state(reservation: Reservation, status: str, at: datetime) -> Rese
 def reservation_expire(*, reservation_id: uuid.UUID | str, now: datetime | None = None) -> bool:
     """Release one reservation whose TTL has passed. True when this call expired it; safe to
     call twice or from two workers at once (only one wins the conditional update)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     reservation = (
         Reservation.objects.filter(pk=reservation_id).only("merchant_id", "order_ref").first()
     )
@@ -550,11 +553,11 @@ def reservation_expire(*, reservation_id: uuid.UUID | str, now: datetime | None 
         at=now,
     )
     _close_lines(reservation.pk, Reason.EXPIRE, ctx, commit=False)
-    OutboxEvent.objects.create(
+    outbox_append(
         merchant_id=reservation.merchant_id,
-        topic="reservation.expired",
+        topic=RESERVATION_EXPIRED,
         payload={"reservation_id": str(reservation.pk), "order_ref": reservation.order_ref},
-        created_at=now,
+        at=now,
     )
     return True
 
@@ -562,7 +565,7 @@ def reservation_expire(*, reservation_id: uuid.UUID | str, now: datetime | None 
 def reservation_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
     """Expire reservations past their TTL, each in its own short transaction. Returns how many
     this call expired (others may have been expired concurrently by another worker)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     due = list(
         Reservation.objects.filter(status=Status.ACTIVE, expires_at__lte=now)
         .order_by("expires_at")

@@ -6,15 +6,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.db.models import Max, Q, Sum
+from django.db.models.functions import Coalesce
 
 from apps.accounts.models import User
+from apps.apikeys.models import ApiKey
 from apps.catalog.models import Product
-from apps.inventory.exceptions import InsufficientStock, InvalidRequest, Shortage
+from apps.core import idempotency
+from apps.core.errors import InvalidRequest
+from apps.core.models import IdempotencyRecord
+from apps.inventory.engine.changes import Movement, MovementContext
+from apps.inventory.engine.levels import configure_level
+from apps.inventory.engine.locks import ensure_stock_levels, levels_by_pair, lock_levels
+from apps.inventory.engine.movements import apply_movements
+from apps.inventory.exceptions import CountedSince, InsufficientStock, Shortage
 from apps.inventory.models import MAX_BUCKETS, LedgerEntry, Source
-from apps.inventory.services import idempotency, quantities
+from apps.inventory.services import clock
 from apps.inventory.services.lines import (
     StockLine,
     aggregate_lines,
@@ -22,7 +32,6 @@ from apps.inventory.services.lines import (
     check_quantity,
     fingerprint_lines,
 )
-from apps.inventory.services.quantities import Movement, MovementContext
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -38,20 +47,91 @@ class StockChangeResult:
     levels: dict[int, int] = field(default_factory=dict)
 
 
+# Who asks for a change: a signed-in user, an API key, or nobody (the system).
+Actor = User | ApiKey | None
+
+
+def acting_user(actor: Actor) -> User | None:
+    """The user behind `actor` (None for an API key or the system)."""
+    return actor if isinstance(actor, User) else None
+
+
 def movement_context(
-    merchant: Merchant, actor: User | None, source: str, key: str
+    merchant: Merchant,
+    actor: Actor,
+    source: str,
+    key: str,
+    *,
+    occurred_at: datetime | None = None,
 ) -> MovementContext:
+    """The ledger records a user as `actor`, an API key by its id and name, and when the
+    change took effect (`occurred_at`, never later than now) when the caller says."""
+    api_key = actor if isinstance(actor, ApiKey) else None
+    user = acting_user(actor)
+    at = clock.now()
     return MovementContext(
         merchant_id=merchant.pk,
-        actor_id=actor.pk if actor is not None else None,
+        actor_id=user.pk if user is not None else None,
         source=source,
         idempotency_key=key,
-        at=timezone.now(),
+        at=at,
+        api_key_id=api_key.pk if api_key is not None else None,
+        api_key_name=api_key.name if api_key is not None else "",
+        occurred_at=None if occurred_at is None else min(occurred_at, at),
     )
 
 
-def replay_entries(merchant: Merchant, key: str) -> list[LedgerEntry]:
-    return list(LedgerEntry.objects.filter(merchant=merchant, idempotency_key=key).order_by("id"))
+@dataclass(frozen=True)
+class Since:
+    """What the ledger recorded for one level after a moment."""
+
+    on_hand: int = 0  # the on-hand movements that took effect after it, from every source
+    counted_at: datetime | None = None  # the latest count that took effect after it
+
+
+def movements_since(level_ids: dict[tuple[int, int], int], moment: datetime) -> dict[int, Since]:
+    """Per level (by id): the on-hand movements that took effect after `moment` (a movement
+    takes effect at its `occurred_at`, else when recorded) and the latest count among them,
+    in one query. Call with the levels locked by this transaction: every writer of a level
+    holds its row lock until it commits, so nothing can be added to what this reads."""
+    rows = (
+        LedgerEntry.objects.filter(
+            product_id__in={product_id for product_id, _ in level_ids},
+            stock_level_id__in=list(level_ids.values()),
+            # Implied by the next filter (occurred_at is never after created_at); lets the
+            # (product, created_at) index skip everything older.
+            created_at__gt=moment,
+        )
+        .annotate(effective_at=Coalesce("occurred_at", "created_at"))
+        .filter(effective_at__gt=moment)
+        .values("stock_level_id")
+        .annotate(
+            moved=Sum("on_hand_delta"),
+            counted_at=Max("effective_at", filter=Q(reason=Reason.COUNT)),
+        )
+        .order_by()
+    )
+    return {row["stock_level_id"]: Since(row["moved"], row["counted_at"]) for row in rows}
+
+
+def _refuse_if_counted_since(line: StockLine, since: Since, moment: datetime) -> None:
+    if since.counted_at is not None:
+        raise CountedSince(
+            sku=line.product.sku,
+            location=line.location.code,
+            occurred_at=moment.isoformat(),
+            counted_at=since.counted_at.isoformat(),
+        )
+
+
+def replay_entries(merchant: Merchant, record: IdempotencyRecord) -> list[LedgerEntry]:
+    """The entries written under the claimed key: since its claim (a key past the retention
+    window may have been used again; its earlier entries are not this call's)."""
+    return list(
+        LedgerEntry.objects.filter(
+            merchant=merchant, idempotency_key=record.key, created_at__gte=record.created_at
+        ).order_by("id")
+    )
 
 
 def _apply_lines(
@@ -59,7 +139,7 @@ def _apply_lines(
     operation: str,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str,
     reference: str,
@@ -67,20 +147,20 @@ def _apply_lines(
     to_movement: Callable[[StockLine, int], Movement],
     create_levels: bool,
     allow_negative: bool = False,
+    occurred_at: datetime | None = None,
 ) -> StockChangeResult:
     key = idempotency.validate_key(idempotency_key)
     merged = aggregate_lines(merchant, lines, allow_negative=allow_negative)
     request = {"lines": fingerprint_lines(merged), "reference": reference, "note": note}
-    if idempotency.claim(
+    if occurred_at is not None:
+        request["occurred_at"] = occurred_at.isoformat()
+    previous = idempotency.claim(
         merchant_id=merchant.pk, key=key, operation=operation, request=request, result={}
-    ):
-        return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
-    pairs = [(line.product.pk, line.location.pk) for line in merged]
-    level_ids = (
-        quantities.ensure_stock_levels(merchant.pk, pairs)
-        if create_levels
-        else quantities.levels_by_pair(pairs)
     )
+    if previous is not None:
+        return StockChangeResult(entries=replay_entries(merchant, previous), replayed=True)
+    pairs = [(line.product.pk, line.location.pk) for line in merged]
+    level_ids = ensure_stock_levels(merchant.pk, pairs) if create_levels else levels_by_pair(pairs)
     missing = [line for line in merged if (line.product.pk, line.location.pk) not in level_ids]
     if missing:
         # No stock level means nothing was ever there: every unit asked for is short.
@@ -95,6 +175,14 @@ def _apply_lines(
                 for line in missing
             ]
         )
+    ctx = movement_context(merchant, actor, source, key, occurred_at=occurred_at)
+    if ctx.occurred_at is not None:
+        # A late report of a past movement: a count taken after it already holds it.
+        lock_levels(level_ids.values())
+        since = movements_since(level_ids, ctx.occurred_at)
+        for line in merged:
+            level_since = since.get(level_ids[(line.product.pk, line.location.pk)], Since())
+            _refuse_if_counted_since(line, level_since, ctx.occurred_at)
     movements = [
         dataclasses.replace(
             to_movement(line, level_ids[(line.product.pk, line.location.pk)]),
@@ -103,7 +191,7 @@ def _apply_lines(
         )
         for line in merged
     ]
-    entries = quantities.apply_movements(movements, movement_context(merchant, actor, source, key))
+    entries = apply_movements(movements, ctx)
     return StockChangeResult(entries=entries)
 
 
@@ -112,13 +200,17 @@ def stock_receive(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
     note: str = "",
+    occurred_at: datetime | None = None,
 ) -> StockChangeResult:
-    """Units arrive (supplier delivery, production): on_hand goes up. Refused past max_level."""
+    """Units arrive (supplier delivery, production): on_hand goes up. Refused past max_level.
+    `occurred_at` (a late report, e.g. from a POS feed): when it really happened. A count
+    taken after that moment already reflects it: refused with CountedSince, nothing changed.
+    """
     return _apply_lines(
         operation="stock.receive",
         merchant=merchant,
@@ -128,6 +220,7 @@ def stock_receive(
         source=source,
         reference=reference,
         note=note,
+        occurred_at=occurred_at,
         create_levels=True,
         to_movement=lambda line, level_id: Movement(
             stock_level_id=level_id,
@@ -145,14 +238,18 @@ def stock_ship(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
     note: str = "",
+    occurred_at: datetime | None = None,
 ) -> StockChangeResult:
     """A direct sale (POS, manual shipment) without a reservation: on_hand goes down.
-    Takes only unreserved units; may dig into safety stock, which guards reservations."""
+    Takes only unreserved units; may dig into safety stock, which guards reservations.
+    `occurred_at` (a late report, e.g. from a POS feed): when it really happened. A count
+    taken after that moment already reflects it: refused with CountedSince, nothing changed.
+    """
     return _apply_lines(
         operation="stock.ship",
         merchant=merchant,
@@ -162,6 +259,7 @@ def stock_ship(
         source=source,
         reference=reference,
         note=note,
+        occurred_at=occurred_at,
         create_levels=False,
         to_movement=lambda line, level_id: Movement(
             stock_level_id=level_id,
@@ -179,7 +277,7 @@ def stock_adjust(
     merchant: Merchant,
     lines: Sequence[StockLine],
     reason: str,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
@@ -215,7 +313,7 @@ def stock_damage(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
@@ -248,7 +346,7 @@ def stock_write_off(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
@@ -280,14 +378,18 @@ def stock_return(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     restock: bool = True,
     source: str = Source.SYSTEM,
     reference: str = "",
     note: str = "",
+    occurred_at: datetime | None = None,
 ) -> StockChangeResult:
-    """Sold units come back: to on_hand when `restock`, else to damaged."""
+    """Sold units come back: to on_hand when `restock`, else to damaged.
+    `occurred_at` (a late report, e.g. from a POS feed): when it really happened. A count
+    taken after that moment already reflects it: refused with CountedSince, nothing changed.
+    """
     return _apply_lines(
         operation="stock.return.restock" if restock else "stock.return.damaged",
         merchant=merchant,
@@ -297,6 +399,7 @@ def stock_return(
         source=source,
         reference=reference,
         note=note,
+        occurred_at=occurred_at,
         create_levels=True,
         to_movement=lambda line, level_id: Movement(
             stock_level_id=level_id,
@@ -314,43 +417,68 @@ def stock_count(
     *,
     merchant: Merchant,
     lines: Sequence[StockLine],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     reference: str = "",
     note: str = "",
+    counted_at: datetime | None = None,
 ) -> StockChangeResult:
     """Record cycle counts: each line's `quantity` is the counted on_hand. The ledger row
-    carries the variance (counted - system). A count below the reserved units is refused."""
+    carries the variance (counted - system). A count below the reserved units is refused.
+
+    `counted_at` (a count reported late, e.g. by a POS feed): the moment the quantity was
+    counted. The level becomes the counted quantity plus every on-hand movement that took
+    effect after that moment, from any source (sales, commits, receipts, transfers,
+    adjustments, returns, damage), so a late count never brings back units sold since. A
+    count taken after that moment supersedes it: refused with CountedSince."""
     key = idempotency.validate_key(idempotency_key)
     merged = aggregate_lines(merchant, lines, allow_zero=True, sum_duplicates=False)
     request = {"lines": fingerprint_lines(merged), "reference": reference, "note": note}
-    if idempotency.claim(
+    if counted_at is not None:
+        request["counted_at"] = counted_at.isoformat()
+    previous = idempotency.claim(
         merchant_id=merchant.pk, key=key, operation="stock.count", request=request, result={}
-    ):
-        return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
-    level_ids = quantities.ensure_stock_levels(
+    )
+    if previous is not None:
+        return StockChangeResult(entries=replay_entries(merchant, previous), replayed=True)
+    level_ids = ensure_stock_levels(
         merchant.pk, [(line.product.pk, line.location.pk) for line in merged]
     )
-    # The variance needs the current on_hand: read it under the row lock, then apply it as a
-    # compare-and-set delta, so nothing can change between the read and the write.
-    locked = quantities.lock_levels(level_ids.values())
+    ctx = movement_context(merchant, actor, source, key, occurred_at=counted_at)
+    # The variance needs the current on_hand (and, for a count as of a past moment, what moved
+    # since): read under the row lock, then applied as a compare-and-set delta, so nothing can
+    # change between the read and the write.
+    locked = lock_levels(level_ids.values())
+    since = movements_since(level_ids, ctx.occurred_at) if ctx.occurred_at is not None else {}
     movements = []
     for line in merged:
         level = locked[level_ids[(line.product.pk, line.location.pk)]]
+        on_hand = line.quantity
+        if ctx.occurred_at is not None:
+            level_since = since.get(level.pk, Since())
+            _refuse_if_counted_since(line, level_since, ctx.occurred_at)
+            on_hand += level_since.on_hand
+            if on_hand < 0:
+                raise InvalidRequest(
+                    f"{line.product.sku} at {line.location.code}: counted {line.quantity} at "
+                    f"{ctx.occurred_at.isoformat()}, but {-level_since.on_hand} more units "
+                    "left after that than arrived: the count cannot be right.",
+                    field="quantity",
+                )
         movements.append(
             Movement(
                 stock_level_id=level.pk,
                 reason=Reason.COUNT,
                 requested=line.quantity,
-                on_hand=line.quantity - level.on_hand,
+                on_hand=on_hand - level.on_hand,
                 expected_version=line.expected_version,
                 expected_on_hand=level.on_hand,
                 reference=reference,
                 note=note,
             )
         )
-    entries = quantities.apply_movements(movements, movement_context(merchant, actor, source, key))
+    entries = apply_movements(movements, ctx)
     return StockChangeResult(entries=entries)
 
 
@@ -379,7 +507,7 @@ def stock_level_configure(
     merchant: Merchant,
     product: Product,
     location: Location,
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     source: str = Source.SYSTEM,
     expected_version: int | None = None,
@@ -417,14 +545,15 @@ def stock_level_configure(
         "settings": settings,
         "v": expected_version,
     }
-    if idempotency.claim(
+    previous = idempotency.claim(
         merchant_id=merchant.pk, key=key, operation="stock.configure", request=request, result={}
-    ):
-        return StockChangeResult(entries=replay_entries(merchant, key), replayed=True)
-    level_id = quantities.ensure_stock_levels(merchant.pk, [(product.pk, location.pk)])[
+    )
+    if previous is not None:
+        return StockChangeResult(entries=replay_entries(merchant, previous), replayed=True)
+    level_id = ensure_stock_levels(merchant.pk, [(product.pk, location.pk)])[
         (product.pk, location.pk)
     ]
-    entry = quantities.configure_level(
+    entry = configure_level(
         level_id,
         settings,
         movement_context(merchant, actor, source, key),

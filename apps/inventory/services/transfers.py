@@ -12,20 +12,17 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from apps.accounts.models import User
 from apps.catalog.models import Product
-from apps.inventory.exceptions import (
-    InsufficientStock,
-    InvalidRequest,
-    InvalidState,
-    ObjectNotFound,
-    Shortage,
-)
-from apps.inventory.models import LedgerEntry, OutboxEvent, Source, Transfer, TransferLine
-from apps.inventory.services import idempotency, quantities
+from apps.core import idempotency
+from apps.core.errors import InvalidRequest, InvalidState, ObjectNotFound
+from apps.inventory.engine.changes import Movement
+from apps.inventory.engine.locks import ensure_stock_levels, levels_by_pair
+from apps.inventory.engine.movements import apply_movements
+from apps.inventory.exceptions import InsufficientStock, Shortage
+from apps.inventory.models import LedgerEntry, Source, Transfer, TransferLine
+from apps.inventory.outbox import TRANSFER_RECEIVED, outbox_append
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
-from apps.inventory.services.quantities import Movement
-from apps.inventory.services.stock import movement_context
+from apps.inventory.services.stock import Actor, acting_user, movement_context
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -46,7 +43,7 @@ def transfer_create(
     source_location: Location,
     destination_location: Location,
     lines: Sequence[TransferLineRequest],
-    actor: User | None,
+    actor: Actor,
     idempotency_key: str,
     reference: str = "",
     note: str = "",
@@ -96,7 +93,7 @@ def transfer_create(
         destination_location=destination_location,
         reference=reference[:200],
         note=note[:500],
-        created_by=actor,
+        created_by=acting_user(actor),
         created_at=ctx.at,
     )
     TransferLine.objects.bulk_create(
@@ -160,7 +157,7 @@ def _advance(
 
 @transaction.atomic
 def transfer_ship(
-    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: User | None, idempotency_key: str,
+    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: Actor, idempotency_key: str,
     source: str = Source.SYSTEM,
 ) -> Transfer:  # fmt: skip
     """Units leave the source's on_hand (unreserved units only) and are counted in the
@@ -174,7 +171,7 @@ def transfer_ship(
     ctx = movement_context(merchant, actor, source, idempotency_key)
     lines = list(TransferLine.objects.filter(transfer=transfer).select_related("product"))
     src, dst = transfer.source_location_id, transfer.destination_location_id
-    sources = quantities.levels_by_pair([(line.product_id, src) for line in lines])
+    sources = levels_by_pair([(line.product_id, src) for line in lines])
     missing = [line for line in lines if (line.product_id, src) not in sources]
     if missing:
         raise InsufficientStock(
@@ -188,9 +185,7 @@ def transfer_ship(
                 for line in missing
             ]
         )
-    destinations = quantities.ensure_stock_levels(
-        merchant.pk, [(line.product_id, dst) for line in lines]
-    )
+    destinations = ensure_stock_levels(merchant.pk, [(line.product_id, dst) for line in lines])
     reference = f"transfer:{transfer.reference or transfer.pk}"
     movements = []
     for line in lines:
@@ -212,7 +207,7 @@ def transfer_ship(
                 reference=reference,
             )
         )
-    quantities.apply_movements(movements, ctx)
+    apply_movements(movements, ctx)
     Transfer.objects.filter(pk=transfer.pk).update(shipped_at=ctx.at)
     transfer.shipped_at = ctx.at
     return transfer
@@ -220,7 +215,7 @@ def transfer_ship(
 
 @transaction.atomic
 def transfer_receive(
-    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: User | None, idempotency_key: str,
+    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: Actor, idempotency_key: str,
     source: str = Source.SYSTEM,
 ) -> Transfer:  # fmt: skip
     """Units in transit arrive in the destination's on_hand."""
@@ -233,9 +228,9 @@ def transfer_receive(
     ctx = movement_context(merchant, actor, source, idempotency_key)
     lines = list(TransferLine.objects.filter(transfer=transfer))
     dst = transfer.destination_location_id
-    destinations = quantities.levels_by_pair([(line.product_id, dst) for line in lines])
+    destinations = levels_by_pair([(line.product_id, dst) for line in lines])
     reference = f"transfer:{transfer.reference or transfer.pk}"
-    quantities.apply_movements(
+    apply_movements(
         [
             Movement(
                 stock_level_id=destinations[(line.product_id, dst)],
@@ -251,18 +246,18 @@ def transfer_receive(
     )
     Transfer.objects.filter(pk=transfer.pk).update(received_at=ctx.at)
     transfer.received_at = ctx.at
-    OutboxEvent.objects.create(
-        merchant=merchant,
-        topic="transfer.received",
+    outbox_append(
+        merchant_id=merchant.pk,
+        topic=TRANSFER_RECEIVED,
         payload={"transfer_id": str(transfer.pk), "reference": transfer.reference},
-        created_at=ctx.at,
+        at=ctx.at,
     )
     return transfer
 
 
 @transaction.atomic
 def transfer_cancel(
-    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: User | None, idempotency_key: str
+    *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: Actor, idempotency_key: str
 ) -> Transfer:
     """Cancel a draft. A shipped transfer cannot be cancelled: receive it instead."""
     transfer, replayed = _advance(

@@ -2,10 +2,11 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from apps.api.serializers import RejectUnknownFields
 from apps.locations.models import Location
 
 
-class LocationSerializer(serializers.ModelSerializer):
+class LocationSerializer(RejectUnknownFields, serializers.ModelSerializer):
     code = serializers.SlugField(max_length=50, help_text="Unique per merchant (a slug).")
     latitude = serializers.DecimalField(
         max_digits=9,

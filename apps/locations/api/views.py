@@ -2,10 +2,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from apps.core.api.idempotency import plain_write
-from apps.core.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
-from apps.core.api.tenancy import require_all_locations
-from apps.core.api.views import MerchantAPIView
+from apps.api.idempotency import plain_write
+from apps.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
+from apps.api.serializers import NoBodySerializer
+from apps.api.tenancy import require_all_locations
+from apps.api.views import MerchantAPIView
 from apps.locations import selectors, services
 from apps.locations.api.serializers import LocationFilterSerializer, LocationSerializer
 
@@ -91,6 +92,7 @@ class LocationDetailView(MerchantAPIView):
     )
     def delete(self, request, code: str):
         def perform() -> Response:
+            self.body(NoBodySerializer)
             services.location_delete(location=self.location(code))
             return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -5,6 +5,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
+from apps.reports.views import import_merchants
+
 register = template.Library()
 
 
@@ -30,6 +32,4 @@ def report_cells(report, rows):
 
 @register.simple_tag(takes_context=True)
 def can_import(context, kind: str) -> bool:
-    from apps.reports.views import import_merchants
-
     return import_merchants(context["request"].user, kind).exists()

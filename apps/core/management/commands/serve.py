@@ -72,7 +72,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host, port, ws_port, workers, threads, ws_workers, no_background, **o):
-        if not settings.REDIS_URL:
+        if settings.STOCKROOM_EMBEDDED:
             if workers > 1:
                 self.stderr.write("Without Redis there is one server process; --workers ignored.")
             self.stdout.write(

@@ -1,0 +1,70 @@
+"""The API's operations, read from its own OpenAPI schema, with concrete paths over seeded data.
+
+Tests of a property that every write must have parametrize over `WRITES` instead of a
+hand-written list, so an endpoint added later is covered without anyone remembering to."""
+
+from __future__ import annotations
+
+import re
+
+from drf_spectacular.generators import SchemaGenerator
+
+from apps.api.schema import PATH_EXAMPLES
+from apps.inventory import services
+from apps.merchants.models import Merchant
+from tests import factories
+
+SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
+def operations(methods: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(METHOD, path template) of every documented operation with one of `methods`."""
+    return sorted(
+        (method.upper(), path)
+        for path, documented in SCHEMA["paths"].items()
+        for method in documented
+        if method in methods
+    )
+
+
+WRITES = operations(WRITE_METHODS)
+READS = operations(("get",))
+
+
+def seed(merchant: Merchant) -> dict[str, str]:
+    """Objects for every path parameter of the schema (the path examples' SKU and location,
+    stocked; an active reservation; a draft transfer), as {parameter: value}."""
+    product = factories.product(merchant, sku=PATH_EXAMPLES["sku"])
+    location = factories.location(merchant, code=PATH_EXAMPLES["location"])
+    store = factories.location(merchant, code="empty-store")
+    factories.stock(product, location, 50)
+    reservation = services.reservation_create(
+        merchant=merchant,
+        lines=[services.ReservationLineRequest(product=product, quantity=1, location=location)],
+        actor=None,
+        idempotency_key=factories.key(),
+    )
+    transfer = services.transfer_create(
+        merchant=merchant,
+        source_location=location,
+        destination_location=store,
+        lines=[services.TransferLineRequest(product=product, quantity=1)],
+        actor=None,
+        idempotency_key=factories.key(),
+    )
+    return {
+        "sku": product.sku,
+        "location": location.code,
+        "code": location.code,
+        "reservation_id": str(reservation.pk),
+        "transfer_id": str(transfer.pk),
+    }
+
+
+def concrete(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"{(\w+)}", lambda match: values[match.group(1)], path)
+
+
+def operation_id(operation: tuple[str, str]) -> str:
+    return f"{operation[0]} {operation[1]}"
