@@ -49,7 +49,7 @@ def test_beat_and_the_embedded_scheduler_run_one_registry():
     assert {spec.name for spec in PERIODIC_TASKS} == {
         "Expire due reservations", "Publish the event outbox", "Low-stock scan",
         "Retry webhook deliveries", "Nightly ledger verification", "Daily stock snapshot",
-        "Prune old events and deliveries", "Read waiting imports",
+        "Prune old events and deliveries", "Read waiting imports", "Prune idempotency keys",
     }  # fmt: skip
     installed = dict(PeriodicTask.objects.values_list("name", "task"))
     jobs = {job.func: job for job in embedded_scheduler.JOBS}
