@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from apps.alerts.models import Alert
 from apps.alerts.services import alert_acknowledge, alert_resolve
-from apps.inventory.admin import location_label
+from apps.inventory.admin_display import location_label
 from apps.merchants.admin_scoping import ScopedAdminMixin
 
 

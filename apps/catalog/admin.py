@@ -8,7 +8,12 @@ from django.utils.html import format_html, format_html_join
 
 from apps.catalog.models import Product
 from apps.core.admin_tools import CsvExportMixin
-from apps.inventory.admin import ScopedMerchantFilter, ledger_url, movements_table, stock_badge
+from apps.inventory.admin_display import (
+    ScopedMerchantFilter,
+    ledger_url,
+    movements_table,
+    stock_badge,
+)
 from apps.inventory.models import LedgerEntry, StockLevel
 from apps.merchants.admin_scoping import ScopedAdminMixin, access_for, location_q
 from apps.reports.selectors import LOW_STOCK, OUT_OF_STOCK

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apps.core.admin_tools import CsvExportMixin
-from apps.inventory.admin import ScopedMerchantFilter, ledger_url, movements_table
+from apps.inventory.admin_display import ScopedMerchantFilter, ledger_url, movements_table
 from apps.inventory.models import LedgerEntry, StockLevel
 from apps.locations.models import Location
 from apps.merchants.admin_scoping import ScopedAdminMixin

@@ -3,7 +3,7 @@
 
 from django.contrib import admin
 
-from apps.inventory.admin import ScopedMerchantFilter
+from apps.inventory.admin_display import ScopedMerchantFilter
 from apps.merchants.admin_scoping import ScopedAdminMixin, access_for
 from apps.merchants.models import Membership, Merchant
 
