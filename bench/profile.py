@@ -56,6 +56,7 @@ class Profiler:
         return result
 
 
+PRODUCT = re.compile(r"\((apps|inventory_site)/")
 FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -73,7 +74,8 @@ def _frame(text: str) -> str:
 
 
 def summarize(path: Path) -> dict[str, Any]:
-    """Shares of the samples: by function on the stack (inclusive) and at its top (self)."""
+    """Shares of the samples: by function at the top of the stack (self), and by the
+    product's own functions (apps/, inventory_site/) anywhere on it (inclusive)."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
@@ -85,11 +87,12 @@ def summarize(path: Path) -> dict[str, Any]:
         samples = int(count)
         total += samples
         for frame in set(frames):
-            inclusive[frame] += samples
+            if PRODUCT.search(frame):
+                inclusive[frame] += samples
         if frames:
             own[frames[-1]] += samples
-    share = {"samples": total}
-    for name, counter in (("inclusive", inclusive), ("self", own)):
+    share: dict[str, Any] = {"samples": total}
+    for name, counter in (("self", own), ("product code, inclusive", inclusive)):
         share[name] = [
             [frame, round(100 * samples / total, 1)] for frame, samples in counter.most_common(TOP)
         ] if total else []  # fmt: skip

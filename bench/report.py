@@ -257,7 +257,7 @@ def _profile_lines(profile: dict[str, Any]) -> list[str]:
     lines = [f"    py-spy profile of HTTP worker {profile['pid']}: {profile['path']}"]
     if profile.get("error"):
         return [*lines, f"      failed: {profile['error']}"]
-    for kind in ("self", "inclusive"):
+    for kind in ("self", "product code, inclusive"):
         if profile.get(kind):
             lines.append(f"      top by {kind} share of {profile['samples']} GIL samples:")
             lines += [f"        {share:5.1f} %  {frame}" for frame, share in profile[kind]]

@@ -37,7 +37,16 @@ from bench.stack import ROOT, Stack, child_env
 
 CONNECTIONS = 64
 FLASH_CONNECTIONS = 128
-SETTLE_SECONDS = 60  # longest wait for the outbox backlog of earlier scenarios
+FLASH_BOUND_SECONDS = 60  # the flash run ends then even if not every request was answered
+SETTLE_SECONDS = 60
+ONE_TO_THREE = {"quantity_min": 1, "quantity_max": 3}  # units per reservation (hot, spread)
+# 90 % reads, 10 % reservations of 1-2 units held 5 s (so the expiry sweeper has work)
+MIXED = {
+    "read_share": 0.9,
+    "ttl_seconds": 5,
+    "quantity_min": 1,
+    "quantity_max": 2,
+}  # longest wait for the outbox backlog of earlier scenarios
 
 
 @dataclass
@@ -117,11 +126,7 @@ def warm_up(opts: Options) -> None:
     catalog = data.catalog("warm-up", products=10, locations=1, on_hand=100_000_000)
     seconds = 1 if opts.small else 2
     for script in ("reserve.lua", "availability.lua"):
-        load = wrk.Load(
-            script=script, url=opts.stack.url, connections=CONNECTIONS, seconds=seconds,
-            threads=opts.wrk_threads, env=catalog_env(catalog),
-        )  # fmt: skip
-        wrk.run(load)
+        wrk.run(load_of(opts, script, catalog, seconds=seconds))
     quiesce()
 
 
@@ -159,18 +164,52 @@ def errors_of(result: dict[str, Any]) -> int:
     return result["server_5xx"] + sum(result["socket_errors"].values())
 
 
-def reserve_load(
-    opts: Options, catalog: data.Catalog, *, quantity: tuple[int, int], **kwargs: Any
+def load_of(
+    opts: Options,
+    script: str,
+    catalog: data.Catalog,
+    *,
+    url: str | None = None,
+    connections: int = CONNECTIONS,
+    seconds: float | None = None,
+    track: str = "none",
+    max_requests: int | None = None,
+    **knobs: Any,
 ) -> wrk.Load:
+    """A wrk run of `script` over `catalog` (the product's server unless `url`), with the
+    script's `knobs` (BENCH_<KNOB> in its environment)."""
     return wrk.Load(
-        script="reserve.lua",
-        url=opts.stack.url,
-        connections=kwargs.pop("connections", CONNECTIONS),
-        seconds=kwargs.pop("seconds", opts.seconds),
+        script=script,
+        url=url or opts.stack.url,
+        connections=connections,
+        seconds=seconds or opts.seconds,
         threads=opts.wrk_threads,
-        env=catalog_env(catalog, quantity_min=quantity[0], quantity_max=quantity[1]),
-        **kwargs,
+        env=catalog_env(catalog, **knobs),
+        track=track,
+        max_requests=max_requests,
     )
+
+
+def throughput(
+    product: dict[str, Any], ceiling: dict[str, Any], facts: dict[str, Any]
+) -> dict[str, Any]:
+    """The outcome of a scenario measured in answers per second, beside a ceiling measured
+    the same way; `inventory_verify` after it."""
+    return {
+        "row": row(
+            product["ops_per_s"],
+            "/s",
+            latencies=product,
+            errors=errors_of(product),
+            ceiling=ceiling["name"],
+            ceiling_figure=ceiling["ops_per_s"],
+            connections=product["connections"],
+        ),
+        "product": product,
+        "ceiling": ceiling,
+        "facts": facts,
+        "verify": verify(),
+    }
 
 
 def pgbench_reserve(
@@ -230,10 +269,11 @@ def hot_sku(opts: Options) -> dict[str, Any]:
     if opts.buckets:
         data.split_into_buckets(catalog, opts.buckets)
     facts: dict[str, Any] = {"buckets": opts.buckets, **settle(opts)}
-    ceiling, _ = pgbench_reserve(opts, products=1, locations=1, on_hand=100_000_000,
-                                 quantity=(1, 3))  # fmt: skip
+    ceiling, _ = pgbench_reserve(
+        opts, products=1, locations=1, on_hand=100_000_000, quantity=(1, 3)
+    )
     level_version = StockLevel.objects.get(merchant=catalog.merchant).version
-    product = product_run(opts, "hot", reserve_load(opts, catalog, quantity=(1, 3)))
+    product = product_run(opts, "hot", load_of(opts, "reserve.lua", catalog, **ONE_TO_THREE))
     facts.update(new_reservations(catalog, product))
     if opts.buckets:
         level = StockLevel.objects.get(merchant=catalog.merchant)
@@ -246,21 +286,7 @@ def hot_sku(opts: Options) -> dict[str, Any]:
                 .values_list("reserved", flat=True)
             ),
         )
-    return {
-        "row": row(
-            product["ops_per_s"],
-            "/s",
-            latencies=product,
-            errors=errors_of(product),
-            ceiling=ceiling["name"],
-            ceiling_figure=ceiling["ops_per_s"],
-            connections=CONNECTIONS,
-        ),
-        "product": product,
-        "ceiling": ceiling,
-        "facts": facts,
-        "verify": verify(),
-    }
+    return throughput(product, ceiling, facts)
 
 
 def spread(opts: Options) -> dict[str, Any]:
@@ -268,25 +294,12 @@ def spread(opts: Options) -> dict[str, Any]:
     products = 200 if opts.small else 10_000
     catalog = data.catalog("spread", products=products, locations=10, on_hand=1_000_000)
     facts: dict[str, Any] = {"stock_levels": products * 10, **settle(opts)}
-    ceiling, _ = pgbench_reserve(opts, products=products, locations=10, on_hand=1_000_000,
-                                 quantity=(1, 3))  # fmt: skip
-    product = product_run(opts, "spread", reserve_load(opts, catalog, quantity=(1, 3)))
+    ceiling, _ = pgbench_reserve(
+        opts, products=products, locations=10, on_hand=1_000_000, quantity=(1, 3)
+    )
+    product = product_run(opts, "spread", load_of(opts, "reserve.lua", catalog, **ONE_TO_THREE))
     facts.update(new_reservations(catalog, product))
-    return {
-        "row": row(
-            product["ops_per_s"],
-            "/s",
-            latencies=product,
-            errors=errors_of(product),
-            ceiling=ceiling["name"],
-            ceiling_figure=ceiling["ops_per_s"],
-            connections=CONNECTIONS,
-        ),
-        "product": product,
-        "ceiling": ceiling,
-        "facts": facts,
-        "verify": verify(),
-    }
+    return throughput(product, ceiling, facts)
 
 
 def flash_sellout(opts: Options) -> dict[str, Any]:
@@ -306,8 +319,9 @@ def flash_sellout(opts: Options) -> dict[str, Any]:
     catalog = data.catalog("flash", products=1, locations=1, on_hand=units)
     facts: dict[str, Any] = {"units": units, "requests": requests, **settle(opts)}
 
-    ceiling, transactions = pgbench_reserve(opts, products=1, locations=1, on_hand=units,
-                                            quantity=(1, 1), transactions=requests)  # fmt: skip
+    ceiling, transactions = pgbench_reserve(
+        opts, products=1, locations=1, on_hand=units, quantity=(1, 1), transactions=requests
+    )
     state = ceiling["state"]
     began = min(t.started_at for t in transactions)
     sold_out_at = state["last_reservation_at"].timestamp() if state["reservations"] else None
@@ -320,10 +334,15 @@ def flash_sellout(opts: Options) -> dict[str, Any]:
     )
     state["last_reservation_at"] = str(state["last_reservation_at"])
 
-    load = reserve_load(
-        opts, catalog, quantity=(1, 1), connections=FLASH_CONNECTIONS,
-        seconds=max(opts.seconds * 4, 60), track="latency", max_requests=requests,
-    )  # fmt: skip
+    load = load_of(
+        opts,
+        "reserve.lua",
+        catalog,
+        connections=FLASH_CONNECTIONS,
+        seconds=max(opts.seconds * 4, FLASH_BOUND_SECONDS),
+        track="latency",
+        max_requests=requests,
+    )
     product = product_run(opts, "flash", load)
     quiesce()
     level = StockLevel.objects.get(merchant=catalog.merchant)
@@ -337,6 +356,7 @@ def flash_sellout(opts: Options) -> dict[str, Any]:
         reserved_units=level.reserved,
         reservations=reservations.count(),
         answered=sum(statuses.values()),
+        stopped_by_time_bound=sum(statuses.values()) < requests,
         statuses=statuses,
         server_5xx=product["server_5xx"],
         socket_errors=product["socket_errors"],
@@ -394,9 +414,12 @@ def _staleness_probe(
     expected = _request(url, "GET", path, catalog.token)[1]["available"]
     while not stop.is_set():
         status, _ = _request(
-            url, "POST", "/api/v1/stock/receipts/", catalog.token,
+            url,
+            "POST",
+            "/api/v1/stock/receipts/",
+            catalog.token,
             {"sku": sku, "location": location, "quantity": 1},
-        )  # fmt: skip
+        )
         if status != 201:
             raise RuntimeError(f"The staleness probe's receipt was answered {status}.")
         committed, expected = time.perf_counter(), expected + 1
@@ -418,17 +441,11 @@ def availability_reads(opts: Options) -> dict[str, Any]:
     catalog = data.catalog("reads", products=products, locations=10, on_hand=100)
     facts: dict[str, Any] = settle(opts)
 
-    def load(url: str, seconds: float) -> wrk.Load:
-        return wrk.Load(
-            script="availability.lua", url=url, connections=CONNECTIONS, seconds=seconds,
-            threads=opts.wrk_threads, env=catalog_env(catalog),
-        )  # fmt: skip
-
     with opts.stack.bare() as bare_url:
-        wrk.run(load(bare_url, 1))
-        ceiling = wrk.run(load(bare_url, opts.seconds))
+        wrk.run(load_of(opts, "availability.lua", catalog, url=bare_url, seconds=1))
+        ceiling = wrk.run(load_of(opts, "availability.lua", catalog, url=bare_url))
     ceiling["name"] = "bare view"
-    wrk.run(load(opts.stack.url, 1))
+    wrk.run(load_of(opts, "availability.lua", catalog, seconds=1))
     stop, samples = threading.Event(), []
     failures: list[BaseException] = []
 
@@ -441,7 +458,7 @@ def availability_reads(opts: Options) -> dict[str, Any]:
     prober = threading.Thread(target=probe)
     prober.start()
     try:
-        product = product_run(opts, "reads", load(opts.stack.url, opts.seconds))
+        product = product_run(opts, "reads", load_of(opts, "availability.lua", catalog))
     finally:
         stop.set()
         prober.join()
@@ -454,21 +471,7 @@ def availability_reads(opts: Options) -> dict[str, Any]:
         staleness_p99_ms=wrk.percentile(samples, 0.99),
         staleness_max_ms=max(samples) if samples else None,
     )
-    return {
-        "row": row(
-            product["ops_per_s"],
-            "/s",
-            latencies=product,
-            errors=errors_of(product),
-            ceiling=ceiling["name"],
-            ceiling_figure=ceiling["ops_per_s"],
-            connections=CONNECTIONS,
-        ),
-        "product": product,
-        "ceiling": ceiling,
-        "facts": facts,
-        "verify": verify(),
-    }
+    return throughput(product, ceiling, facts)
 
 
 def _count_lines(catalog: data.Catalog) -> list[dict[str, Any]]:
@@ -615,11 +618,7 @@ def bulk_and_mixed(opts: Options) -> list[tuple[str, dict[str, Any]]]:
             seconds=opts.seconds,
         )
     ceiling["name"] = f"pgbench mix x{opts.db_connections}"
-    load = wrk.Load(
-        script="mixed.lua", url=opts.stack.url, connections=CONNECTIONS, seconds=opts.seconds,
-        threads=opts.wrk_threads, track="statuses",
-        env=catalog_env(catalog, read_share=0.9, ttl_seconds=5, quantity_min=1, quantity_max=2),
-    )  # fmt: skip
+    load = load_of(opts, "mixed.lua", catalog, track="statuses", **MIXED)
     product = product_run(opts, "mixed", load)
     quiesce()
     counts = product["statuses"]
@@ -631,22 +630,7 @@ def bulk_and_mixed(opts: Options) -> list[tuple[str, dict[str, Any]]]:
             merchant=catalog.merchant, reason=LedgerEntry.Reason.EXPIRE
         ).count(),
     )
-    mixed = {
-        "row": row(
-            product["ops_per_s"],
-            "/s",
-            latencies=product,
-            errors=errors_of(product),
-            ceiling=ceiling["name"],
-            ceiling_figure=ceiling["ops_per_s"],
-            connections=CONNECTIONS,
-        ),
-        "product": product,
-        "ceiling": ceiling,
-        "facts": facts,
-        "verify": verify(),
-    }
-    return [("bulk", bulk), ("mixed", mixed)]
+    return [("bulk", bulk), ("mixed", throughput(product, ceiling, facts))]
 
 
 def fan_out(opts: Options) -> dict[str, Any]:
@@ -718,14 +702,12 @@ def soak(opts: Options) -> dict[str, Any]:
     over `soak_minutes`, in one-minute rounds; the RSS of every server process after each
     round. Growth is the last round's RSS minus the first round's (after warm-up)."""
     minutes = max(1, round(opts.soak_minutes))
-    catalog = data.catalog("soak", products=100 if opts.small else 1_000, locations=10,
-                           on_hand=1_000_000)  # fmt: skip
+    catalog = data.catalog(
+        "soak", products=100 if opts.small else 1_000, locations=10, on_hand=1_000_000
+    )
     facts: dict[str, Any] = settle(opts)
-    load = wrk.Load(
-        script="mixed.lua", url=opts.stack.url, connections=CONNECTIONS,
-        seconds=opts.seconds if opts.small else 60, threads=opts.wrk_threads, track="statuses",
-        env=catalog_env(catalog, read_share=0.9, ttl_seconds=5, quantity_min=1, quantity_max=1),
-    )  # fmt: skip
+    seconds = opts.seconds if opts.small else 60
+    load = load_of(opts, "mixed.lua", catalog, seconds=seconds, track="statuses", **MIXED)
     samples, answered, rounds = [], 0, []
     for _ in range(minutes):
         result = wrk.run(load)
