@@ -38,15 +38,10 @@ from bench.stack import ROOT, Stack, child_env
 CONNECTIONS = 64
 FLASH_CONNECTIONS = 128
 FLASH_BOUND_SECONDS = 60  # the flash run ends then even if not every request was answered
-SETTLE_SECONDS = 60
+SETTLE_SECONDS = 60  # longest wait for the outbox backlog of earlier scenarios
 ONE_TO_THREE = {"quantity_min": 1, "quantity_max": 3}  # units per reservation (hot, spread)
-# 90 % reads, 10 % reservations of 1-2 units held 5 s (so the expiry sweeper has work)
-MIXED = {
-    "read_share": 0.9,
-    "ttl_seconds": 5,
-    "quantity_min": 1,
-    "quantity_max": 2,
-}  # longest wait for the outbox backlog of earlier scenarios
+# 90 % reads, 10 % reservations of 1-2 units held 5 s (so the expiry sweeper has work).
+MIXED = {"read_share": 0.9, "ttl_seconds": 5, "quantity_min": 1, "quantity_max": 2}
 
 
 @dataclass
