@@ -8,7 +8,7 @@ foreign keys and no triggers. Rows are numbered 1..N, `products x locations` of 
 
 The statement (`RESERVE`): one CTE that guards and updates one level row (`on_hand - reserved -
 safety_stock >= quantity`), inserts a ledger row with the level's new figures and a reservation
-row, and returns their ids (no rows when refused). pgbench sends it with the extended protocol
+row, and returns their ids (NULL when refused). pgbench sends it with the extended protocol
 and prepared statements, each client on its own connection. It is the least a reservation can
 cost the database: the product's statement also claims the idempotency key and writes the
 reservation line, the outbox row and the stored response.
