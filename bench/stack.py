@@ -122,7 +122,8 @@ class Stack:
         argv = http_server_command(
             host=self.host, port=port, workers=self.workers, threads=self.threads
         )
-        assert argv.count(PRODUCT_WSGI) == 1, argv
+        if argv.count(PRODUCT_WSGI) != 1:
+            raise RuntimeError(f"Expected {PRODUCT_WSGI} once in the HTTP command line: {argv}")
         return [application if arg == PRODUCT_WSGI else arg for arg in argv]
 
     def start(self) -> Stack:
