@@ -1,1 +1,3 @@
-"""Benchmarks: the full stack under load, beside the database's own limit (`python -m bench`)."""
+"""Benchmarks: the product under HTTP load from wrk, beside its ceilings measured in the same
+run (pgbench's one-statement reservation, a bare Django view on the same server):
+`python -m bench`."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+import redis
+from django.conf import settings
 from django.db import connection
 
 from apps.apikeys.services import api_key_create
@@ -20,6 +22,10 @@ RESET_APPS = (
     "events", "alerts", "webhooks",
 )  # fmt: skip
 RECEIVE_BATCH = 10_000
+# Names of the catalog's SKUs and locations by index (printf formats: the Lua scripts of
+# bench/lua/ build the same names).
+SKU_FORMAT = "SKU-%07d"
+LOCATION_FORMAT = "loc-%03d"
 
 
 @dataclass
@@ -55,7 +61,9 @@ def prepare_database() -> None:
 
 
 def reset() -> None:
-    """Empty the product's tables in this (benchmark-only) database."""
+    """Empty the product's tables in this (benchmark-only) database, and the deployment's keys
+    in its Redis db (cached availability and rate budgets would otherwise outlive the rows
+    they describe: ids start again at 1)."""
     from django.apps import apps
 
     tables = [
@@ -65,6 +73,11 @@ def reset() -> None:
     ]
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    if settings.REDIS_URL:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter(match=f"{settings.STOCKROOM_REDIS_PREFIX}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
 
 
 def merchant_with_key(code: str) -> tuple[Merchant, str]:
@@ -80,13 +93,13 @@ def catalog(
     stock service in batches of 10,000 lines); `stock=False` creates no stock level."""
     merchant, token = merchant_with_key(code)
     created_locations = Location.objects.bulk_create(
-        Location(merchant=merchant, code=f"loc-{i:03d}", name=f"Location {i}", priority=i)
+        Location(merchant=merchant, code=LOCATION_FORMAT % i, name=f"Location {i}", priority=i)
         for i in range(locations)
     )
     created_products = []
     for start in range(0, products, 20_000):
         created_products += Product.objects.bulk_create(
-            Product(merchant=merchant, sku=f"SKU-{i:07d}", name=f"Product {i}")
+            Product(merchant=merchant, sku=SKU_FORMAT % i, name=f"Product {i}")
             for i in range(start, min(start + 20_000, products))
         )
     if stock:

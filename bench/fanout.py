@@ -1,9 +1,9 @@
-"""Fan-out driver (a separate process): `clients` websocket subscribers on `ws/stock/` while
-a writer receives one unit through the API `rate` times a second. Reads one job (JSON) on
-stdin and prints, as JSON, every change-to-client latency: a client's receive time minus the
-event's `occurred_at` (the write's start, stamped by the server before its commit, on the same
-clock), so the figure includes the write itself, the after-commit dispatch, the Celery task,
-the channel layer and the websocket send."""
+"""Fan-out driver (a separate process): `clients` websocket subscribers on `ws/stock/` (the
+websocket server's port) while a writer receives one unit through the HTTP API `rate` times a
+second. Reads one job (JSON) on stdin and prints, as JSON, every change-to-client latency: a
+client's receive time minus the event's `occurred_at` (the write's start, stamped by the server
+before its commit, on the same clock), so the figure includes the write itself, the
+after-commit dispatch, the Celery task, the channel layer and the websocket send."""
 
 from __future__ import annotations
 
@@ -17,15 +17,73 @@ from typing import Any
 
 import websockets
 
-from bench.loadgen import Connection
-
 WRITER_CONNECTIONS = 4
+
+
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client (Content-Length or chunked responses)."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host, self.port, self.token = host, port, token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            f"Authorization: Bearer {self.token}",
+            "Accept: application/json",
+        ]
+        if body:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        try:
+            return await self._response()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self.writer = None
+            raise
+
+    async def _response(self) -> tuple[int, bytes]:
+        assert self.reader is not None
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        headers = {}
+        for line in header_lines:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding") == "chunked":
+            body = b""
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+                body += await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        else:
+            body = b""
+        if headers.get("connection") == "close":
+            self.writer.close()
+            self.writer = None
+        return status, body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 async def subscriber(
     job: dict[str, Any], ready: asyncio.Event, stop: asyncio.Event, out: dict[str, Any]
 ) -> None:
-    url = f"ws://{job['host']}:{job['port']}/ws/stock/?key={job['token']}"
+    url = f"ws://{job['host']}:{job['ws_port']}/ws/stock/?key={job['token']}"
     try:
         async with websockets.connect(url, open_timeout=30, max_queue=None) as socket:
             while True:

@@ -1,18 +1,29 @@
-"""Bring up the product's processes on loopback: the ASGI server (uvicorn, N workers) and a
-Celery worker and beat, against the PostgreSQL database and Redis db named by DATABASE_URL and
-REDIS_URL. Every process is started here and stopped here, by its own pid."""
+"""Bring up the product's processes on loopback, as `manage.py serve` does on the production
+stack: granian serving HTTP over WSGI (the product's own command line,
+`serve.http_server_command`, N workers x T threads), uvicorn serving the websockets
+(`serve.websocket_server_command`), a Celery worker and Celery beat, against the PostgreSQL
+database and Redis db named by DATABASE_URL and REDIS_URL. `Stack.bare()` serves the bare
+Django view (bench/wsgi_bare.py) with the same command line: the ceiling of HTTP reads. Every
+process is started here and stopped here, by its own pid."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from apps.core.management.commands.serve import http_server_command, websocket_server_command
+
 ROOT = Path(__file__).resolve().parent.parent
+PRODUCT_WSGI = "inventory_site.wsgi:application"
+BARE_WSGI = "bench.wsgi_bare:application"
+CELERY_CONCURRENCY = 2  # what `manage.py serve` starts beside the web servers
 
 
 def free_port() -> int:
@@ -23,7 +34,8 @@ def free_port() -> int:
 
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of every process the harness starts: production-like (no DEBUG, so no
-    query log growing in memory), the API's rate limit out of the way, quiet logs."""
+    query log growing in memory), the API's rate limit lifted (its budget is still spent on
+    every request), quiet logs."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="inventory_site.settings.local",
@@ -66,81 +78,105 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return rss, peak
 
 
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class Stack:
     workers: int
+    threads: int
     background: bool = True
-    pool_max: int = 4
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
+    ws_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     log_dir: Path = ROOT / "bench" / "results" / "logs"
 
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def db_concurrency(self) -> int:
+        """Database connections the HTTP workers can use at once: every worker thread holds at
+        most one pooled connection while it serves a request (the pool allows `threads`)."""
+        return self.workers * self.threads
+
+    def _env(self) -> dict[str, str]:
+        return child_env(
+            DATABASE_POOL_MAX=str(self.threads),
+            DATABASE_POOL_MIN="1",
+            STOCKROOM_WEBSOCKET_PORT=str(self.ws_port),
+        )
+
+    def _http_command(self, port: int, application: str = PRODUCT_WSGI) -> list[str]:
+        argv = http_server_command(
+            host=self.host, port=port, workers=self.workers, threads=self.threads
+        )
+        if argv.count(PRODUCT_WSGI) != 1:
+            raise RuntimeError(f"Expected {PRODUCT_WSGI} once in the HTTP command line: {argv}")
+        return [application if arg == PRODUCT_WSGI else arg for arg in argv]
+
     def start(self) -> Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = child_env(DATABASE_POOL_MAX=str(self.pool_max), DATABASE_POOL_MIN="1")
-        python = sys.executable
+        env = self._env()
+        self._spawn("web", self._http_command(self.port), env)
         self._spawn(
-            "web",
-            [
-                python, "-m", "uvicorn", "inventory_site.asgi:application",
-                "--host", self.host, "--port", str(self.port), "--workers", str(self.workers),
-                "--lifespan", "off", "--no-access-log", "--log-level", "warning",
-                "--loop", "uvloop", "--http", "httptools", "--backlog", "4096",
-            ],
+            "websockets",
+            websocket_server_command(host=self.host, port=self.ws_port, workers=1),
             env,
-        )  # fmt: skip
+        )
         if self.background:
-            celery = [python, "-m", "celery", "-A", "inventory_site"]
+            celery = [sys.executable, "-m", "celery", "-A", "inventory_site"]
             self._spawn(
                 "celery-worker",
-                [
-                    *celery,
-                    "worker",
-                    "--loglevel",
-                    "WARNING",
-                    "--concurrency",
-                    "1",
-                    "--pool",
-                    "solo",
-                ],
+                [*celery, "worker", "--loglevel", "WARNING",
+                 "--concurrency", str(CELERY_CONCURRENCY)],
                 env,
-            )
+            )  # fmt: skip
             self._spawn("celery-beat", [*celery, "beat", "--loglevel", "WARNING"], env)
         try:
-            self._wait_ready()
+            _wait_ready(self.processes["web"], self.host, self.port, self.workers, "web")
+            _wait_ready(self.processes["websockets"], self.host, self.ws_port, 0, "websockets")
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
-        self.processes[name] = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes[name] = process
+        return process
 
-    def _wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        expected = self.workers if self.workers > 1 else 0  # one worker: no supervisor
-        while time.monotonic() < deadline:
-            web = self.processes["web"]
-            if web.poll() is not None:
-                raise RuntimeError(f"The web server exited; see {self.log_dir / 'web.log'}.")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=1) as sock:
-                    sock.sendall(b"GET /api/v1/ HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                    if sock.recv(12).startswith(b"HTTP/1.1") and (
-                        len(descendants(web.pid)) >= expected
-                    ):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("The web server did not become ready in time.")
+    def http_workers(self) -> list[int]:
+        """Pids of the HTTP worker processes (granian's children)."""
+        return descendants(self.processes["web"].pid)
+
+    @contextlib.contextmanager
+    def bare(self) -> Iterator[str]:
+        """The bare Django view served by the product's HTTP command line (same server, workers
+        and threads) on its own port, for as long as the block runs; yields its URL."""
+        port = free_port()
+        process = self._spawn("bare", self._http_command(port, BARE_WSGI), self._env())
+        try:
+            _wait_ready(process, self.host, port, self.workers, "bare")
+            yield f"http://{self.host}:{port}"
+        finally:
+            _stop([process])
+            del self.processes["bare"]
 
     def memory(self) -> dict[str, dict[str, float]]:
-        """Current and peak RSS per server process (the web parent, each worker, Celery)."""
+        """Current and peak RSS per server process (each server, each of its workers)."""
         report: dict[str, dict[str, float]] = {}
         for name, process in self.processes.items():
             pids = [process.pid, *descendants(process.pid)]
@@ -152,15 +188,7 @@ class Stack:
         return report
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(list(self.processes.values()))
         self.processes.clear()
 
     def __enter__(self) -> Stack:
@@ -168,3 +196,24 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _wait_ready(
+    process: subprocess.Popen, host: str, port: int, workers: int, name: str, timeout: float = 60
+) -> None:
+    """Until the server answers HTTP on its port and has its `workers` worker processes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"The {name} server exited; see bench/results/logs/{name}.log.")
+        try:
+            with socket.create_connection((host, port), timeout=1) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                if sock.recv(12).startswith(b"HTTP/1.1") and (
+                    len(descendants(process.pid)) >= workers
+                ):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"The {name} server did not become ready in time.")
