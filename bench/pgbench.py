@@ -49,12 +49,12 @@ WITH new_reservation AS (
     INSERT INTO {ledger} (
         reason, on_hand_delta, reserved_delta, damaged_delta, in_transit_delta, on_hand_after,
         reserved_after, damaged_after, in_transit_after, safety_stock_after, version_after,
-        source, reference, note, idempotency_key, created_at, actor_id, location_id,
-        merchant_id, product_id, stock_level_id)
+        source, reference, note, idempotency_key, created_at, actor_id, actor_api_key_id,
+        actor_api_key_name, location_id, merchant_id, product_id, stock_level_id)
     SELECT 'reserve', 0, :quantity, 0, 0, level.on_hand, level.reserved, level.damaged,
            level.in_transit, level.safety_stock, level.version, 'api',
-           'reservation:' || new_reservation.id, '', new_reservation.id::text, now(), NULL,
-           level.location_id, level.merchant_id, level.product_id, level.id
+           'reservation:' || new_reservation.id, '', new_reservation.id::text, now(), NULL, 1,
+           'bench', level.location_id, level.merchant_id, level.product_id, level.id
       FROM level, new_reservation
     RETURNING id
 ), reservation AS (
