@@ -20,7 +20,7 @@ from apps.api.views import MerchantAPIView
 from apps.core.db_errors import retry_on_conflict
 from apps.inventory import selectors, services
 from apps.inventory.api import serializers as s
-from apps.inventory.api.lines import resolve
+from apps.inventory.api.lines import one_located_line, resolve
 from apps.inventory.models import Reservation, Source, Transfer
 
 SKU, LOCATION = PATH_EXAMPLES["sku"], PATH_EXAMPLES["location"]
@@ -112,11 +112,11 @@ class ReservationListView(MerchantAPIView):
     def _create_by_code(self, request) -> HttpResponse | None:
         """One line at a named location (most orders): the whole write, the response to
         replay included, in one statement (`services.reservation_create_by_code`). None when
-        the request takes the general path (several lines, allocation, a manager limited to
-        some locations, or anything that statement leaves to it)."""
-        data = self.body(s.ReservationRequestSerializer)
-        line, *more = data["lines"]
-        if more or not line.get("location") or data.get("near") or request.location_scope:
+        the request takes the general path (several lines, allocation, a body the serializer
+        must look at, a manager limited to some locations, or anything that statement leaves
+        to it)."""
+        line = one_located_line(request.data)
+        if line is None or request.location_scope:
             return None
         fingerprint = request_fingerprint(request)
         rendered: list[bytes] = []
@@ -131,14 +131,14 @@ class ReservationListView(MerchantAPIView):
             functools.partial(
                 services.reservation_create_by_code,
                 merchant=request.merchant,
-                sku=line["sku"],
-                location_code=line["location"],
-                quantity=line["quantity"],
+                sku=line.sku,
+                location_code=line.location,
+                quantity=line.quantity,
                 actor=request.actor,
                 idempotency_key=request_key(request, required=True),
                 source=Source.API,
-                ttl_seconds=data.get("ttl_seconds"),
-                order_ref=data.get("order_ref", ""),
+                ttl_seconds=line.ttl_seconds,
+                order_ref=line.order_ref,
                 respond=respond,
             )
         )

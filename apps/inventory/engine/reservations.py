@@ -6,6 +6,7 @@ idempotency claim and the response to replay in the same statement, in autocommi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 from typing import Any
@@ -18,6 +19,7 @@ from apps.core.models import IdempotencyRecord
 from apps.inventory.engine import statements
 from apps.inventory.engine.buckets import drain_plan, gather_plan, rebalance_plan
 from apps.inventory.engine.changes import Movement, MovementContext
+from apps.inventory.engine.cursors import prepared_cursor
 from apps.inventory.engine.locks import lock_buckets, lock_levels
 from apps.inventory.engine.movements import move_allotments
 from apps.inventory.engine.notify import after_commit
@@ -160,14 +162,12 @@ def reserve_by_code(
         retained_since=retained_since,
     )
     try:
-        if connection.in_atomic_block:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                row = cursor.fetchone()
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                row = cursor.fetchone()
+        with (
+            transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext(),
+            prepared_cursor() as cursor,
+        ):
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
     except IntegrityError as error:
         if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) == (
             _CLAIM_CONSTRAINT

@@ -20,6 +20,13 @@ from apps.inventory.models import (
 )
 from apps.inventory.outbox import STOCK_CHANGED
 
+
+def compact(sql: str) -> str:
+    """`sql` with every run of whitespace made one space (a statement's text, shorter to parse
+    and to cache; no literal in the engine's SQL holds two spaces in a row)."""
+    return " ".join(sql.split())
+
+
 # --- Provisioning and locks -----------------------------------------------------------------
 
 
@@ -103,7 +110,7 @@ _REQUEST_TYPES = (
     "boolean", "boolean", "bigint", "integer", "varchar", "varchar",
 )  # fmt: skip
 
-_LEDGER_INSERT_COLUMNS = """
+LEDGER_INSERT_COLUMNS = """
     merchant_id, stock_level_id, product_id, location_id, reason,
     on_hand_delta, reserved_delta, damaged_delta, in_transit_delta,
     on_hand_after, reserved_after, damaged_after, in_transit_after, safety_stock_after,
@@ -189,7 +196,7 @@ MOVED_ENTRY_EVENT = f"""
                 r.d_reserved, r.d_damaged, r.d_in_transit, r.reference, r.note
         ),
         entry AS (
-            INSERT INTO {LEDGER} ({_LEDGER_INSERT_COLUMNS})
+            INSERT INTO {LEDGER} ({LEDGER_INSERT_COLUMNS})
             SELECT %(merchant_id)s, stock_level_id, product_id, location_id, reason,
                 d_on_hand, d_reserved, d_damaged, d_in_transit,
                 on_hand, reserved, damaged, in_transit, safety_stock,
