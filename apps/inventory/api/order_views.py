@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from apps.api.idempotency import stock_write
+from apps.api.idempotency import request_fingerprint, request_key, stock_write
+from apps.api.rendering import FastJSONRenderer
 from apps.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
 from apps.api.serializers import NoBodySerializer
 from apps.api.tenancy import require_locations
 from apps.api.views import MerchantAPIView
+from apps.core.db_errors import retry_on_conflict
 from apps.inventory import selectors, services
 from apps.inventory.api import serializers as s
-from apps.inventory.api.lines import resolve
+from apps.inventory.api.lines import one_located_line, resolve
 from apps.inventory.models import Reservation, Source, Transfer
 
 SKU, LOCATION = PATH_EXAMPLES["sku"], PATH_EXAMPLES["location"]
@@ -66,6 +70,10 @@ class ReservationListView(MerchantAPIView):
         "stock is 409 with each short line's requested and available units.",
     )
     def post(self, request):
+        held = self._create_by_code(request)
+        if held is not None:
+            return held
+
         def perform(key: str) -> tuple[Response, bool]:
             data = self.body(s.ReservationRequestSerializer)
             products, locations = resolve(request.merchant, data["lines"])
@@ -100,6 +108,45 @@ class ReservationListView(MerchantAPIView):
             return Response(body, status=status.HTTP_201_CREATED), reservation.replayed
 
         return stock_write(request, perform)
+
+    def _create_by_code(self, request) -> HttpResponse | None:
+        """One line at a named location (most orders): the whole write, the response to
+        replay included, in one statement (`services.reservation_create_by_code`). None when
+        the request takes the general path (several lines, allocation, a body the serializer
+        must look at, a manager limited to some locations, or anything that statement leaves
+        to it)."""
+        line = one_located_line(request.data)
+        if line is None or request.location_scope:
+            return None
+        fingerprint = request_fingerprint(request)
+        rendered: list[bytes] = []
+
+        def respond(reservation: Reservation) -> services.FirstResponse:
+            rendered.append(FastJSONRenderer().render(s.ReservationSerializer(reservation).data))
+            return services.FirstResponse(
+                fingerprint, status.HTTP_201_CREATED, rendered[-1].decode()
+            )
+
+        reservation = retry_on_conflict(
+            functools.partial(
+                services.reservation_create_by_code,
+                merchant=request.merchant,
+                sku=line.sku,
+                location_code=line.location,
+                quantity=line.quantity,
+                actor=request.actor,
+                idempotency_key=request_key(request, required=True),
+                source=Source.API,
+                ttl_seconds=line.ttl_seconds,
+                order_ref=line.order_ref,
+                respond=respond,
+            )
+        )
+        if reservation is None:
+            return None
+        return HttpResponse(
+            rendered[-1], status=status.HTTP_201_CREATED, content_type="application/json"
+        )
 
 
 class ReservationDetailView(MerchantAPIView):

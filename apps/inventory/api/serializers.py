@@ -3,6 +3,9 @@ integrators: extend, never rename. No quantity logic here: the services decide."
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from rest_framework import serializers
 
 from apps.api.serializers import RequestSerializer
@@ -262,6 +265,30 @@ class ReservationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
     lines = ReservationLineSerializer(many=True)
+
+    def to_representation(self, instance: Reservation) -> dict[str, Any]:
+        """What DRF makes of the fields above (tests hold the two equal), written out: this is
+        the answer to every reservation, and building DRF's fields costs more than the rest
+        of the request."""
+        return {
+            "id": str(instance.id),
+            "status": instance.current_status,
+            "order_ref": instance.order_ref,
+            "expires_at": _datetime(instance.expires_at),
+            "created_at": _datetime(instance.created_at),
+            "closed_at": _datetime(instance.closed_at),
+            "lines": [
+                {"sku": line.product.sku, "location": line.location.code, "quantity": line.quantity}
+                for line in instance.lines.all()
+            ],
+        }
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _datetime(value: datetime | None) -> str | None:
+    return None if value is None else _DATETIME.to_representation(value)
 
 
 class ReservationFilterSerializer(serializers.Serializer):

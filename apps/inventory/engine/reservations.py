@@ -1,20 +1,25 @@
 """One-line reservations at a given location, the hot path: the reservation, its line, the
 stock change, the ledger and outbox rows in one statement, on the level row or, for a bucketed
 level, on one of its buckets; and the slow path under the level's lock when that statement
-finds no room (PostgreSQL only)."""
+finds no room (PostgreSQL only). `reserve_by_code` goes one step further: the codes, the
+idempotency claim and the response to replay in the same statement, in autocommit."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.db.models import UniqueConstraint
 
+from apps.core.models import IdempotencyRecord
 from apps.inventory.engine import statements
 from apps.inventory.engine.buckets import drain_plan, gather_plan, rebalance_plan
 from apps.inventory.engine.changes import Movement, MovementContext
+from apps.inventory.engine.cursors import prepared_cursor
 from apps.inventory.engine.locks import lock_buckets, lock_levels
 from apps.inventory.engine.movements import move_allotments
 from apps.inventory.engine.notify import after_commit
@@ -95,6 +100,84 @@ def reserve_into_new_reservation(
             ]
         )
     return _reserve_under_lock(state.level_id, **args, sku=sku, location_code=location_code)
+
+
+@dataclasses.dataclass(frozen=True)
+class ByCode:
+    """What `reserve_by_code_statement` found (in its snapshot) and wrote."""
+
+    product_id: int | None
+    product_active: bool | None
+    location_id: int | None
+    location_status: str | None
+    stock_level_id: int | None
+    bucket_count: int | None
+    on_hand: int | None
+    reserved: int | None
+    safety_stock: int | None
+    line_id: int | None  # the new reservation line: the units are held
+    ledger_entry_id: int | None
+    prior_fingerprint: str | None  # the key's retained record, when there is one
+    prior_result: dict[str, Any] | None
+    prior_response_status: int | None
+    prior_response_body: Any
+
+    @property
+    def available(self) -> int:
+        """The level's available units in the snapshot (no bucket on such a level)."""
+        if self.stock_level_id is None:
+            return 0
+        return max(self.on_hand - self.reserved - self.safety_stock, 0)
+
+
+# The unique index a second claim of the same key runs into.
+_CLAIM_CONSTRAINT = next(
+    c.name for c in IdempotencyRecord._meta.constraints if isinstance(c, UniqueConstraint)
+)
+
+
+def reserve_by_code(
+    *,
+    sku: str,
+    location_code: str,
+    quantity: int,
+    reservation: dict[str, Any],
+    ctx: MovementContext,
+    claim: dict[str, Any],
+    retained_since: Any,
+) -> ByCode | None:
+    """Run `reserve_by_code_statement` (PostgreSQL): ONE round trip, which in autocommit is
+    the whole transaction. Returns what it found and wrote, or None when the key's claim
+    collided with a record the statement could not see (a concurrent call with the same key,
+    or a record past retention to take over), in which case nothing was written and the caller
+    takes the transactional path. Inside an atomic block the statement runs in a savepoint, so
+    that such a collision leaves the caller's transaction usable."""
+    sql, params = statements.reserve_by_code_statement(
+        sku=sku,
+        location_code=location_code,
+        quantity=quantity,
+        reservation=reservation,
+        ctx=ctx,
+        claim=claim,
+        retained_since=retained_since,
+    )
+    try:
+        with (
+            transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext(),
+            prepared_cursor() as cursor,
+        ):
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    except IntegrityError as error:
+        if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) == (
+            _CLAIM_CONSTRAINT
+        ):
+            return None
+        raise
+    found = ByCode(*row)
+    if found.line_id is not None:
+        after_commit([found.product_id])
+    return found
 
 
 def _reserve_movement(level_id: int, quantity: int, reservation: dict[str, Any]) -> Movement:

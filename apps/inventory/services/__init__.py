@@ -8,6 +8,10 @@ refuses (having changed nothing).
 
 from apps.inventory.services.clock import recorded_at
 from apps.inventory.services.lines import StockLine
+from apps.inventory.services.reservation_by_code import (
+    FirstResponse,
+    reservation_create_by_code,
+)
 from apps.inventory.services.reservations import (
     ReservationLineRequest,
     reservation_commit,
@@ -39,6 +43,7 @@ from apps.inventory.services.transfers import (
 
 __all__ = [
     "LEVEL_SETTINGS",
+    "FirstResponse",
     "ReservationLineRequest",
     "StockChangeResult",
     "StockLine",
@@ -46,6 +51,7 @@ __all__ = [
     "recorded_at",
     "reservation_commit",
     "reservation_create",
+    "reservation_create_by_code",
     "reservation_expire",
     "reservation_expire_due",
     "reservation_extend",

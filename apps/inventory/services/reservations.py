@@ -46,6 +46,7 @@ from apps.merchants.models import Merchant
 Reason = LedgerEntry.Reason
 Status = Reservation.Status
 ALLOCATION_ATTEMPTS = 3
+OPERATION = "reservation.create"  # the idempotency record's operation
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class ReservationLineRequest:
     location: Location | None = None
 
 
-def _ttl(ttl_seconds: int | None) -> int:
+def ttl_seconds_checked(ttl_seconds: int | None) -> int:
+    """The reservation's TTL: the default when None, else a whole number within the maximum."""
     if ttl_seconds is None:
         return settings.STOCKROOM_RESERVATION_TTL_SECONDS
     maximum = settings.STOCKROOM_RESERVATION_MAX_TTL_SECONDS
@@ -213,7 +215,7 @@ def reservation_create(
     """Reserve every line or nothing. Returns the active reservation with its allocated lines
     (`reservation.replayed` is True when the idempotency key was seen before)."""
     key = idempotency.validate_key(idempotency_key)
-    ttl = _ttl(ttl_seconds)
+    ttl = ttl_seconds_checked(ttl_seconds)
     requests = _merge_requests(merchant, lines)
     request = {
         "lines": sorted([p.pk, loc.pk if loc else None, q] for (p, loc), q in requests.items()),
@@ -225,7 +227,7 @@ def reservation_create(
     previous = idempotency.claim(
         merchant_id=merchant.pk,
         key=key,
-        operation="reservation.create",
+        operation=OPERATION,
         request=request,
         result={"reservation_id": str(reservation_id)},
     )
@@ -495,7 +497,7 @@ def reservation_extend(
     idempotency_key: str,
 ) -> Reservation:
     """Push the expiry to now + ttl_seconds. Only an active, unexpired reservation extends."""
-    ttl = _ttl(ttl_seconds)
+    ttl = ttl_seconds_checked(ttl_seconds)
     reservation = _get(merchant, reservation_id)
     previous = idempotency.claim(
         merchant_id=merchant.pk,
