@@ -3,7 +3,9 @@ ledger, outbox, reservation, line and the response to replay, in one round trip.
 
 from __future__ import annotations
 
+import json
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -14,9 +16,16 @@ from django.utils import timezone
 from apps.core import idempotency
 from apps.core.models import IdempotencyRecord
 from apps.inventory import services
+from apps.inventory.engine.changes import CodedReservation
+from apps.inventory.engine.reservations import reserve_by_code
+from apps.inventory.exceptions import InsufficientStock
 from apps.inventory.ledger_replay import find_drift
 from apps.inventory.models import LedgerEntry, OutboxEvent, Reservation, ReservationLine, StockLevel
-from apps.inventory.services.reservation_by_code import by_code_fingerprint
+from apps.inventory.services import reservation_by_code
+from apps.inventory.services.reservation_by_code import (
+    _fingerprint_around_lines,
+    by_code_fingerprint,
+)
 from tests import factories
 from tests.api.conftest import client_for
 from tests.api.test_auth import assert_problem
@@ -220,3 +229,101 @@ def test_racing_orders_take_exactly_the_stock_there_is(merchant, product, locati
     level = StockLevel.objects.get(product=product, location=location)
     assert (level.on_hand, level.reserved) == (20, 20)
     assert find_drift() == []
+
+
+def coded(key: str, quantity: int) -> CodedReservation:
+    now = timezone.now()
+    prefix, suffix = _fingerprint_around_lines(None, "")
+    return CodedReservation(
+        idempotency_key=key, quantity=quantity, reservation_id=uuid.uuid4(), order_ref="",
+        expires_at=now + timedelta(minutes=10), at=now, actor_id=None, api_key_id=None,
+        api_key_name="", source="api", result=json.dumps({}), response_status=None,
+        response_body=None, fingerprint_prefix=prefix, fingerprint_suffix=suffix,
+    )  # fmt: skip
+
+
+def run_statement(merchant, product, location, requests):
+    return reserve_by_code(
+        merchant_id=merchant.pk, sku=product.sku, location_code=location.code,
+        requests=requests, operation="reservation.create",
+        retained_since=timezone.now() - timedelta(days=1), at=timezone.now(),
+    )  # fmt: skip
+
+
+def test_a_batch_admits_orders_in_turn_to_the_last_unit(merchant, product, location):
+    """5 available: 3 is admitted, the next 3 is refused, 2 still fits; the level moves once,
+    with one ledger row (its own running figures and version) per admitted order."""
+    level = factories.stock(product, location, 6, safety_stock=1)
+    found = run_statement(
+        merchant, product, location, [coded("b-1", 3), coded("b-2", 3), coded("b-3", 2)]
+    )
+    assert [f.line_id is not None for f in found] == [True, False, True]
+    assert {f.available for f in found} == {0}  # what is left after the batch
+    level.refresh_from_db()
+    assert (level.reserved, level.version) == (5, 4)  # received, configured, 2 admitted
+    entries = LedgerEntry.objects.filter(reason="reserve").order_by("id")
+    assert [(e.idempotency_key, e.reserved_delta, e.reserved_after, e.version_after)
+            for e in entries] == [("b-1", 3, 3, 3), ("b-3", 2, 5, 4)]  # fmt: skip
+    assert OutboxEvent.objects.filter(ledger_entry__in=entries).count() == 2
+    assert set(
+        IdempotencyRecord.objects.filter(key__startswith="b-").values_list("key", flat=True)
+    ) == {"b-1", "b-3"}
+    assert find_drift() == []
+
+
+def test_a_batch_leaves_keys_seen_before_to_their_replay(merchant, product, location):
+    factories.stock(product, location, 10)
+    run_statement(merchant, product, location, [coded("seen", 1)])
+    found = run_statement(merchant, product, location, [coded("seen", 1), coded("new", 2)])
+    assert found[0].prior_fingerprint is not None
+    assert found[0].line_id is None
+    assert found[1].line_id is not None
+    assert StockLevel.objects.get(product=product, location=location).reserved == 3
+
+
+@pytest.mark.concurrency
+def test_orders_arriving_together_are_reserved_in_batches(merchant, product, location, monkeypatch):
+    """Many threads on one hot level: orders that queue while one statement runs go in the
+    next one (fewer statements than orders), and exactly the stock there is gets reserved."""
+    factories.stock(product, location, 150)
+    sizes: list[int] = []
+    original = reservation_by_code.reserve_by_code
+
+    def counted(**kwargs):
+        sizes.append(len(kwargs["requests"]))
+        return original(**kwargs)
+
+    monkeypatch.setattr(reservation_by_code, "reserve_by_code", counted)
+    start = threading.Barrier(30)
+
+    def order(n):
+        try:
+            start.wait()
+            return [
+                services.reservation_create_by_code(
+                    merchant=merchant, sku=product.sku, location_code=location.code,
+                    quantity=1 + (n + i) % 3, actor=None, idempotency_key=f"hot-{n}-{i}",
+                ) is not None
+                for i in range(5)
+            ]  # fmt: skip
+        except InsufficientStock:
+            return [False]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(30) as pool:
+        list(pool.map(order, range(30)))
+    level = StockLevel.objects.get(product=product, location=location)
+    assert level.reserved == sum(ReservationLine.objects.values_list("quantity", flat=True))
+    assert level.reserved <= 150
+    assert max(sizes) > 1  # batches formed
+    assert len(sizes) < sum(sizes)
+    assert find_drift() == []
+
+
+def test_the_statement_stays_short_enough_for_psycopg_to_cache_its_parse():
+    """psycopg parses a statement's placeholders once per process when the text is at most
+    4,096 characters; the reservation statement runs on every order."""
+    from apps.inventory.engine.statements.reservations import _RESERVE_BY_CODE
+
+    assert len(_RESERVE_BY_CODE) <= 4096

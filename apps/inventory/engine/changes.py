@@ -1,10 +1,12 @@
 """What a caller asks of the engine: a `Movement` per stock level (signed deltas and the guards
 they must pass), a `BucketChange` per bucket, and the `MovementContext` of the batch (who, from
-where, under which idempotency key, when)."""
+where, under which idempotency key, when); and a `CodedReservation`, one order of a batch
+reserved by SKU and location code in one statement."""
 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import datetime
 
 
@@ -60,3 +62,27 @@ class BucketChange:
     allotted: int = 0
     reserved: int = 0
     reference: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CodedReservation:
+    """One order reserving `quantity` of a SKU at a location named by code, as one request of
+    `reserve_by_code_statement`: the new reservation's fields, who asks, its idempotency key,
+    and what the key's claim stores (`result` and the response to replay as JSON text, the
+    canonical request around its line for the fingerprint)."""
+
+    idempotency_key: str
+    quantity: int
+    reservation_id: uuid.UUID
+    order_ref: str
+    expires_at: datetime
+    at: datetime
+    actor_id: int | None
+    api_key_id: int | None
+    api_key_name: str
+    source: str
+    result: str
+    response_status: int | None
+    response_body: str | None
+    fingerprint_prefix: str
+    fingerprint_suffix: str

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -18,7 +20,7 @@ from django.db.models import UniqueConstraint
 from apps.core.models import IdempotencyRecord
 from apps.inventory.engine import statements
 from apps.inventory.engine.buckets import drain_plan, gather_plan, rebalance_plan
-from apps.inventory.engine.changes import Movement, MovementContext
+from apps.inventory.engine.changes import CodedReservation, Movement, MovementContext
 from apps.inventory.engine.cursors import prepared_cursor
 from apps.inventory.engine.locks import lock_buckets, lock_levels
 from apps.inventory.engine.movements import move_allotments
@@ -104,27 +106,26 @@ def reserve_into_new_reservation(
 
 @dataclasses.dataclass(frozen=True)
 class ByCode:
-    """What `reserve_by_code_statement` found (in its snapshot) and wrote."""
+    """What `reserve_by_code_statement` found and wrote for one request of its batch."""
 
+    line_id: int | None  # the new reservation's line: its units are held
+    prior_fingerprint: str | None  # the key's retained record, when there is one
+    prior_result: dict[str, Any] | None
+    prior_response_status: int | None
+    prior_response_body: Any
     product_id: int | None
     product_active: bool | None
     location_id: int | None
     location_status: str | None
     stock_level_id: int | None
     bucket_count: int | None
-    on_hand: int | None
+    on_hand: int | None  # the level's figures after the batch (or as the snapshot saw them)
     reserved: int | None
     safety_stock: int | None
-    line_id: int | None  # the new reservation line: the units are held
-    ledger_entry_id: int | None
-    prior_fingerprint: str | None  # the key's retained record, when there is one
-    prior_result: dict[str, Any] | None
-    prior_response_status: int | None
-    prior_response_body: Any
 
     @property
     def available(self) -> int:
-        """The level's available units in the snapshot (no bucket on such a level)."""
+        """What is left to reserve at the level (no bucket on such a level)."""
         if self.stock_level_id is None:
             return 0
         return max(self.on_hand - self.reserved - self.safety_stock, 0)
@@ -138,28 +139,29 @@ _CLAIM_CONSTRAINT = next(
 
 def reserve_by_code(
     *,
+    merchant_id: int,
     sku: str,
     location_code: str,
-    quantity: int,
-    reservation: dict[str, Any],
-    ctx: MovementContext,
-    claim: dict[str, Any],
-    retained_since: Any,
-) -> ByCode | None:
-    """Run `reserve_by_code_statement` (PostgreSQL): ONE round trip, which in autocommit is
-    the whole transaction. Returns what it found and wrote, or None when the key's claim
-    collided with a record the statement could not see (a concurrent call with the same key,
-    or a record past retention to take over), in which case nothing was written and the caller
-    takes the transactional path. Inside an atomic block the statement runs in a savepoint, so
-    that such a collision leaves the caller's transaction usable."""
+    requests: Sequence[CodedReservation],
+    operation: str,
+    retained_since: datetime,
+    at: datetime,
+) -> list[ByCode] | None:
+    """Run `reserve_by_code_statement` (PostgreSQL) for a batch of orders of one SKU at one
+    location: ONE round trip, which in autocommit is the whole transaction. Returns what it
+    found and wrote for each request, in order; or None when a key's claim collided with a
+    record the statement could not see (a concurrent call with the same key, or a record past
+    retention to take over), in which case nothing was written and the callers take the
+    transactional path. Inside an atomic block the statement runs in a savepoint, so that such
+    a collision leaves the caller's transaction usable."""
     sql, params = statements.reserve_by_code_statement(
+        merchant_id=merchant_id,
         sku=sku,
         location_code=location_code,
-        quantity=quantity,
-        reservation=reservation,
-        ctx=ctx,
-        claim=claim,
+        requests=requests,
+        operation=operation,
         retained_since=retained_since,
+        at=at,
     )
     try:
         with (
@@ -167,16 +169,17 @@ def reserve_by_code(
             prepared_cursor() as cursor,
         ):
             cursor.execute(sql, params)
-            row = cursor.fetchone()
+            rows = cursor.fetchall()
     except IntegrityError as error:
         if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) == (
             _CLAIM_CONSTRAINT
         ):
             return None
         raise
-    found = ByCode(*row)
-    if found.line_id is not None:
-        after_commit([found.product_id])
+    found = [ByCode(*row) for row in rows]
+    held = [f for f in found if f.line_id is not None]
+    if held:
+        after_commit([held[0].product_id])
     return found
 
 

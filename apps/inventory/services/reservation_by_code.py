@@ -18,15 +18,18 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 
 from apps.catalog.models import Product
 from apps.core import idempotency
+from apps.core.combining import Combiner
+from apps.inventory.engine.changes import CodedReservation
 from apps.inventory.engine.reservations import ByCode, reserve_by_code
 from apps.inventory.exceptions import InsufficientStock, Shortage
 from apps.inventory.models import Reservation, ReservationLine, Source
@@ -96,27 +99,29 @@ def reservation_create_by_code(
     result = {"reservation_id": str(reservation.pk)}
     if first is not None:
         result.update(request=first.request, headers={})
-    found = reserve_by_code(
-        sku=sku,
-        location_code=location_code,
+    request = CodedReservation(
+        idempotency_key=key,
         quantity=quantity,
-        reservation={
-            "id": reservation.pk,
-            "status": reservation.status,
-            "order_ref": reservation.order_ref,
-            "expires_at": reservation.expires_at,
-        },
-        ctx=ctx,
-        claim={
-            "operation": OPERATION,
-            "fingerprint_prefix": prefix,
-            "fingerprint_suffix": suffix,
-            "result": json.dumps(result),
-            "response_status": first.status if first is not None else None,
-            "response_body": first.body if first is not None else None,
-        },
-        retained_since=idempotency.retained_since(ctx.at),
+        reservation_id=reservation.pk,
+        order_ref=reservation.order_ref,
+        expires_at=reservation.expires_at,
+        at=ctx.at,
+        actor_id=ctx.actor_id,
+        api_key_id=ctx.api_key_id,
+        api_key_name=ctx.api_key_name,
+        source=source,
+        result=json.dumps(result),
+        response_status=first.status if first is not None else None,
+        response_body=first.body if first is not None else None,
+        fingerprint_prefix=prefix,
+        fingerprint_suffix=suffix,
     )
+    batch_key = (merchant.pk, sku, location_code)
+    if connection.in_atomic_block:
+        # Part of the caller's transaction: never in a batch that other callers commit.
+        found = _run_batch(batch_key, [request])[0]
+    else:
+        found = _orders.submit(batch_key, request)
     if found is None or found.prior_fingerprint is not None:
         return None  # the key was used before, or is being used right now
     if found.line_id is None:
@@ -129,6 +134,33 @@ def reservation_create_by_code(
         instance._state.db = connection.alias
     reservation.replayed = False
     return reservation
+
+
+def _run_batch(
+    batch_key: tuple[int, str, str], requests: Sequence[CodedReservation]
+) -> list[ByCode | None]:
+    """One statement for orders of one SKU at one location that arrived together. A key
+    claimed meanwhile by another call sends every order of the batch to the general path."""
+    merchant_id, sku, location_code = batch_key
+    keys = [request.idempotency_key for request in requests]
+    if len(set(keys)) != len(keys):  # the same order twice at once: each on its own
+        return [_run_batch(batch_key, [request])[0] for request in requests]
+    now = timezone.now()
+    found = reserve_by_code(
+        merchant_id=merchant_id,
+        sku=sku,
+        location_code=location_code,
+        requests=requests,
+        operation=OPERATION,
+        retained_since=idempotency.retained_since(now),
+        at=now,
+    )
+    return list(found) if found is not None else [None] * len(requests)
+
+
+# Orders of the same SKU at the same location that arrive while one is being reserved are
+# reserved together: one locked update, one commit (see apps.core.combining).
+_orders: Combiner[CodedReservation, ByCode | None] = Combiner(_run_batch, max_batch=64)
 
 
 def _refuse(found: ByCode, *, sku: str, location_code: str, quantity: int) -> None:

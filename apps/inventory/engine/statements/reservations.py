@@ -4,9 +4,11 @@ SKU and location code with the idempotency claim and the stored response
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from apps.inventory.engine.changes import MovementContext
+from apps.inventory.engine.changes import CodedReservation, MovementContext
 from apps.inventory.engine.statements.levels import (
     ENTRY_RESULT,
     HELD_RESERVATION,
@@ -29,7 +31,9 @@ from apps.inventory.engine.statements.tables import (
 )
 from apps.inventory.models import (
     LedgerEntry,
+    Reservation,
 )
+from apps.inventory.outbox import STOCK_CHANGED
 from apps.locations.models import Location
 
 # --- Reservations ---------------------------------------------------------------------------
@@ -82,121 +86,171 @@ def reserve_statement(
 
 def reserve_by_code_statement(
     *,
+    merchant_id: int,
     sku: str,
     location_code: str,
-    quantity: int,
-    reservation: dict[str, Any],
-    ctx: MovementContext,
-    claim: dict[str, Any],
-    retained_since: Any,
+    requests: Sequence[CodedReservation],
+    operation: str,
+    retained_since: datetime,
+    at: datetime,
 ) -> tuple[str, dict[str, Any]]:
-    """A whole one-line reservation named by SKU and location code, in ONE statement (its own
-    transaction in autocommit, so the level row is locked only while the statement runs and
-    commits, with no client round trip in between): it resolves the codes within the merchant,
-    reads the idempotency key, and, when the key is new, the product active and the location
-    taking reservations, reserves `quantity` on the level under the usual guards (safety stock
-    respected), writes the ledger and outbox rows, inserts the reservation and its line, and
-    claims the key with the response to replay (`claim`: operation, result, response_status,
-    response_body), all only if the guarded update happened. The claim's fingerprint is the
-    SHA-256 of `claim["fingerprint_prefix"]`, "<product_id>, <location_id>, <quantity>" and
-    `claim["fingerprint_suffix"]`: the canonical request of `apps.core.idempotency`, whose ids
-    only the statement knows.
+    """Whole one-line reservations of one SKU at one location, named by their codes, for a
+    batch of `requests` (one or many orders that arrived together), in ONE statement (its own
+    transaction in autocommit: the level row is locked only while the statement runs and
+    commits, with no client round trip in between). It resolves the codes within the
+    merchant, reads every request's idempotency key, and, for the requests whose key is new,
+    with the product active and the location taking reservations:
 
-    A concurrent call with the same key is refused by the key's unique index (the whole
-    statement is undone): the caller then takes the transactional path, which waits for and
-    replays the first call. A level with buckets is left alone (`bucket_reserve_statement`).
+    - locks the level (unless its snapshot cannot serve even the smallest request: a sold-out
+      level refuses without queueing on the lock) and admits the requests in their order, each
+      if the units left after those admitted before it cover it (safety stock respected), so
+      that the last unit goes exactly;
+    - adds the admitted units to the level's `reserved` and its version, in one update;
+    - writes, per admitted request, its ledger row (its own running figures and version), its
+      outbox row, the reservation and its line, and the claim of its key with the response to
+      replay (`CodedReservation.result`, `response_status`, `response_body`; the fingerprint is
+      the SHA-256 of `fingerprint_prefix`, "<product_id>, <location_id>, <quantity>" and
+      `fingerprint_suffix`: the canonical request of `apps.core.idempotency`, whose ids only the
+      statement knows).
 
-    Returns exactly one row (BY_CODE_KEYS): what the statement found (product, location, level
-    and its figures in the statement's snapshot, the key's earlier record when retained) and
-    what it wrote (line and ledger ids, None when nothing was)."""
-    params = context_params(ctx)
+    A request whose key another call is claiming at the same moment makes the unique index
+    refuse the whole statement: nothing is written, and the callers take the transactional
+    path, which waits for and replays the other call. A level with buckets is left alone.
+
+    Returns one row per request, in order (BY_CODE_KEYS): the reservation line when it was
+    held, the key's retained record when there was one, what the codes name, and the level's
+    figures (after this batch, under the lock; or as the snapshot saw them when not locked)."""
+    params: dict[str, Any] = {
+        alias: [getattr(request, name) for request in requests]
+        for name, (alias, _) in _PER_REQUEST.items()
+    }
     params.update(
+        m=merchant_id,
         sku=sku,
-        location_code=location_code,
-        quantity=quantity,
+        code=location_code,
+        since=retained_since,
+        at=at,
         reason=LedgerEntry.Reason.RESERVE,
+        topic=STOCK_CHANGED,
         active=Location.Status.ACTIVE,
-        retained_since=retained_since,
-        **reservation_params(reservation),
-        **{f"claim_{name}": value for name, value in claim.items()},
+        status=Reservation.Status.ACTIVE,
+        op=operation,
     )
     return _RESERVE_BY_CODE, params
 
 
-# Whitespace collapsed: psycopg caches how it parses a statement of at most 4,096 characters,
-# and this one runs on every order.
+# What travels per request, as one array each: its parameter and column alias, and its type.
+_PER_REQUEST = {
+    "idempotency_key": ("key", "varchar"), "quantity": ("q", "integer"),
+    "reservation_id": ("rid", "uuid"), "order_ref": ("ref", "varchar"),
+    "expires_at": ("exp", "timestamptz"), "at": ("ts", "timestamptz"),
+    "actor_id": ("actor", "bigint"), "api_key_id": ("kid", "bigint"),
+    "api_key_name": ("kname", "varchar"), "source": ("src", "varchar"),
+    "result": ("res", "jsonb"), "response_status": ("st", "smallint"),
+    "response_body": ("body", "jsonb"), "fingerprint_prefix": ("pre", "text"),
+    "fingerprint_suffix": ("suf", "text"),
+}  # fmt: skip
+_UNNEST = ", ".join(f"%({alias})s::{kind}[]" for alias, kind in _PER_REQUEST.values())
+_ALIASES = ", ".join(alias for alias, _ in _PER_REQUEST.values())
+
+# Whitespace collapsed and names short: psycopg caches how it parses a statement of at most
+# 4,096 characters, and this one runs on every order. r: the requests (their columns named by
+# _PER_REQUEST), f: those with a new key (numbered n), t: what the codes name, lv: the level as
+# the snapshot sees it, lk: the level locked, a: the admitted requests (the k-th admitted,
+# `taken` units up to and including it), x: their total.
 _RESERVE_BY_CODE = compact(f"""
-    WITH prior AS (
-        SELECT fingerprint, result, response_status, response_body FROM {IDEMPOTENCY}
-        WHERE merchant_id = %(merchant_id)s AND key = %(idempotency_key)s
-            AND created_at >= %(retained_since)s
+    WITH RECURSIVE r AS (
+        SELECT * FROM unnest({_UNNEST}) WITH ORDINALITY AS r({_ALIASES}, pos)
+    ),
+    pr AS (
+        SELECT i.* FROM {IDEMPOTENCY} i JOIN r ON i.key = r.key
+        WHERE i.merchant_id = %(m)s AND i.created_at >= %(since)s
+    ),
+    f AS (
+        SELECT r.*, row_number() OVER (ORDER BY r.pos) AS n FROM r
+        WHERE NOT EXISTS (SELECT FROM pr WHERE pr.key = r.key)
     ),
     t AS (
-        SELECT p.id AS product_id, p.is_active, c.id AS location_id, c.status
-        FROM (SELECT 1) AS one
-        LEFT JOIN {PRODUCT} AS p ON p.merchant_id = %(merchant_id)s AND p.sku = %(sku)s
-        LEFT JOIN {LOCATION} AS c ON c.merchant_id = %(merchant_id)s AND c.code = %(location_code)s
+        SELECT p.id AS pid, p.is_active, c.id AS cid, c.status
+        FROM (SELECT 1) o
+        LEFT JOIN {PRODUCT} p ON p.merchant_id = %(m)s AND p.sku = %(sku)s
+        LEFT JOIN {LOCATION} c ON c.merchant_id = %(m)s AND c.code = %(code)s
     ),
     lv AS (
-        SELECT l.* FROM {STOCK_LEVEL} AS l JOIN t
-            ON l.product_id = t.product_id AND l.location_id = t.location_id
-        WHERE l.merchant_id = %(merchant_id)s
+        SELECT l.* FROM {STOCK_LEVEL} l JOIN t ON l.product_id = t.pid
+            AND l.location_id = t.cid
+        WHERE l.merchant_id = %(m)s
     ),
-    moved AS (
-        UPDATE {STOCK_LEVEL} AS s SET reserved = s.reserved + %(quantity)s,
-            version = s.version + 1, updated_at = %(at)s
-        FROM lv, t
+    lk AS (
+        SELECT s.*, s.on_hand - s.reserved - s.safety_stock AS free FROM {STOCK_LEVEL} s, lv, t
         WHERE s.id = lv.id AND lv.bucket_count = 0 AND t.is_active AND t.status = %(active)s
-            AND NOT EXISTS (SELECT FROM prior)
-            AND s.on_hand - s.reserved - %(quantity)s >= s.safety_stock
-        RETURNING s.*
+            AND lv.on_hand - lv.reserved - lv.safety_stock >= (SELECT min(q) FROM f)
+        FOR NO KEY UPDATE OF s
+    ),
+    pick (n, taken, ok) AS (
+        SELECT 0::bigint, 0::bigint, false
+        UNION ALL
+        SELECT f.n, p.taken + CASE WHEN p.taken + f.q <= lk.free THEN f.q ELSE 0 END,
+            p.taken + f.q <= lk.free
+        FROM pick p JOIN f ON f.n = p.n + 1 CROSS JOIN lk
+    ),
+    a AS (
+        SELECT f.*, p.taken, row_number() OVER (ORDER BY f.n) AS k
+        FROM f JOIN pick p ON p.n = f.n WHERE p.ok
+    ),
+    x AS (SELECT sum(q) AS q, count(*) AS c FROM a),
+    moved AS (
+        UPDATE {STOCK_LEVEL} s SET reserved = s.reserved + x.q, version = s.version + x.c,
+            updated_at = %(at)s
+        FROM lk, x
+        WHERE s.id = lk.id AND x.c > 0 AND s.on_hand - s.reserved - x.q >= s.safety_stock
+        RETURNING s.id
     ),
     entry AS (
         INSERT INTO {LEDGER} ({LEDGER_INSERT_COLUMNS})
-        SELECT %(merchant_id)s, id, product_id, location_id, %(reason)s, 0, %(quantity)s, 0, 0,
-            on_hand, reserved, damaged, in_transit, safety_stock, version, %(actor_id)s,
-            %(api_key_id)s, %(api_key_name)s, %(source)s, %(reference)s, '',
-            %(idempotency_key)s, %(at)s, NULL
-        FROM moved RETURNING id
+        SELECT %(m)s, lk.id, lk.product_id, lk.location_id, %(reason)s, 0, a.q, 0, 0,
+            lk.on_hand, lk.reserved + a.taken, lk.damaged, lk.in_transit, lk.safety_stock,
+            lk.version + a.k, a.actor, a.kid, a.kname, a.src, 'reservation:' || a.rid, '',
+            a.key, a.ts, NULL
+        FROM a, lk, moved ORDER BY a.k RETURNING id
     ),
     event AS (
         INSERT INTO {OUTBOX} (merchant_id, topic, ledger_entry_id, payload, created_at)
-        SELECT %(merchant_id)s, %(topic)s, id, '{{}}', %(at)s FROM entry
+        SELECT %(m)s, %(topic)s, id, '{{}}', %(at)s FROM entry
     ),
     held AS (
         INSERT INTO {RESERVATION} (id, merchant_id, status, order_ref, expires_at, source,
             created_by_id, created_at, closed_at)
-        SELECT %(reservation_id)s, %(merchant_id)s, %(status)s, %(order_ref)s, %(expires_at)s,
-            %(source)s, %(actor_id)s, %(at)s, NULL
-        FROM moved RETURNING id
+        SELECT a.rid, %(m)s, %(status)s, a.ref, a.exp, a.src, a.actor, a.ts, NULL
+        FROM a, moved
     ),
     line AS (
-        INSERT INTO {RESERVATION_LINE} (reservation_id, stock_level_id, product_id, location_id,
-            quantity)
-        SELECT held.id, moved.id, moved.product_id, moved.location_id, %(quantity)s
-        FROM held, moved RETURNING id
+        INSERT INTO {RESERVATION_LINE} (reservation_id, stock_level_id, product_id,
+            location_id, quantity)
+        SELECT a.rid, lk.id, lk.product_id, lk.location_id, a.q FROM a, lk, moved
+        RETURNING id, reservation_id
     ),
     claimed AS (
         INSERT INTO {IDEMPOTENCY} (merchant_id, key, operation, fingerprint, result,
             response_status, response_body, created_at)
-        SELECT %(merchant_id)s, %(idempotency_key)s, %(claim_operation)s,
-            encode(sha256(convert_to(%(claim_fingerprint_prefix)s::text || moved.product_id
-                || ', ' || moved.location_id || ', ' || %(quantity)s
-                || %(claim_fingerprint_suffix)s::text, 'UTF8')), 'hex'),
-            %(claim_result)s::jsonb, %(claim_response_status)s::smallint,
-            %(claim_response_body)s::jsonb, %(at)s
-        FROM moved
+        SELECT %(m)s, a.key, %(op)s, encode(sha256(convert_to(a.pre || lk.product_id
+            || ', ' || lk.location_id || ', ' || a.q || a.suf, 'UTF8')), 'hex'),
+            a.res, a.st, a.body, a.ts
+        FROM a, lk, moved
     )
-    SELECT t.product_id, t.is_active, t.location_id, t.status, lv.id, lv.bucket_count,
-        lv.on_hand, lv.reserved, lv.safety_stock, (SELECT id FROM line), (SELECT id FROM entry),
-        prior.fingerprint, prior.result, prior.response_status, prior.response_body
-    FROM t LEFT JOIN lv ON true LEFT JOIN prior ON true
+    SELECT line.id, pr.fingerprint, pr.result, pr.response_status,
+        pr.response_body, t.pid, t.is_active, t.cid, t.status, lv.id, lv.bucket_count,
+        coalesce(lk.on_hand, lv.on_hand),
+        coalesce(lk.reserved + coalesce(x.q, 0), lv.reserved),
+        coalesce(lk.safety_stock, lv.safety_stock)
+    FROM r CROSS JOIN t CROSS JOIN x LEFT JOIN lv ON true LEFT JOIN lk ON true
+    LEFT JOIN line ON line.reservation_id = r.rid LEFT JOIN pr ON pr.key = r.key
+    ORDER BY r.pos
 """)
 
-
-# The columns of the row `reserve_by_code_statement` returns.
+# The columns of each row `reserve_by_code_statement` returns.
 BY_CODE_KEYS = (
-    "product_id", "product_active", "location_id", "location_status", "stock_level_id",
-    "bucket_count", "on_hand", "reserved", "safety_stock", "line_id", "ledger_entry_id",
-    "prior_fingerprint", "prior_result", "prior_response_status", "prior_response_body",
+    "line_id", "prior_fingerprint", "prior_result", "prior_response_status",
+    "prior_response_body", "product_id", "product_active", "location_id", "location_status",
+    "stock_level_id", "bucket_count", "on_hand", "reserved", "safety_stock",
 )  # fmt: skip
