@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "apps.core.middleware.TrustedProxyMiddleware",  # REMOTE_ADDR: the client behind our proxies
     "apps.api.middleware.HttpsWritesMiddleware",  # refuses, never redirects, a write
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -227,6 +228,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "apps.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "apps.api.problems.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    # The client is REMOTE_ADDR (TrustedProxyMiddleware), never a header a client may forge.
+    "NUM_PROXIES": 0,
 }
 # Requests per API key or signed-in user, and per client address for requests without valid
 # credentials (no key, a wrong key), across every process.
@@ -239,7 +242,7 @@ STOCKROOM_API_KEY_CACHE_SECONDS = env.float("STOCKROOM_API_KEY_CACHE_SECONDS", d
 STOCKROOM_HTTP_THREADS = env.int("STOCKROOM_HTTP_THREADS", default=4)
 # The port pages open websockets on when no proxy puts them on the page's own origin
 # (`manage.py serve` sets it to its websocket port); unset: same origin.
-STOCKROOM_WEBSOCKET_PORT = env.int("STOCKROOM_WEBSOCKET_PORT", default=None)
+STOCKROOM_WEBSOCKET_PORT = int(env("STOCKROOM_WEBSOCKET_PORT", default="") or 0) or None
 SPECTACULAR_SETTINGS = {
     "TITLE": "Stockroom merchant API",
     "DESCRIPTION": (
@@ -303,8 +306,8 @@ if DATABASE_REPLICA_URL:
 # --- Admin sign-in: lockout after repeated failures (django-axes) ---------------------------
 # A user name is locked out from one client address after this many wrong passwords in a row
 # (other addresses, and other users from that address, are not); every failure during the
-# lockout restarts it. Behind a proxy the client address is the one uvicorn takes from
-# X-Forwarded-For when the proxy is in FORWARDED_ALLOW_IPS (see docs/operations.md).
+# lockout restarts it. Behind a proxy the client address is taken from X-Forwarded-For when the
+# proxy is in FORWARDED_ALLOW_IPS (TrustedProxyMiddleware; see docs/operations.md).
 # Resetting the password by email lifts the lockout.
 MIDDLEWARE = [*MIDDLEWARE, "axes.middleware.AxesMiddleware"]
 AXES_FAILURE_LIMIT = env.int("STOCKROOM_LOGIN_FAILURE_LIMIT", default=5)

@@ -122,3 +122,29 @@ def test_the_dockerfile_runs_the_web_command_and_copies_what_exists():
     cmd = re.search(r"^CMD (\[.*\])$", dockerfile, flags=re.MULTILINE).group(1)
     assert yaml.safe_load(cmd) == SERVICES["web"]["command"][:-2]  # without --workers N
     assert "USER stockroom" in dockerfile
+
+
+def test_the_proxy_routes_websockets_and_http_to_their_servers(tmp_path):
+    """deploy/nginx.conf (the compose `proxy`) is a valid nginx configuration and sends
+    /ws/ to the websocket port, the rest to the HTTP port of `serve`."""
+    import shutil
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server web:8000;" in conf
+    assert "server web:8001;" in conf
+    assert SERVICES["proxy"]["volumes"] == ["./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro"]
+    assert set(SERVICES["web"]["expose"]) == {"8000", "8001"}
+    (tmp_path / "site.conf").write_text(
+        conf.replace("web:", "127.0.0.1:").replace("listen 80;", "listen 127.0.0.1:18080;")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+        "events { worker_connections 16; }\n"
+        f"http {{ access_log off; include {tmp_path}/site.conf; }}\n"
+    )
+    checked = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr

@@ -5,8 +5,8 @@ the best at its half: granian's WSGI interface runs Django's synchronous views o
 threads with no event loop in between (`inventory_site.wsgi`), and uvicorn serves the Channels
 websockets (`inventory_site.asgi`) on the next port. A Celery worker and beat run beside them
 unless `--no-background`. Behind a proxy, route `/ws/` to the websocket port and everything
-else to the HTTP port (docs/operations.md has the nginx block); without one, the pages are
-told the websocket port (`STOCKROOM_WEBSOCKET_PORT`).
+else to the HTTP port (`deploy/nginx.conf`) and set `STOCKROOM_WEBSOCKET_PORT` empty; without
+one, the pages are told the websocket port (`STOCKROOM_WEBSOCKET_PORT`, set here).
 
 On embedded defaults (no REDIS_URL) there is no broker and the channel layer lives in memory:
 one uvicorn process serves both HTTP and websockets, and runs the periodic jobs and event
