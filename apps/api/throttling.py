@@ -226,12 +226,17 @@ def _wait(budget: Budget, limit: int, duration: int, into: float) -> float:
 budgets = Budgets()
 
 
+def key_ident(api_key: ApiKey) -> str:
+    """An API key's budget: by its digest (the same in every process and deployment)."""
+    return f"key:{api_key.hashed_key[:24]}"
+
+
 def credential_ident(request) -> str | None:
     """What identifies the request's credential in every process and deployment, or None
     when it has none (no key, a wrong key: authentication raises then, after counting)."""
     auth = request.auth  # authenticates: a wrong key raises AuthenticationFailed here
     if isinstance(auth, ApiKey):
-        return f"key:{auth.hashed_key[:24]}"
+        return key_ident(auth)
     user = request.user
     if user and user.is_authenticated:
         joined = hashlib.sha256(f"{user.pk}:{user.date_joined.isoformat()}".encode()).hexdigest()
@@ -279,7 +284,10 @@ class CredentialRateThrottle(BaseThrottle):
 def rate_limit_headers(request) -> dict[str, str]:
     """The RateLimit-* headers for the budget the request was decided against (none when no
     budget applied)."""
-    decision: Decision | None = getattr(request, "rate_limit", None)
+    return decision_headers(getattr(request, "rate_limit", None))
+
+
+def decision_headers(decision: Decision | None) -> dict[str, str]:
     if decision is None:
         return {}
     return {

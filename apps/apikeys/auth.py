@@ -72,6 +72,15 @@ def authenticate_key(raw_key: str) -> ApiKey | None:
     return api_key
 
 
+def key_from_authorization(header: str) -> ApiKey | None:
+    """The active key of an `Authorization: Bearer <key>` header, or None for any other
+    header (absent, malformed, another scheme, an unknown or revoked key)."""
+    scheme, _, raw_key = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw_key or " " in raw_key.strip():
+        return None
+    return authenticate_key(raw_key)
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <key>`. On success `request.user` is anonymous and `request.auth`
     is the ApiKey; the merchant comes from the key."""

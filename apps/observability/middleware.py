@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 # LOGGING["loggers"]["stockroom.access"] = {"level": "WARNING"} when the proxy logs requests.
 access_logger = logging.getLogger("stockroom.access")
 REQUEST_ID_HEADER = "X-Request-ID"
+# The latency histogram's series by (method, route, status), looked up once each: the labelled
+# child is what every request observes.
+_latency: dict[tuple[str, str, str], object] = {}
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -71,23 +74,26 @@ class RequestIdMiddleware:
         response[REQUEST_ID_HEADER] = request.request_id
         match = getattr(request, "resolver_match", None)
         route = (match.route or match.view_name) if match is not None else "unmatched"
-        metrics.REQUEST_LATENCY.labels(request.method, route, str(response.status_code)).observe(
-            elapsed
-        )
-        access_logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": round(elapsed * 1000, 2),
-                "request_id": request.request_id,
-            },
-        )
+        labels = (request.method, route, str(response.status_code))
+        latency = _latency.get(labels)
+        if latency is None:
+            latency = _latency.setdefault(labels, metrics.REQUEST_LATENCY.labels(*labels))
+        latency.observe(elapsed)
+        if access_logger.isEnabledFor(logging.INFO):
+            access_logger.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "route": route,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "request_id": request.request_id,
+                },
+            )
         if _is_refused_reservation(request, response, route):
             metrics.count("reservations_refused")
 
