@@ -192,9 +192,28 @@ def _reservation_action(
     request_serializer: type[Serializer] | None = None,
     with_source: bool = True,
 ) -> type[MerchantAPIView]:
-    """A view for POST reservations/{id}/<name>/ calling `action` (a reservation service)."""
+    """A view for POST reservations/{id}/<name>/ calling `action` (a reservation service).
+    A commit or release by a caller not limited to some locations, with no body, is first
+    tried in one statement (`services.reservation_close_at_once`)."""
+    closes = {"commit": True, "release": False}.get(name)
 
     def post(self, request, reservation_id):
+        if closes is not None and not request.location_scope and not request.data:
+            document = retry_on_conflict(
+                functools.partial(
+                    services.reservation_close_at_once,
+                    merchant=request.merchant,
+                    reservation_id=reservation_id,
+                    commit=closes,
+                    actor=request.actor,
+                    idempotency_key=request_key(request, required=True),
+                    request=request_fingerprint(request),
+                    source=Source.API,
+                )
+            )
+            if document is not None:
+                return HttpResponse(document, content_type="application/json")
+
         def perform(key: str) -> tuple[Response, bool]:
             if request.location_scope is not None:
                 held = selectors.reservation_get(

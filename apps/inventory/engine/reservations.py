@@ -183,6 +183,61 @@ def reserve_by_code(
     return found
 
 
+@dataclasses.dataclass(frozen=True)
+class Closed:
+    """What `close_statement` did: the response document (JSON text) when it closed the
+    reservation, and the key's retained record when there was one."""
+
+    document: str | None
+    product_ids: list[int] | None
+    prior_fingerprint: str | None
+    prior_response_status: int | None
+
+
+def close_in_one_statement(
+    *,
+    merchant_id: int,
+    reservation_id: Any,
+    commit: bool,
+    reason: str,
+    ctx: MovementContext,
+    operation: str,
+    fingerprint: str,
+    request: str,
+    retained_since: datetime,
+) -> Closed | None:
+    """Run `close_statement`: one round trip (the whole transaction in autocommit). None when
+    the key's claim collided with a record the statement could not see (nothing written)."""
+    sql, params = statements.close_statement(
+        merchant_id=merchant_id,
+        reservation_id=reservation_id,
+        commit=commit,
+        reason=reason,
+        ctx=ctx,
+        operation=operation,
+        fingerprint=fingerprint,
+        request=request,
+        retained_since=retained_since,
+    )
+    try:
+        with (
+            transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext(),
+            prepared_cursor() as cursor,
+        ):
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    except IntegrityError as error:
+        if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) == (
+            _CLAIM_CONSTRAINT
+        ):
+            return None
+        raise
+    closed = Closed(*row)
+    if closed.document is not None:
+        after_commit(closed.product_ids or [])
+    return closed
+
+
 def _reserve_movement(level_id: int, quantity: int, reservation: dict[str, Any]) -> Movement:
     return Movement(
         stock_level_id=level_id,

@@ -12,6 +12,7 @@ from apps.inventory.services.reservation_by_code import (
     FirstResponse,
     reservation_create_by_code,
 )
+from apps.inventory.services.reservation_close import reservation_close_at_once
 from apps.inventory.services.reservations import (
     ReservationLineRequest,
     reservation_commit,
@@ -49,6 +50,7 @@ __all__ = [
     "StockLine",
     "TransferLineRequest",
     "recorded_at",
+    "reservation_close_at_once",
     "reservation_commit",
     "reservation_create",
     "reservation_create_by_code",

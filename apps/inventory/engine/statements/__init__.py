@@ -30,6 +30,7 @@ from apps.inventory.engine.statements.levels import (
 )
 from apps.inventory.engine.statements.reservations import (
     BY_CODE_KEYS,
+    close_statement,
     reserve_by_code_statement,
     reserve_statement,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "SQLITE_MOVE",
     "bucket_changes_statement",
     "bucket_reserve_statement",
+    "close_statement",
     "context_params",
     "create_levels_statement",
     "movement_statement",

@@ -254,3 +254,124 @@ BY_CODE_KEYS = (
     "prior_response_body", "product_id", "product_active", "location_id", "location_status",
     "stock_level_id", "bucket_count", "on_hand", "reserved", "safety_stock",
 )  # fmt: skip
+
+
+def close_statement(
+    *,
+    merchant_id: int,
+    reservation_id: Any,
+    commit: bool,
+    reason: str,
+    ctx: MovementContext,
+    operation: str,
+    fingerprint: str,
+    request: str,
+    retained_since: datetime,
+) -> tuple[str, dict[str, Any]]:
+    """Commit (the sale) or release an active, unexpired reservation whose lines all sit on
+    levels (none on a bucket), in ONE statement in autocommit, when its idempotency key is new:
+    the reservation's conditional status change (of concurrent closers exactly one wins), its
+    levels locked in primary-key order (the global order, after the reservation as every
+    closer takes them), each level's reserved (and on a commit on_hand) down by its lines, one
+    ledger and one outbox row per level, and the key claimed with the response to replay: the
+    reservation as the API writes it (`ReservationSerializer`'s fields, rendered here; a test
+    holds the two equal). `request` is the caller's fingerprint of its request.
+
+    Returns one row: the response document when the reservation was closed (else None), the
+    products whose levels moved, and the key's retained record when there was one. Anything else (a key seen before, an expired,
+    closed or bucketed reservation) changes nothing, for the transactional path to answer."""
+    params = {
+        "m": merchant_id,
+        "rid": reservation_id,
+        "to": Reservation.Status.COMMITTED if commit else Reservation.Status.RELEASED,
+        "active": Reservation.Status.ACTIVE,
+        "sold": 1 if commit else 0,
+        "reason": reason,
+        "topic": STOCK_CHANGED,
+        "op": operation,
+        "fingerprint": fingerprint,
+        "request": request,
+        "since": retained_since,
+        "key": ctx.idempotency_key,
+        "at": ctx.at,
+        "actor": ctx.actor_id,
+        "kid": ctx.api_key_id,
+        "kname": ctx.api_key_name,
+        "src": ctx.source,
+    }
+    return _CLOSE, params
+
+
+def _iso(column: str) -> str:
+    """`column` (timestamptz) as DRF writes a datetime in UTC: ISO 8601, microseconds only
+    when there are any, `Z`."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN date_part('microseconds', "
+        f"{utc})::bigint %% 1000000 = 0 THEN '' ELSE to_char({utc}, '.US') END || 'Z'"
+    )
+
+
+# res: the reservation closed, ln: units per level of its lines, lk: those levels locked in
+# order, moved: the levels after, doc: the reservation as the API writes it.
+_CLOSE = compact(f"""
+    WITH pr AS (
+        SELECT i.* FROM {IDEMPOTENCY} i
+        WHERE i.merchant_id = %(m)s AND i.key = %(key)s AND i.created_at >= %(since)s
+    ),
+    res AS (
+        UPDATE {RESERVATION} r SET status = %(to)s, closed_at = %(at)s
+        WHERE r.id = %(rid)s AND r.merchant_id = %(m)s AND r.status = %(active)s
+            AND r.expires_at > %(at)s AND NOT EXISTS (SELECT FROM pr)
+            AND NOT EXISTS (SELECT FROM {RESERVATION_LINE} b WHERE b.reservation_id = r.id
+                AND b.bucket_id IS NOT NULL)
+        RETURNING r.*
+    ),
+    ln AS (
+        SELECT l.stock_level_id AS id, sum(l.quantity) AS q
+        FROM {RESERVATION_LINE} l JOIN res ON l.reservation_id = res.id
+        GROUP BY l.stock_level_id
+    ),
+    lk AS (
+        SELECT s.id FROM {STOCK_LEVEL} s JOIN ln ON s.id = ln.id ORDER BY s.id
+        FOR NO KEY UPDATE OF s
+    ),
+    moved AS (
+        UPDATE {STOCK_LEVEL} s SET on_hand = s.on_hand - ln.q * %(sold)s,
+            reserved = s.reserved - ln.q, version = s.version + 1, updated_at = %(at)s
+        FROM ln, lk WHERE s.id = ln.id AND lk.id = ln.id
+        RETURNING s.*, ln.q
+    ),
+    entry AS (
+        INSERT INTO {LEDGER} ({LEDGER_INSERT_COLUMNS})
+        SELECT %(m)s, id, product_id, location_id, %(reason)s, -q * %(sold)s, -q, 0, 0, on_hand,
+            reserved, damaged, in_transit, safety_stock, version, %(actor)s, %(kid)s,
+            %(kname)s, %(src)s, 'reservation:' || %(rid)s, '', %(key)s, %(at)s, NULL
+        FROM moved ORDER BY id RETURNING id
+    ),
+    event AS (
+        INSERT INTO {OUTBOX} (merchant_id, topic, ledger_entry_id, payload, created_at)
+        SELECT %(m)s, %(topic)s, id, '{{}}', %(at)s FROM entry
+    ),
+    doc AS (
+        SELECT jsonb_build_object('id', res.id, 'status', res.status, 'order_ref',
+            res.order_ref, 'expires_at', {_iso("res.expires_at")}, 'created_at',
+            {_iso("res.created_at")}, 'closed_at', {_iso("res.closed_at")}, 'lines',
+            (SELECT jsonb_agg(jsonb_build_object('sku', p.sku, 'location', c.code,
+                'quantity', l.quantity) ORDER BY l.id)
+             FROM {RESERVATION_LINE} l JOIN {PRODUCT} p ON p.id = l.product_id
+             JOIN {LOCATION} c ON c.id = l.location_id WHERE l.reservation_id = res.id)) AS body
+        FROM res
+    ),
+    claimed AS (
+        INSERT INTO {IDEMPOTENCY} (merchant_id, key, operation, fingerprint, result,
+            response_status, response_body, created_at)
+        SELECT %(m)s, %(key)s, %(op)s, %(fingerprint)s, jsonb_build_object('reservation_id',
+            %(rid)s::text, 'request', %(request)s::text, 'headers', '{{}}'::jsonb), 200,
+            doc.body, %(at)s
+        FROM doc
+    )
+    SELECT (SELECT body FROM doc), (SELECT array_agg(DISTINCT product_id) FROM moved),
+        pr.fingerprint, pr.response_status
+    FROM (SELECT 1) o LEFT JOIN pr ON true
+""")
