@@ -7,7 +7,20 @@ from apps.catalog.models import Product
 
 
 class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
-    sku = serializers.CharField(max_length=64, help_text="Unique per merchant.")
+    success = serializers.SerializerMethodField(
+        help_text="Always true: the call succeeded (a refusal is application/problem+json)."
+    )
+    productId = serializers.CharField(  # camelCase: the name the design documents use
+        source="sku",
+        read_only=True,
+        help_text="The product's id in `products/{productId}` and the inventory calls: its SKU.",
+    )
+    sku = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="Unique per merchant; it cannot change. Left out on create: generated from "
+        "the name (e.g. `WIRELESS-MOUSE-7K3QX9`). Left out on update: kept.",
+    )
     price = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,
@@ -20,6 +33,8 @@ class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = [
+            "success",
+            "productId",
             "sku",
             "name",
             "description",
@@ -34,6 +49,9 @@ class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
         # The model's unique (merchant, sku) is checked by the service, per merchant.
         validators = []
 
+    def get_success(self, product: Product) -> bool:
+        return True
+
     def validate_sku(self, sku: str) -> str:
         sku = sku.strip()
         if self.instance is not None and sku != self.instance.sku:
@@ -41,6 +59,12 @@ class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
                 "A product's SKU cannot change: create a new product and deactivate this one."
             )
         return sku
+
+
+class ProductListItemSerializer(ProductSerializer):
+    """A product in a list: the same fields but `success`, which belongs to the answer."""
+
+    success = None
 
 
 class ProductFilterSerializer(serializers.Serializer):

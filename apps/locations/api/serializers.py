@@ -60,3 +60,48 @@ class LocationFilterSerializer(serializers.Serializer):
     search = serializers.CharField(required=False, max_length=200)
     kind = serializers.ChoiceField(choices=Location.Kind.choices, required=False)
     status = serializers.ChoiceField(choices=Location.Status.choices, required=False)
+
+
+# --- Warehouses: locations of kind warehouse, in the specification's fields ----------------
+class WarehouseSerializer(RejectUnknownFields, serializers.Serializer):
+    """A warehouse as the specification's calls name it (camelCase), over a location of kind
+    warehouse: `warehouseId` is its code, `location` its address."""
+
+    success = serializers.SerializerMethodField(
+        help_text="Always true: the call succeeded (a refusal is application/problem+json)."
+    )
+    warehouseId = serializers.CharField(  # camelCase: the name the design documents use
+        source="code",
+        read_only=True,
+        help_text="The warehouse's id in `warehouses/{warehouseId}` and the inventory calls: its "
+        "location code, made from the name when it is created (`main-warehouse`, "
+        "`main-warehouse-2`, ...).",
+    )
+    name = serializers.CharField(max_length=200)
+    location = serializers.CharField(
+        source="address",
+        required=False,
+        allow_blank=True,
+        help_text="Where it is: its address as text.",
+    )
+    status = serializers.ChoiceField(
+        choices=Location.Status.choices,
+        required=False,
+        help_text="Only active warehouses take reservations (default active).",
+    )
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+
+    def get_success(self, location: Location) -> bool:
+        return True
+
+
+class WarehouseListItemSerializer(WarehouseSerializer):
+    """A warehouse in a list: the same fields but `success`, which belongs to the answer."""
+
+    success = None
+
+
+class WarehouseFilterSerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, max_length=200)
+    status = serializers.ChoiceField(choices=Location.Status.choices, required=False)
