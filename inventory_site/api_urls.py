@@ -5,8 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 v1 = [
     path("", include("apps.catalog.api.urls")),
-    path("", include("apps.locations.api.urls")),
+    # Before the locations: its warehouses/transfer/ goes before warehouses/<warehouse_id>/.
     path("", include("apps.inventory.api.urls")),
+    path("", include("apps.locations.api.urls")),
     path("", include("apps.feeds.api.urls")),
 ]
 

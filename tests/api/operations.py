@@ -38,7 +38,7 @@ def seed(merchant: Merchant) -> dict[str, str]:
     product = factories.product(merchant, sku=PATH_EXAMPLES["sku"])
     location = factories.location(merchant, code=PATH_EXAMPLES["location"])
     store = factories.location(merchant, code="empty-store")
-    factories.stock(product, location, 50)
+    level = factories.stock(product, location, 50)
     reservation = services.reservation_create(
         merchant=merchant,
         lines=[services.ReservationLineRequest(product=product, quantity=1, location=location)],
@@ -59,6 +59,9 @@ def seed(merchant: Merchant) -> dict[str, str]:
         "code": location.code,
         "reservation_id": str(reservation.pk),
         "transfer_id": str(transfer.pk),
+        "product_id": product.sku,
+        "warehouse_id": location.code,
+        "inventory_id": str(level.pk),
     }
 
 

@@ -66,6 +66,9 @@ class ProductListItemSerializer(ProductSerializer):
 
     success = None
 
+    class Meta(ProductSerializer.Meta):
+        fields = [name for name in ProductSerializer.Meta.fields if name != "success"]
+
 
 class ProductFilterSerializer(serializers.Serializer):
     search = serializers.CharField(
