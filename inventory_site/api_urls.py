@@ -9,6 +9,7 @@ v1 = [
     path("", include("apps.inventory.api.urls")),
     path("", include("apps.locations.api.urls")),
     path("", include("apps.feeds.api.urls")),
+    path("", include("apps.alerts.api.urls")),
 ]
 
 urlpatterns = [

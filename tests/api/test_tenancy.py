@@ -5,6 +5,8 @@ import uuid
 
 import pytest
 
+from apps.alerts.models import Alert
+from apps.alerts.services import alert_raise
 from apps.inventory import services
 from apps.inventory.models import LedgerEntry, StockLevel
 from tests import factories
@@ -31,8 +33,13 @@ def theirs(other_merchant):
         lines=[services.TransferLineRequest(product=product, quantity=1)], actor=None,
         idempotency_key=factories.key(),
     )  # fmt: skip
+    alert = alert_raise(
+        merchant_id=other_merchant.pk, kind=Alert.Kind.LEDGER_DRIFT, subject="theirs",
+        message="Ledger drift", stock_level=level, product_id=product.pk,
+        location_id=location.pk,
+    )  # fmt: skip
     return {"product": product, "location": location, "reservation": reservation,
-            "transfer": transfer, "level": level}  # fmt: skip
+            "transfer": transfer, "level": level, "alert": alert}  # fmt: skip
 
 
 READS = [
@@ -47,6 +54,7 @@ READS = [
     "/api/v1/inventory/overall/THEIRS-1",
     "/api/v1/inventory/warehouses/their-wh/stock",
     "/api/v1/inventory/check?sku=THEIRS-1",
+    "/api/v1/alerts/{alert}",
 ]
 WRITES = [
     ("patch", "/api/v1/products/THEIRS-1/", {"name": "Mine now"}),
@@ -66,6 +74,8 @@ WRITES = [
     ("delete", "/api/v1/warehouses/their-wh", None),
     ("put", "/api/v1/inventory/{level}", {"quantity": 0}),
     ("delete", "/api/v1/inventory/{level}", None),
+    ("post", "/api/v1/alerts/{alert}/acknowledge", None),
+    ("post", "/api/v1/alerts/{alert}/resolve", None),
 ]
 BODIES = [
     ("/api/v1/stock/receipts/", {"sku": "THEIRS-1", "location": "their-wh", "quantity": 1}),
@@ -95,7 +105,7 @@ BODIES = [
 def _url(template: str, theirs: dict) -> str:
     return template.format(
         reservation=theirs["reservation"].pk, transfer=theirs["transfer"].pk,
-        level=theirs["level"].pk,
+        level=theirs["level"].pk, alert=theirs["alert"].pk,
     )  # fmt: skip
 
 
@@ -123,6 +133,7 @@ def test_writes_to_another_merchants_objects_are_404_and_change_nothing(
     assert _snapshot(other_merchant) == before
     theirs["product"].refresh_from_db()
     assert theirs["product"].name != "Mine now"
+    assert Alert.objects.get(pk=theirs["alert"].pk).status == "triggered"
 
 
 @pytest.mark.parametrize(("path", "body"), BODIES)
@@ -140,7 +151,8 @@ def test_lists_and_the_ledger_show_only_the_keys_merchant(api, theirs, product, 
     factories.stock(product, location, 5)
     for path in ["/api/v1/products/", "/api/v1/locations/", "/api/v1/stock/",
                  "/api/v1/reservations/", "/api/v1/transfers/", "/api/v1/ledger/",
-                 "/api/v1/warehouses", "/api/v1/inventory/low-stock"]:  # fmt: skip
+                 "/api/v1/warehouses", "/api/v1/inventory/low-stock",
+                 "/api/v1/alerts"]:  # fmt: skip
         text = api.get(path).content.decode()
         assert "THEIRS-1" not in text, path
         assert "their-wh" not in text, path
