@@ -10,6 +10,7 @@ v1 = [
     path("", include("apps.locations.api.urls")),
     path("", include("apps.feeds.api.urls")),
     path("", include("apps.alerts.api.urls")),
+    path("", include("apps.reports.api.urls")),
 ]
 
 urlpatterns = [

@@ -576,50 +576,25 @@ class OutboxEvent(models.Model):
 
 
 class StockLevelRemoval(models.Model):
-    """An empty stock level removed from the merchant's inventory records (`stock_level_remove`).
+    """A stock level removed from the records while empty (`stock_level_remove`), until its
+    version moves on: its next change brings it back. Its ledger, the history, stays."""
 
-    The level row stays (its ledger is its history and is never deleted): it counts as removed
-    while its `version` is still the one recorded here, i.e. until its next change (a receipt,
-    a transfer in, new settings) brings it back. Versions only grow, so a level removed again
-    later gets a row of its own."""
-
-    id = models.BigAutoField(primary_key=True)
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
-    stock_level = models.ForeignKey(
-        StockLevel,
-        on_delete=models.PROTECT,
-        related_name="removals",
-        db_index=False,  # the unique (stock_level, version) index serves both
-    )
-    version = models.BigIntegerField(help_text="The level's version when it was removed.")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    # No index of its own: the unique (stock_level, version) index serves its lookups.
+    stock_level = models.ForeignKey(StockLevel, models.PROTECT, related_name="+", db_index=False)
+    version = models.BigIntegerField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, related_name="+")
     actor_api_key = models.ForeignKey(**API_KEY_ACTOR)
     actor_api_key_name = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
-    idempotency_key = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["stock_level", "version"], name="stocklevelremoval_level_version_uniq"
+                fields=["stock_level", "version"], name="stocklevelremoval_uniq"
             )
         ]
 
     def __str__(self) -> str:
-        return f"Level {self.stock_level_id} removed at version {self.version}"
-
-
-def removed_q() -> Q:
-    """Stock levels removed from the inventory records: recorded as removed at their current
-    version (one index probe per level)."""
-    return Q(
-        models.Exists(
-            StockLevelRemoval.objects.filter(
-                stock_level_id=OuterRef("pk"), version=OuterRef("version")
-            )
-        )
-    )
+        return f"Stock level {self.stock_level_id} removed at version {self.version}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import (
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -29,10 +30,10 @@ from apps.inventory.models import (
     ReservationLine,
     StockBucket,
     StockLevel,
+    StockLevelRemoval,
     Transfer,
     TransferLine,
     low_stock_q,
-    removed_q,
 )
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
@@ -285,6 +286,15 @@ def _is_uuid(value: uuid.UUID | str) -> bool:
 
 
 # --- Inventory records: stock levels as the specification's calls name them ---------------
+def removed_q() -> Q:
+    """Stock levels removed from the inventory records (`stock_level_remove`) and not changed
+    since: recorded as removed at their current version (one index probe per level)."""
+    removal = StockLevelRemoval.objects.filter(
+        stock_level_id=OuterRef("pk"), version=OuterRef("version")
+    )
+    return Q(Exists(removal))
+
+
 def inventory_record_list(
     *, merchant: Merchant, sku: str = "", location: str = "", low_stock: bool | None = None
 ) -> QuerySet[StockLevel]:

@@ -7,7 +7,8 @@ from apps.core.errors import ObjectNotFound
 from apps.inventory import services
 from apps.inventory.exceptions import StockRemains
 from apps.inventory.ledger_replay import find_drift
-from apps.inventory.models import LedgerEntry, StockLevel, StockLevelRemoval, removed_q
+from apps.inventory.models import LedgerEntry, StockLevel, StockLevelRemoval
+from apps.inventory.selectors import removed_q
 from apps.inventory.services import StockLine
 from tests import factories
 from tests.inventory.helpers import snapshot
@@ -51,7 +52,7 @@ def test_an_empty_level_is_removed_with_its_settings_reset_in_the_ledger(
     assert (level.safety_stock, level.low_stock_threshold, level.max_level) == (0, 0, None)
     assert LedgerEntry.objects.count() == ledger_before + 1
     removal = StockLevelRemoval.objects.get()
-    assert (removal.version, removal.idempotency_key) == (level.version, "remove-1")
+    assert (removal.version, removal.stock_level_id) == (level.version, level.pk)
     assert is_removed(level)
     assert find_drift() == []
 
@@ -75,7 +76,7 @@ def test_the_next_change_brings_a_removed_level_back(merchant, product, location
     assert StockLevel.objects.get(pk=level.pk).on_hand == 5
     ship(merchant, product, location, 5)
     remove(merchant, level)  # removed again: a removal of its own
-    assert StockLevelRemoval.objects.filter(stock_level=level).count() == 2
+    assert StockLevelRemoval.objects.filter(stock_level_id=level.pk).count() == 2
     assert is_removed(level)
 
 

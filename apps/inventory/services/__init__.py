@@ -8,6 +8,7 @@ refuses (having changed nothing).
 
 from apps.inventory.services.clock import recorded_at
 from apps.inventory.services.lines import StockLine
+from apps.inventory.services.removal import stock_level_remove
 from apps.inventory.services.reservations import (
     ReservationLineRequest,
     reservation_commit,
@@ -24,7 +25,6 @@ from apps.inventory.services.stock import (
     stock_count,
     stock_damage,
     stock_level_configure,
-    stock_level_remove,
     stock_receive,
     stock_return,
     stock_ship,
