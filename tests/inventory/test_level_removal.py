@@ -12,6 +12,7 @@ from apps.inventory.selectors import removed_q
 from apps.inventory.services import StockLine
 from tests import factories
 from tests.inventory.helpers import snapshot
+from tests.inventory.test_concurrency import assert_books_balance, hammer
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +139,34 @@ def test_another_merchants_level_or_a_removed_one_is_not_found(
     replay = remove(merchant, level, key="first")
     assert replay.replayed
     assert StockLevelRemoval.objects.count() == 1
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_removals_racing_receipts_and_each_other_stay_true(merchant, product, location):
+    """Removals of one empty level race receipts into it: every removal is recorded at a
+    version where the level was empty, two never record the same one (no integrity error), and
+    a level holding stock is never counted as removed."""
+    level = factories.stock(product, location, 0, low_stock_threshold=3)
+
+    def task(i: int):
+        if i % 2:
+            return services.stock_receive(
+                merchant=merchant, lines=[StockLine(product, location, 1)], actor=None,
+                idempotency_key=factories.key(),
+            )  # fmt: skip
+        return remove(merchant, level)
+
+    results = hammer(task, workers=24)
+    unexpected = [r for r in results if isinstance(r, Exception)
+                  and not isinstance(r, ObjectNotFound | StockRemains)]  # fmt: skip
+    assert unexpected == []
+    level.refresh_from_db()
+    receipts = sum(1 for r in results if isinstance(r, services.StockChangeResult) and r.entries
+                   and r.entries[0].reason == "receive")  # fmt: skip
+    assert level.on_hand == receipts
+    assert not (is_removed(level) and level.on_hand)
+    for removal in StockLevelRemoval.objects.filter(stock_level_id=level.pk):
+        at = LedgerEntry.objects.filter(stock_level=level, version_after__lte=removal.version)
+        assert at.order_by("-version_after").first().on_hand_after == 0
+    assert_books_balance()

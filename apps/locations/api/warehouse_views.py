@@ -69,7 +69,7 @@ class WarehouseDetailView(MerchantAPIView):
 
     @extend_schema(
         operation_id="warehouses_update",
-        request=WarehouseSerializer,
+        request=WarehouseSerializer(partial=True),
         responses=WarehouseSerializer,
         parameters=[OPTIONAL_IDEMPOTENCY_PARAMETER],
         tags=TAGS,
