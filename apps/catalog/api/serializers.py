@@ -2,14 +2,11 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from apps.api.serializers import RejectUnknownFields
+from apps.api.serializers import RejectUnknownFields, Succeeded
 from apps.catalog.models import Product
 
 
-class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
-    success = serializers.SerializerMethodField(
-        help_text="Always true: the call succeeded (a refusal is application/problem+json)."
-    )
+class ProductSerializer(RejectUnknownFields, Succeeded, serializers.ModelSerializer):
     productId = serializers.CharField(  # camelCase: the name the design documents use
         source="sku",
         read_only=True,
@@ -48,9 +45,6 @@ class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
         # The model's unique (merchant, sku) is checked by the service, per merchant.
         validators = []
-
-    def get_success(self, product: Product) -> bool:
-        return True
 
     def validate_sku(self, sku: str) -> str:
         sku = sku.strip()

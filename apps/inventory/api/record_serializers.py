@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.api.serializers import RequestSerializer
+from apps.api.serializers import RequestSerializer, Succeeded
 from apps.inventory.models import MAX_QUANTITY
 from apps.inventory.services.lines import MAX_LINES
 from apps.locations.models import Location
 
-MAX_VERSION = 2**62
 PRODUCT_ID = {"max_length": 64, "help_text": "The product's SKU."}
 WAREHOUSE_ID = {"max_length": 50, "help_text": "The location's code (e.g. a warehouse)."}
 REFERENCE = {
@@ -30,15 +29,6 @@ NOTE = {
     "allow_blank": True,
     "help_text": "Kept in the ledger.",
 }
-
-
-class Succeeded(serializers.Serializer):
-    success = serializers.SerializerMethodField(
-        help_text="Always true: the call succeeded (a refusal is application/problem+json)."
-    )
-
-    def get_success(self, instance) -> bool:
-        return True
 
 
 # --- Records --------------------------------------------------------------------------------
@@ -69,7 +59,7 @@ class InventoryRecordSerializer(serializers.Serializer):
 
 
 class InventoryRecordResultSerializer(Succeeded, InventoryRecordSerializer):
-    pass
+    """One stock level, figures as in `stock/`, as the answer to a call."""
 
 
 class InventoryChangeSerializer(InventoryRecordResultSerializer):
@@ -209,6 +199,8 @@ class BulkUpdateRequestDocSerializer(BulkUpdateRequestSerializer):
 
 # --- Answers --------------------------------------------------------------------------------
 class ProductStockSerializer(Succeeded):
+    """One product over every location: totals and the record at each location."""
+
     productId = serializers.CharField(source="product.sku")
     name = serializers.CharField(source="product.name")
     totalQuantity = serializers.IntegerField(
@@ -235,6 +227,8 @@ class WarehouseAvailabilitySerializer(serializers.Serializer):
 
 
 class InventoryCheckSerializer(Succeeded):
+    """Whether a quantity can be reserved now, in total and per location."""
+
     productId = serializers.CharField(source="sku")
     sku = serializers.CharField()
     quantity = serializers.IntegerField(source="requested", help_text="Units asked for.")
@@ -250,6 +244,8 @@ class InventoryCheckSerializer(Succeeded):
 
 
 class TransferResultSerializer(Succeeded):
+    """A transfer made in one call, and the records at both ends after it."""
+
     transferId = serializers.UUIDField(source="transfer.pk")
     status = serializers.CharField(
         source="transfer.status", help_text="received, or in_transit (receive: false)."

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from apps.api.serializers import RejectUnknownFields
+from apps.api.serializers import RejectUnknownFields, Succeeded
 from apps.locations.models import Location
 
 
@@ -63,13 +63,10 @@ class LocationFilterSerializer(serializers.Serializer):
 
 
 # --- Warehouses: locations of kind warehouse, in the specification's fields ----------------
-class WarehouseSerializer(RejectUnknownFields, serializers.Serializer):
+class WarehouseSerializer(RejectUnknownFields, Succeeded):
     """A warehouse as the specification's calls name it (camelCase), over a location of kind
     warehouse: `warehouseId` is its code, `location` its address."""
 
-    success = serializers.SerializerMethodField(
-        help_text="Always true: the call succeeded (a refusal is application/problem+json)."
-    )
     warehouseId = serializers.CharField(  # camelCase: the name the design documents use
         source="code",
         read_only=True,
@@ -91,9 +88,6 @@ class WarehouseSerializer(RejectUnknownFields, serializers.Serializer):
     )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
-
-    def get_success(self, location: Location) -> bool:
-        return True
 
 
 class WarehouseListItemSerializer(WarehouseSerializer):
