@@ -3,12 +3,15 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-# Stock first: availability reads and reservations are most of the traffic.
+# Stock first: availability reads and reservations are most of the traffic (and its
+# warehouses/transfer/ goes before the locations' warehouses/<warehouse_id>/).
 v1 = [
     path("", include("apps.inventory.api.urls")),
     path("", include("apps.catalog.api.urls")),
     path("", include("apps.locations.api.urls")),
     path("", include("apps.feeds.api.urls")),
+    path("", include("apps.alerts.api.urls")),
+    path("", include("apps.reports.api.urls")),
 ]
 
 urlpatterns = [

@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.alerts.models import Alert
-from apps.alerts.services import alert_acknowledge, alert_resolve
+from apps.alerts.services import RESOLVED_BY_STOCK, alert_acknowledge, alert_resolve
 from apps.inventory.admin_display import location_label
 from apps.merchants.admin_scoping import ScopedAdminMixin
 
@@ -49,9 +49,9 @@ class AlertAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def resolve(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         # Low-stock alerts resolve themselves when stock comes back above the threshold;
         # resolving one by hand would only re-raise it at the next evaluation.
-        low = queryset.filter(kind=Alert.Kind.LOW_STOCK).count()
+        low = queryset.filter(kind__in=RESOLVED_BY_STOCK).count()
         done = sum(
-            alert_resolve(alert=alert) for alert in queryset.exclude(kind=Alert.Kind.LOW_STOCK)
+            alert_resolve(alert=alert) for alert in queryset.exclude(kind__in=RESOLVED_BY_STOCK)
         )
         self.message_user(request, f"Resolved {done} alert(s).", messages.SUCCESS)
         if low:

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.alerts.models import Alert
+from apps.core.errors import ObjectNotFound
 
 
 def alert_document(alert: Alert) -> dict[str, Any]:
@@ -50,3 +51,39 @@ def open_alerts(
     if location_ids is not None:
         alerts = alerts.filter(location_id__in=list(location_ids))
     return alerts.order_by("-triggered_at", "-id")[:limit]
+
+
+def alert_list(
+    *,
+    merchant_id: int,
+    kind: str = "",
+    status: str = "",
+    is_open: bool | None = None,
+    sku: str = "",
+    location: str = "",
+) -> QuerySet[Alert]:
+    """A merchant's alerts, newest first, filtered by kind, status, open (triggered or
+    acknowledged) or not, product SKU and location code."""
+    alerts = Alert.objects.select_related("product", "location", "acknowledged_by").filter(
+        merchant_id=merchant_id
+    )
+    if kind:
+        alerts = alerts.filter(kind=kind)
+    if status:
+        alerts = alerts.filter(status=status)
+    if is_open is not None:
+        open_q = {"status__in": Alert.OPEN_STATUSES}
+        alerts = alerts.filter(**open_q) if is_open else alerts.exclude(**open_q)
+    if sku:
+        alerts = alerts.filter(product__sku=sku)
+    if location:
+        alerts = alerts.filter(location__code=location)
+    return alerts.order_by("-triggered_at", "-id")
+
+
+def alert_of_merchant(*, merchant_id: int, alert_id: int) -> Alert:
+    """One alert of the merchant, or ObjectNotFound (another merchant's alerts do not exist)."""
+    alert = alert_list(merchant_id=merchant_id).filter(pk=alert_id).first()
+    if alert is None:
+        raise ObjectNotFound(f"Alert {alert_id} not found.", alert=alert_id)
+    return alert

@@ -29,6 +29,7 @@ from apps.accounts.models import User
 from apps.alerts.listeners import notify_listeners
 from apps.alerts.models import Alert
 from apps.alerts.selectors import alert_document, alert_get
+from apps.core.errors import InvalidState
 from apps.inventory.ledger_replay import find_drift
 from apps.inventory.models import StockLevel, low_stock_q
 from apps.inventory.outbox import (
@@ -58,6 +59,9 @@ PARTNER_TOPICS = {
     (Kind.LOW_STOCK, "triggered"): STOCK_LOW,
     (Kind.LOW_STOCK, "resolved"): STOCK_REPLENISHED,
 }
+# Kinds that resolve themselves (low stock: when available rises above the threshold), never by
+# hand: resolved by hand, they would only be raised again at the next evaluation.
+RESOLVED_BY_STOCK = (Kind.LOW_STOCK,)
 
 
 def low_stock_subject(level_id: int) -> str:
@@ -155,6 +159,35 @@ def alert_resolve(*, alert: Alert, **fields: Any) -> bool:
         if changed:
             _announce(alert.pk, "resolved")
     return bool(changed)
+
+
+def alert_acknowledge_requested(*, alert: Alert, actor: User | None) -> Alert:
+    """Acknowledge an alert for someone who asked (admin, API) and is told why not: an
+    acknowledged alert stays as it is; a resolved one is refused (InvalidState). Returns the
+    alert as it is now."""
+    if not alert_acknowledge(alert=alert, actor=actor):
+        current = alert_get(alert.pk)
+        if current.status == Status.RESOLVED:
+            raise InvalidState(
+                f"Alert {alert.pk} is resolved already: there is nothing to acknowledge.",
+                status=current.status,
+            )
+    return alert_get(alert.pk)
+
+
+def alert_resolve_requested(*, alert: Alert) -> Alert:
+    """Resolve an alert for someone who asked (admin, API): refused (InvalidState) for the
+    kinds that resolve themselves (`RESOLVED_BY_STOCK`); a resolved alert stays as it is.
+    Returns the alert as it is now."""
+    if alert.kind in RESOLVED_BY_STOCK:
+        raise InvalidState(
+            f"Alert {alert.pk} is a {alert.get_kind_display().lower()} alert: it resolves "
+            "itself when stock is replenished above the threshold (receive stock, or lower "
+            "the threshold). Acknowledge it meanwhile.",
+            status=alert.status,
+        )
+    alert_resolve(alert=alert)
+    return alert_get(alert.pk)
 
 
 def low_stock_evaluate(*, level_ids: Iterable[int]) -> dict[str, int]:

@@ -116,7 +116,13 @@ IF_MATCH_PARAMETER = OpenApiParameter(
 )
 
 
-PATH_EXAMPLES = {"sku": "TEE-BLK-M", "location": "main-wh", "code": "main-wh"}
+PATH_EXAMPLES = {
+    "sku": "TEE-BLK-M",
+    "location": "main-wh",
+    "code": "main-wh",
+    "product_id": "TEE-BLK-M",
+    "warehouse_id": "main-wh",
+}
 
 
 def add_path_examples(result, generator, request, public):

@@ -60,3 +60,15 @@ class RequestSerializer(RejectUnknownFields, serializers.Serializer):
 
 class NoBodySerializer(RequestSerializer):
     """The body of an action that takes none: nothing, `{}`, or a 400 naming each field."""
+
+
+class Succeeded(serializers.Serializer):
+    """Mix into an answer's serializer: `"success": true` beside the object, as the
+    specification's calls answer."""
+
+    success = serializers.SerializerMethodField(
+        help_text="Always true: the call succeeded (a refusal is application/problem+json)."
+    )
+
+    def get_success(self, instance: Any) -> bool:
+        return True

@@ -152,3 +152,28 @@ class ProductInactive(InventoryError):
             f"Product {sku} is inactive and cannot be reserved or sold. Reactivate it first.",
             sku=sku,
         )
+
+
+class StockRemains(InventoryError):
+    """A stock level asked to be removed from the records still holds units."""
+
+    code = "stock_remains"
+    title = "The inventory record still holds stock"
+
+    def __init__(
+        self, *, sku: str, location: str, on_hand: int, reserved: int, damaged: int, in_transit: int
+    ) -> None:
+        held = {"on hand": on_hand, "reserved": reserved, "damaged": damaged,
+                "in transit": in_transit}  # fmt: skip
+        figures = ", ".join(f"{units} {name}" for name, units in held.items() if units)
+        super().__init__(
+            f"{sku} at {location} still holds {figures}. Only an empty record can be removed: "
+            "ship, count or adjust on hand to zero, commit or release its reservations, write "
+            "off the damaged units and receive the transfers on their way, then remove it.",
+            sku=sku,
+            location=location,
+            on_hand=on_hand,
+            reserved=reserved,
+            damaged=damaged,
+            in_transit=in_transit,
+        )

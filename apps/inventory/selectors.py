@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import (
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -29,6 +30,7 @@ from apps.inventory.models import (
     ReservationLine,
     StockBucket,
     StockLevel,
+    StockLevelRemoval,
     Transfer,
     TransferLine,
     low_stock_q,
@@ -281,3 +283,65 @@ def _is_uuid(value: uuid.UUID | str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --- Inventory records: stock levels as the specification's calls name them ---------------
+def removed_q() -> Q:
+    """Stock levels removed from the inventory records (`stock_level_remove`) and not changed
+    since: recorded as removed at their current version (one index probe per level)."""
+    removal = StockLevelRemoval.objects.filter(
+        stock_level_id=OuterRef("pk"), version=OuterRef("version")
+    )
+    return Q(Exists(removal))
+
+
+def inventory_record_list(
+    *, merchant: Merchant, sku: str = "", location: str = "", low_stock: bool | None = None
+) -> QuerySet[StockLevel]:
+    """The merchant's stock levels, as `stock_level_list`, without those removed from the
+    records (`stock_level_remove`) and not changed since."""
+    return stock_level_list(
+        merchant=merchant, sku=sku, location=location, low_stock=low_stock
+    ).exclude(removed_q())
+
+
+def inventory_record_get(*, merchant: Merchant, stock_level_id: int) -> StockLevel:
+    """One stock level of the merchant by id, unless removed from the records."""
+    level = inventory_record_list(merchant=merchant).filter(pk=stock_level_id).first()
+    if level is None:
+        raise ObjectNotFound(
+            f"Inventory record {stock_level_id} not found.", inventory_id=stock_level_id
+        )
+    return level
+
+
+@dataclass
+class ProductStock:
+    """One product's stock over all locations: totals of its levels' figures, and the levels."""
+
+    product: Product
+    on_hand: int
+    reserved: int
+    available: int
+    damaged: int
+    in_transit: int
+    levels: list[StockLevel]
+
+
+def product_stock(*, merchant: Merchant, sku: str) -> ProductStock:
+    """The product's levels (those in the records) and their totals; ObjectNotFound for a SKU
+    the merchant does not have. `reserved` counts units held by reservations and `available`
+    sums each level's available, as the stock list shows them."""
+    product = Product.objects.filter(merchant=merchant, sku=sku).first()
+    if product is None:
+        raise ObjectNotFound(f"Product {sku} not found.", sku=sku)
+    levels = list(inventory_record_list(merchant=merchant, sku=sku))
+    return ProductStock(
+        product=product,
+        on_hand=sum(level.on_hand for level in levels),
+        reserved=sum(level.held for level in levels),
+        available=sum(level.available for level in levels),
+        damaged=sum(level.damaged for level in levels),
+        in_transit=sum(level.in_transit for level in levels),
+        levels=levels,
+    )

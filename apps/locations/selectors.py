@@ -24,10 +24,17 @@ def location_list(
     return locations
 
 
-def location_get(*, merchant: Merchant, code: str) -> Location:
+def location_get(*, merchant: Merchant, code: str, kind: str = "") -> Location:
+    """The merchant's location `code` (of `kind`, when given), or ObjectNotFound."""
     location = Location.objects.filter(merchant=merchant, code=code).first()
     if location is None:
         raise ObjectNotFound(f"Location {code} not found.", location=code)
+    if kind and location.kind != kind:
+        raise ObjectNotFound(
+            f"Location {code} is a {location.get_kind_display().lower()}, not a "
+            f"{Location.Kind(kind).label.lower()}: see locations/{code}.",
+            location=code,
+        )
     return location
 
 

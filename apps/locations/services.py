@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.text import slugify
 
 from apps.core.errors import InvalidRequest
 from apps.core.hooks import Hook
@@ -20,15 +21,52 @@ location_deleting = Hook("location deleting")
 # Sent in the transaction of an update, with `location` (its status, code and priority are
 # part of every availability answer at its merchant).
 location_changed = Hook("location changed")
+# Words of the API under warehouses/ (POST warehouses/transfer): never generated as codes.
+RESERVED_CODES = frozenset({"transfer"})
+CODE_ATTEMPTS = 5
 
 
 @transaction.atomic
 def location_create(*, merchant: Merchant, **fields: Any) -> Location:
-    location = Location(merchant=merchant, **_known(fields))
-    save_unique(
-        location, field="code", message=f"A location with code {location.code} already exists."
+    """Create a location; a code already used by this merchant is refused on the `code` field.
+    Without a code, one is made from the name (`location_code_generate`)."""
+    fields = _known(fields)
+    if fields.get("code"):
+        location = Location(merchant=merchant, **fields)
+        save_unique(
+            location, field="code", message=f"A location with code {location.code} already exists."
+        )
+        return location
+    for _ in range(CODE_ATTEMPTS):
+        code = location_code_generate(merchant=merchant, name=fields.get("name", ""))
+        location = Location(merchant=merchant, **{**fields, "code": code})
+        try:
+            save_unique(location, field="code", message="This code is taken.")
+        except InvalidRequest:
+            continue  # taken meanwhile by a concurrent create: look again
+        return location
+    raise InvalidRequest("Could not find an unused location code; send one.", field="code")
+
+
+def location_code_generate(*, merchant: Merchant, name: str) -> str:
+    """An unused code for a location called `name`: its slug (at most 40 characters;
+    `location` when nothing is left), or the slug with the first free number
+    (`main-warehouse-2`)."""
+    stem = slugify(name)[:40].strip("-") or "location"
+    taken = (
+        set(
+            Location.objects.filter(merchant=merchant, code__startswith=stem).values_list(
+                "code", flat=True
+            )
+        )
+        | RESERVED_CODES
     )
-    return location
+    if stem not in taken:
+        return stem
+    number = 2
+    while f"{stem}-{number}" in taken:
+        number += 1
+    return f"{stem}-{number}"
 
 
 @transaction.atomic

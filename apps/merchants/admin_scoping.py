@@ -102,6 +102,13 @@ def access_for(user) -> Access:
     return access
 
 
+def merchant_access(merchant_id: int) -> Access:
+    """The reach of a caller acting for one merchant without a user's memberships (an API
+    key, whose every read covers its merchant): everything of that merchant, read-only."""
+    merchant = frozenset({merchant_id})
+    return Access(False, merchant, frozenset(), merchant, frozenset(), frozenset())
+
+
 def location_q(
     access: Access, location_id: str, merchant_id: str = "merchant_id", *, changeable: bool = False
 ) -> Q:
@@ -253,9 +260,12 @@ def scope_queryset(
     return queryset.filter(condition)
 
 
-def reservations_visible(queryset: QuerySet[Reservation], user) -> QuerySet[Reservation]:
-    """Reservations of a fully visible merchant, or holding stock at a visible location."""
-    access = access_for(user)
+def reservations_visible(
+    queryset: QuerySet[Reservation], user=None, *, access: Access | None = None
+) -> QuerySet[Reservation]:
+    """Reservations of a fully visible merchant, or holding stock at a visible location, for
+    `user` (or the reach `access`)."""
+    access = access if access is not None else access_for(user)
     if access.is_superuser:
         return queryset
     at_my_location = ReservationLine.objects.filter(

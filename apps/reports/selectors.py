@@ -35,7 +35,13 @@ from apps.inventory.models import (
 )
 from apps.inventory.selectors import reservation_status_q
 from apps.locations.models import Location
-from apps.merchants.admin_scoping import access_for, location_q, reservations_visible
+from apps.merchants.admin_scoping import (
+    Access,
+    access_for,
+    location_q,
+    merchant_access,
+    reservations_visible,
+)
 from apps.merchants.models import Merchant
 from apps.reports.models import StockSnapshot
 
@@ -51,11 +57,26 @@ LIST_LIMIT = 50
 
 @dataclass(frozen=True)
 class ReportScope:
-    """What a report covers: the user's reach, optionally narrowed to a merchant or location."""
+    """What a report covers: the user's reach (or `access`, for a caller without a user, such
+    as an API key), optionally narrowed to a merchant or location."""
 
     user: object
     merchant_id: int | None = None
     location_id: int | None = None
+    access: Access | None = None
+
+    @classmethod
+    def of_merchant(cls, merchant_id: int, location_id: int | None = None) -> ReportScope:
+        """Everything of one merchant (the API's reach: every credential reads it all)."""
+        return cls(
+            user=None,
+            merchant_id=merchant_id,
+            location_id=location_id,
+            access=merchant_access(merchant_id),
+        )
+
+    def reach(self) -> Access:
+        return self.access if self.access is not None else access_for(self.user)
 
     def _narrow(self, queryset: QuerySet, location_field: str = "location_id") -> QuerySet:
         if self.merchant_id:
@@ -69,23 +90,23 @@ class ReportScope:
         even for a superuser."""
         if self.merchant_id:
             return [self.merchant_id]
-        access = access_for(self.user)
+        access = self.reach()
         if access.is_superuser:
             return list(Merchant.objects.values_list("pk", flat=True))
         return sorted(access.merchants)
 
     def levels(self) -> QuerySet[StockLevel]:
-        visible = location_q(access_for(self.user), "location_id")
+        visible = location_q(self.reach(), "location_id")
         return self._narrow(StockLevel.objects.filter(visible))
 
     def ledger(self) -> QuerySet[LedgerEntry]:
-        visible = location_q(access_for(self.user), "location_id")
+        visible = location_q(self.reach(), "location_id")
         return self._narrow(
             LedgerEntry.objects.filter(visible, merchant_id__in=self.merchant_ids())
         )
 
     def snapshots(self) -> QuerySet[StockSnapshot]:
-        visible = location_q(access_for(self.user), "location_id")
+        visible = location_q(self.reach(), "location_id")
         return self._narrow(StockSnapshot.objects.filter(visible))
 
 
@@ -198,11 +219,13 @@ def top_movers(scope: ReportScope, days: int = 30, limit: int = 10) -> list[dict
     )
 
 
-def reservations_expiring(scope: ReportScope, within: timedelta = timedelta(hours=1)) -> list:
+def reservations_expiring(
+    scope: ReportScope, within: timedelta = timedelta(hours=1), limit: int = LIST_LIMIT
+) -> list:
     """Active reservations whose TTL runs out within `within`, soonest first (those past it
     are expired already, sweeper or not)."""
     now = timezone.now()
-    queryset = reservations_visible(Reservation.objects.all(), scope.user).filter(
+    queryset = reservations_visible(Reservation.objects.all(), access=scope.reach()).filter(
         reservation_status_q(Reservation.Status.ACTIVE, now=now), expires_at__lte=now + within
     )
     if scope.merchant_id:
@@ -212,13 +235,14 @@ def reservations_expiring(scope: ReportScope, within: timedelta = timedelta(hour
     return list(
         queryset.annotate(units=Sum("lines__quantity"))
         .values("id", "order_ref", "expires_at", "units", "merchant__name")
-        .order_by("expires_at")[:LIST_LIMIT]
+        .order_by("expires_at")[:limit]
     )
 
 
-def transfers_in_transit(scope: ReportScope) -> list[dict]:
-    visible = location_q(access_for(scope.user), "source_location_id") | location_q(
-        access_for(scope.user), "destination_location_id"
+def transfers_in_transit(scope: ReportScope, limit: int = LIST_LIMIT) -> list[dict]:
+    access = scope.reach()
+    visible = location_q(access, "source_location_id") | location_q(
+        access, "destination_location_id"
     )
     queryset = Transfer.objects.filter(visible, status=Transfer.Status.IN_TRANSIT)
     if scope.merchant_id:
@@ -238,7 +262,7 @@ def transfers_in_transit(scope: ReportScope) -> list[dict]:
             "units",
             "lines_count",
         )
-        .order_by("shipped_at")[:LIST_LIMIT]
+        .order_by("shipped_at")[:limit]
     )
 
 

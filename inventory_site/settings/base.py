@@ -258,6 +258,11 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI served from our own static files, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Choice sets that several components share keep one name.
+    "ENUM_NAME_OVERRIDES": {
+        "LocationStatusEnum": "apps.locations.models.Location.Status",
+        "BulkLineOutcomeStatusEnum": ["applied", "rejected"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.api.schema.add_path_examples",

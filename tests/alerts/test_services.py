@@ -9,6 +9,7 @@ from django.db.models import F
 
 from apps.alerts import services as alerts
 from apps.alerts.models import Alert
+from apps.core.errors import InvalidState
 from apps.events.groups import location_group
 from apps.events.services import outbox_publish_pending
 from apps.inventory import services
@@ -261,3 +262,24 @@ def test_nightly_verification_raises_an_alert_on_drift_and_resolves_it(product, 
     alert.refresh_from_db()
     assert alert.status == "resolved"
     assert LedgerVerification.objects.order_by("-pk").first().drifted_levels == 0
+
+
+@pytest.mark.django_db
+def test_an_alert_acknowledged_or_resolved_on_request_says_why_not(product, location):
+    level = factories.stock(product, location, 2, low_stock_threshold=5)
+    alerts.low_stock_evaluate(level_ids=[level.pk])
+    low = Alert.objects.get(stock_level=level)
+    assert alerts.alert_acknowledge_requested(alert=low, actor=None).status == "acknowledged"
+    assert alerts.alert_acknowledge_requested(alert=low, actor=None).status == "acknowledged"
+    with pytest.raises(InvalidState):
+        alerts.alert_resolve_requested(alert=low)  # resolves itself when replenished
+    assert Alert.objects.get(pk=low.pk).status == "acknowledged"
+    drift = alerts.alert_raise(
+        merchant_id=product.merchant_id, kind=Alert.Kind.LEDGER_DRIFT, subject="drift:1",
+        message="drift", stock_level=level,
+    )  # fmt: skip
+    assert alerts.alert_resolve_requested(alert=drift).status == "resolved"
+    assert alerts.alert_resolve_requested(alert=drift).status == "resolved"
+    with pytest.raises(InvalidState) as refused:
+        alerts.alert_acknowledge_requested(alert=drift, actor=None)
+    assert refused.value.status == "resolved"

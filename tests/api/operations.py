@@ -9,6 +9,8 @@ import re
 
 from drf_spectacular.generators import SchemaGenerator
 
+from apps.alerts.models import Alert
+from apps.alerts.services import alert_raise
 from apps.api.schema import PATH_EXAMPLES
 from apps.inventory import services
 from apps.merchants.models import Merchant
@@ -34,11 +36,11 @@ READS = operations(("get",))
 
 def seed(merchant: Merchant) -> dict[str, str]:
     """Objects for every path parameter of the schema (the path examples' SKU and location,
-    stocked; an active reservation; a draft transfer), as {parameter: value}."""
+    stocked; an active reservation; a draft transfer; an alert), as {parameter: value}."""
     product = factories.product(merchant, sku=PATH_EXAMPLES["sku"])
     location = factories.location(merchant, code=PATH_EXAMPLES["location"])
     store = factories.location(merchant, code="empty-store")
-    factories.stock(product, location, 50)
+    level = factories.stock(product, location, 50)
     reservation = services.reservation_create(
         merchant=merchant,
         lines=[services.ReservationLineRequest(product=product, quantity=1, location=location)],
@@ -53,12 +55,22 @@ def seed(merchant: Merchant) -> dict[str, str]:
         actor=None,
         idempotency_key=factories.key(),
     )
+    alert = alert_raise(
+        merchant_id=merchant.pk,
+        kind=Alert.Kind.WEBHOOK_DISABLED,
+        subject=f"webhook_disabled:seed-{merchant.pk}",
+        message="Webhook endpoint seed was disabled",
+    )
     return {
         "sku": product.sku,
         "location": location.code,
         "code": location.code,
         "reservation_id": str(reservation.pk),
         "transfer_id": str(transfer.pk),
+        "product_id": product.sku,
+        "warehouse_id": location.code,
+        "inventory_id": str(level.pk),
+        "alert_id": str(alert.pk),
     }
 
 

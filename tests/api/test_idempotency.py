@@ -10,11 +10,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.api.idempotency import remember_response, stored_response
-from apps.catalog.models import Product
 from apps.core import idempotency
 from apps.core.models import IdempotencyRecord
 from apps.inventory.models import LedgerEntry, Reservation, StockLevel
-from apps.locations.models import Location
 from tests import factories
 from tests.api.operations import concrete, operation_id, operations
 from tests.api.test_auth import assert_problem
@@ -130,19 +128,20 @@ DELETES = operations(("delete",))
 def test_a_delete_with_a_key_is_204_and_its_retry_replays_the_204(api, merchant, operation):
     _, template = operation
     product, location = factories.product(merchant), factories.location(merchant)
-    path = concrete(template, {"sku": product.sku, "code": location.code})
+    values = {"sku": product.sku, "code": location.code, "warehouse_id": location.code}
+    if "{inventory_id}" in template:
+        values["inventory_id"] = str(factories.stock(product, location, 0).pk)
+    path = concrete(template, values)
     first = api.delete(path, headers={"Idempotency-Key": "delete-1"})
     assert (first.status_code, first.content) == (204, b"")
-    assert not (
-        Product.objects.filter(pk=product.pk).exists()
-        and Location.objects.filter(pk=location.pk).exists()
-    )
+    assert_problem(api.get(path), 404, "not_found")
     record = IdempotencyRecord.objects.get(merchant=merchant, key="delete-1")
     assert (record.response_status, record.response_body) == (204, None)
     retry = api.delete(path, headers={"Idempotency-Key": "delete-1"})
     assert (retry.status_code, retry.content) == (204, b"")
     assert retry["Idempotent-Replayed"] == "true"
-    assert_problem(api.delete(path), 404, "not_found")  # a new request: nothing left to delete
+    # A new request: nothing left to delete.
+    assert_problem(api.delete(path, headers={"Idempotency-Key": "delete-2"}), 404, "not_found")
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,7 @@ def valid_bodies(values: dict[str, str]) -> dict[tuple[str, str], dict]:
     sku, location = values["sku"], values["location"]
     line = {"sku": sku, "location": location, "quantity": 1}
     event = {"source": "pos-1", "event_id": "e-1", "sequence": 1, "type": "sale", **line}
+    record = {"productId": sku, "warehouseId": location, "quantity": 1}
     return {
         ("POST", "/api/v1/products/"): {"sku": "NEW-1", "name": "New"},
         ("PUT", "/api/v1/products/{sku}/"): {"sku": sku, "name": "Renamed"},
@@ -148,6 +149,23 @@ def valid_bodies(values: dict[str, str]) -> dict[tuple[str, str], dict]:
         },
         ("POST", "/api/v1/bulk/stock/"): {"mode": "count", "lines": [{**line, "quantity": 40}]},
         ("POST", "/api/v1/events/"): {"events": [event]},
+        ("POST", "/api/v1/warehouses/"): {"name": "New", "location": "1 Dock Rd"},
+        ("PUT", "/api/v1/warehouses/{warehouse_id}/"): {"name": "Renamed"},
+        ("POST", "/api/v1/inventory/"): record,
+        ("PUT", "/api/v1/inventory/{inventory_id}/"): {"quantity": 40},
+        ("POST", "/api/v1/inventory/adjust/"): {
+            "productId": sku,
+            "warehouseId": location,
+            "quantityChange": 1,
+            "reason": "restock",
+        },
+        ("POST", "/api/v1/inventory/bulk-update/"): {"updates": [{**record, "quantity": 40}]},
+        ("POST", "/api/v1/warehouses/transfer/"): {
+            "productId": sku,
+            "fromWarehouseId": location,
+            "toWarehouseId": "empty-store",
+            "quantity": 1,
+        },
     }
 
 

@@ -19,6 +19,24 @@ OPERATIONS = {
     ("/api/v1/transfers/{transfer_id}/receive/", "post"),
     ("/api/v1/transfers/{transfer_id}/cancel/", "post"), ("/api/v1/ledger/", "get"),
     ("/api/v1/ledger/export/", "get"), ("/api/v1/bulk/stock/", "post"), ("/api/v1/events/", "post"),
+    # The specification's calls
+    ("/api/v1/products/{sku}/", "put"), ("/api/v1/products/{sku}/", "get"),
+    ("/api/v1/warehouses/", "post"), ("/api/v1/warehouses/", "get"),
+    ("/api/v1/warehouses/{warehouse_id}/", "get"), ("/api/v1/warehouses/{warehouse_id}/", "put"),
+    ("/api/v1/warehouses/{warehouse_id}/", "delete"), ("/api/v1/warehouses/transfer/", "post"),
+    ("/api/v1/inventory/", "post"), ("/api/v1/inventory/{inventory_id}/", "get"),
+    ("/api/v1/inventory/{inventory_id}/", "put"), ("/api/v1/inventory/{inventory_id}/", "delete"),
+    ("/api/v1/inventory/overall/{product_id}/", "get"), ("/api/v1/inventory/check/", "get"),
+    ("/api/v1/inventory/adjust/", "post"),
+    ("/api/v1/inventory/warehouses/{warehouse_id}/stock/", "get"),
+    ("/api/v1/inventory/bulk-update/", "post"), ("/api/v1/inventory/low-stock/", "get"),
+    # Alerts and reports
+    ("/api/v1/alerts/", "get"), ("/api/v1/alerts/{alert_id}/", "get"),
+    ("/api/v1/alerts/{alert_id}/acknowledge/", "post"), ("/api/v1/alerts/{alert_id}/resolve/", "post"),
+    ("/api/v1/reports/stock-by-location/", "get"), ("/api/v1/reports/low-stock/", "get"),
+    ("/api/v1/reports/out-of-stock/", "get"), ("/api/v1/reports/movements/", "get"),
+    ("/api/v1/reports/top-movers/", "get"), ("/api/v1/reports/reservations-expiring/", "get"),
+    ("/api/v1/reports/transfers-in-transit/", "get"), ("/api/v1/reports/stock-as-of/", "get"),
 }  # fmt: skip
 
 
@@ -41,6 +59,9 @@ def test_schema_describes_every_endpoint_and_its_errors():
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     product = schema["components"]["schemas"]["Product"]["properties"]
     assert {"sku", "name", "description", "price", "barcode", "unit", "active"} <= set(product)
+    assert {"success", "productId"} <= set(product)
+    report = schema["paths"]["/api/v1/reports/low-stock/"]["get"]["responses"]["200"]["content"]
+    assert set(report) == {"application/json", "text/csv"}
 
 
 def test_swagger_ui_is_served_without_a_cdn():

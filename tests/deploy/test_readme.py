@@ -21,26 +21,37 @@ def section(title: str) -> str:
     return README[start : start + 4 + following.start()] if following else README[start:]
 
 
-def walk_through() -> str:
-    text = section("Walk-through")
+def code(title: str) -> str:
+    """The shell block of a section (from its first ```sh to its last fence)."""
+    text = section(title)
     return text[text.index("```sh\n") + len("```sh\n") : text.rindex("```")]
 
 
-def test_the_walk_through_has_nothing_to_fill_in():
-    script = walk_through()
+def walk_through() -> str:
+    return code("Walk-through")
+
+
+def specification_calls() -> str:
+    """Pasted in the walk-through's terminal: it uses its API, KEY and new_key."""
+    return code("The specification's calls")
+
+
+@pytest.mark.parametrize("script", [walk_through(), specification_calls()])
+def test_the_walk_through_has_nothing_to_fill_in(script):
     commands = [line for line in script.splitlines() if not line.lstrip().startswith("#")]
     assert [line for line in commands if re.search(r"<[a-z][^>]*>", line)] == []
     assert "uuidgen" not in script
     assert "jq" not in re.findall(r"\b\w+\b", script)
-    assert "API=http://127.0.0.1:${PORT:-8000}/api/v1" in script
+    assert "API=http://127.0.0.1:${PORT:-8000}/api/v1" in walk_through()
     assert "make run PORT=" in README
 
 
 @pytest.mark.timeout(240)
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_walk_through_runs_as_pasted_against_make_run(tmp_path):
-    """`make run` on embedded defaults (migrate, seed_demo, serve), then the README's block in
-    a POSIX shell, stopping at the first failing command."""
+    """`make run` on embedded defaults (migrate, seed_demo, serve), then the README's blocks
+    (the walk-through, then the specification's calls in the same terminal) in a POSIX shell,
+    stopping at the first failing command."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -73,7 +84,8 @@ def test_the_walk_through_runs_as_pasted_against_make_run(tmp_path):
     try:
         wait_for(serving, 60, interval=0.5)
         done = subprocess.run(
-            ["sh", "-e", "-c", walk_through()], cwd=ROOT, env={**env, "PORT": str(port)},
+            ["sh", "-e", "-c", walk_through() + specification_calls()], cwd=ROOT,
+            env={**env, "PORT": str(port)},
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
     finally:
@@ -88,6 +100,16 @@ def test_the_walk_through_runs_as_pasted_against_make_run(tmp_path):
     assert "idempotent-replayed: true" in out.lower()
     assert '"can_serve":true' in out
     assert re.search(r'^etag: "\d+"', out, re.IGNORECASE | re.MULTILINE)
+    # The specification's calls
+    assert re.search(r'"productId":"TRAVEL-MUG-[A-Z2-9]{6}"', out)
+    assert '"quantity":28,' in out
+    assert re.search(r'"quantityChange":-2[,}]', out)
+    assert '"status":"received"' in out
+    assert '"totalQuantity":26,' in out
+    assert '"isAvailable":true' in out
+    assert '"applied":2,' in out
+    assert '"report":"stock-by-location"' in out
+    assert "day,movements,units_in,units_out" in out
 
 
 def test_the_test_prerequisites_are_all_named():

@@ -1,9 +1,10 @@
 import pytest
 
-from apps.core.errors import InvalidRequest, InvalidState
+from apps.core.errors import IdempotencyKeyReused, InvalidRequest, InvalidState
 from apps.inventory import services
 from apps.inventory.exceptions import InsufficientStock
-from apps.inventory.models import LedgerEntry, OutboxEvent, StockLevel
+from apps.inventory.ledger_replay import find_drift
+from apps.inventory.models import LedgerEntry, OutboxEvent, StockLevel, Transfer
 from apps.inventory.services import TransferLineRequest
 from tests import factories
 from tests.inventory.helpers import figures, snapshot
@@ -95,3 +96,76 @@ def test_ship_replay_has_no_second_effect(merchant, product, location, other_loc
             merchant=merchant, transfer_id=transfer.pk, actor=None, idempotency_key="ship-1"
         )
     assert figures(source)[0] == 6
+
+
+def move(merchant, source, destination, *lines, **kwargs):
+    return services.transfer_move(
+        merchant=merchant, source_location=source, destination_location=destination,
+        lines=list(lines), actor=None,
+        idempotency_key=kwargs.pop("idempotency_key", factories.key()), **kwargs,
+    )  # fmt: skip
+
+
+def test_a_move_ships_and_receives_in_one_transaction(merchant, product, location, other_location):
+    source = factories.stock(product, location, 10)
+    transfer, replayed = move(
+        merchant, location, other_location, TransferLineRequest(product, 4), reference="TR-9"
+    )
+    assert not replayed
+    assert transfer.status == "received"
+    assert transfer.shipped_at == transfer.received_at is not None
+    destination = StockLevel.objects.get(product=product, location=other_location)
+    assert figures(source) == (6, 0, 6, 0, 0)
+    assert figures(destination) == (4, 0, 4, 0, 0)
+    rows = LedgerEntry.objects.filter(reference="transfer:TR-9").order_by("id")
+    assert [row.reason for row in rows] == ["transfer_out", "transfer_in_transit", "transfer_in"]
+    assert OutboxEvent.objects.filter(topic="transfer.received").count() == 1
+    assert find_drift() == []
+
+
+def test_a_move_can_leave_the_units_in_transit(merchant, product, location, other_location):
+    source = factories.stock(product, location, 10)
+    transfer, _ = move(
+        merchant, location, other_location, TransferLineRequest(product, 4), receive=False
+    )
+    assert transfer.status == "in_transit"
+    destination = StockLevel.objects.get(product=product, location=other_location)
+    assert figures(source) == (6, 0, 6, 0, 0)
+    assert figures(destination) == (0, 0, 0, 0, 4)
+    received = act(services.transfer_receive, merchant, transfer)
+    assert received.status == "received"
+    assert figures(destination) == (4, 0, 4, 0, 0)
+
+
+def test_a_short_move_changes_nothing_and_leaves_no_transfer(
+    merchant, product, location, other_location
+):
+    factories.stock(product, location, 3)
+    before = snapshot()
+    with pytest.raises(InsufficientStock) as refused:
+        move(merchant, location, other_location, TransferLineRequest(product, 4))
+    [short] = refused.value.shortages
+    assert (short.requested, short.available, short.location) == (4, 3, location.code)
+    assert snapshot() == before
+    assert not Transfer.objects.exists()
+
+
+def test_a_move_replays_under_its_key_and_refuses_it_for_another(
+    merchant, product, location, other_location
+):
+    source = factories.stock(product, location, 10)
+    first, _ = move(
+        merchant, location, other_location, TransferLineRequest(product, 4), idempotency_key="m"
+    )
+    again, replayed = move(
+        merchant, location, other_location, TransferLineRequest(product, 4), idempotency_key="m"
+    )
+    assert replayed
+    assert again.pk == first.pk
+    assert figures(source)[0] == 6
+    with pytest.raises(IdempotencyKeyReused):
+        move(
+            merchant, location, other_location, TransferLineRequest(product, 4),
+            idempotency_key="m", receive=False,
+        )  # fmt: skip
+    assert Transfer.objects.count() == 1

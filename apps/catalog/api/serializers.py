@@ -2,12 +2,22 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from apps.api.serializers import RejectUnknownFields
+from apps.api.serializers import RejectUnknownFields, Succeeded
 from apps.catalog.models import Product
 
 
-class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
-    sku = serializers.CharField(max_length=64, help_text="Unique per merchant.")
+class ProductSerializer(RejectUnknownFields, Succeeded, serializers.ModelSerializer):
+    productId = serializers.CharField(  # camelCase: the name the design documents use
+        source="sku",
+        read_only=True,
+        help_text="The product's id in `products/{productId}` and the inventory calls: its SKU.",
+    )
+    sku = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="Unique per merchant; it cannot change. Left out on create: generated from "
+        "the name (e.g. `WIRELESS-MOUSE-7K3QX9`). Left out on update: kept.",
+    )
     price = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,
@@ -20,6 +30,8 @@ class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = [
+            "success",
+            "productId",
             "sku",
             "name",
             "description",
@@ -41,6 +53,15 @@ class ProductSerializer(RejectUnknownFields, serializers.ModelSerializer):
                 "A product's SKU cannot change: create a new product and deactivate this one."
             )
         return sku
+
+
+class ProductListItemSerializer(ProductSerializer):
+    """A product in a list: the same fields but `success`, which belongs to the answer."""
+
+    success = None
+
+    class Meta(ProductSerializer.Meta):
+        fields = [name for name in ProductSerializer.Meta.fields if name != "success"]
 
 
 class ProductFilterSerializer(serializers.Serializer):

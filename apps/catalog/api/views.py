@@ -7,20 +7,25 @@ from apps.api.schema import OPTIONAL_IDEMPOTENCY_PARAMETER
 from apps.api.serializers import NoBodySerializer
 from apps.api.views import MerchantAPIView
 from apps.catalog import selectors, services
-from apps.catalog.api.serializers import ProductFilterSerializer, ProductSerializer
+from apps.catalog.api.serializers import (
+    ProductFilterSerializer,
+    ProductListItemSerializer,
+    ProductSerializer,
+)
 
 
 class ProductListView(MerchantAPIView):
     @extend_schema(
         operation_id="products_list",
         parameters=[ProductFilterSerializer],
-        responses=ProductSerializer(many=True),
+        responses=ProductListItemSerializer(many=True),
         tags=["products"],
     )
     def get(self, request):
         filters = self.query(ProductFilterSerializer)
         return self.paginated(
-            selectors.product_list(merchant=request.merchant, **filters), ProductSerializer
+            selectors.product_list(merchant=request.merchant, **filters),
+            ProductListItemSerializer,
         )
 
     @extend_schema(
@@ -29,6 +34,8 @@ class ProductListView(MerchantAPIView):
         responses={201: ProductSerializer},
         parameters=[OPTIONAL_IDEMPOTENCY_PARAMETER],
         tags=["products"],
+        description="Without a `sku`, one is generated from the name and returned as `sku` "
+        "and `productId`; send an Idempotency-Key so that a retry cannot create a second one.",
     )
     def post(self, request):
         def perform() -> Response:
@@ -53,6 +60,8 @@ class ProductDetailView(MerchantAPIView):
         responses=ProductSerializer,
         parameters=[OPTIONAL_IDEMPOTENCY_PARAMETER],
         tags=["products"],
+        description="Replace the product's fields (those left out take their defaults; the "
+        "SKU, named by the path, need not be sent).",
     )
     def put(self, request, sku: str):
         return self._update(request, sku, partial=False)

@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import renderers
 
 from apps.api.pagination import LedgerCursorPagination
+from apps.api.renderers import CSVRenderer
 from apps.api.views import MerchantAPIView
 from apps.core.admin_tools import csv_response
 from apps.inventory import selectors
@@ -60,17 +61,6 @@ class LedgerListView(MerchantAPIView):
         return self.paginated(
             selectors.ledger_list(merchant=request.merchant, **filters), s.LedgerEntrySerializer
         )
-
-
-class CSVRenderer(renderers.BaseRenderer):
-    """Lets `Accept: text/csv` through content negotiation; errors still render as JSON."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return renderers.JSONRenderer().render(data)
 
 
 class LedgerExportView(MerchantAPIView):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.inventory.api import ledger_views, order_views, stock_views
+from apps.inventory.api import ledger_views, order_views, record_views, stock_views
 
 urlpatterns = [
     path("availability/<path:sku>/", stock_views.AvailabilityView.as_view(), name="availability"),
@@ -60,4 +60,34 @@ urlpatterns = [
     ),
     path("ledger/", ledger_views.LedgerListView.as_view(), name="ledger-list"),
     path("ledger/export/", ledger_views.LedgerExportView.as_view(), name="ledger-export"),
+    # The specification's calls (inventory records); before warehouses/<id>/ in the API's urls.
+    path("inventory/", record_views.InventoryCreateView.as_view(), name="inventory-create"),
+    path("inventory/check/", record_views.InventoryCheckView.as_view(), name="inventory-check"),
+    path("inventory/adjust/", record_views.InventoryAdjustView.as_view(), name="inventory-adjust"),
+    path(
+        "inventory/bulk-update/",
+        record_views.BulkUpdateView.as_view(),
+        name="inventory-bulk-update",
+    ),
+    path("inventory/low-stock/", record_views.LowStockView.as_view(), name="inventory-low-stock"),
+    path(
+        "inventory/overall/<path:product_id>/",
+        record_views.ProductStockView.as_view(),
+        name="inventory-overall",
+    ),
+    path(
+        "inventory/warehouses/<str:warehouse_id>/stock/",
+        record_views.WarehouseStockView.as_view(),
+        name="inventory-warehouse-stock",
+    ),
+    path(
+        "inventory/<int:inventory_id>/",
+        record_views.InventoryDetailView.as_view(),
+        name="inventory-detail",
+    ),
+    path(
+        "warehouses/transfer/",
+        record_views.WarehouseTransferView.as_view(),
+        name="warehouses-transfer",
+    ),
 ]

@@ -8,6 +8,7 @@ refuses (having changed nothing).
 
 from apps.inventory.services.clock import recorded_at
 from apps.inventory.services.lines import StockLine
+from apps.inventory.services.removal import stock_level_remove
 from apps.inventory.services.reservation_by_code import (
     FirstResponse,
     reservation_create_by_code,
@@ -38,6 +39,7 @@ from apps.inventory.services.transfers import (
     TransferLineRequest,
     transfer_cancel,
     transfer_create,
+    transfer_move,
     transfer_receive,
     transfer_ship,
 )
@@ -62,12 +64,14 @@ __all__ = [
     "stock_count",
     "stock_damage",
     "stock_level_configure",
+    "stock_level_remove",
     "stock_receive",
     "stock_return",
     "stock_ship",
     "stock_write_off",
     "transfer_cancel",
     "transfer_create",
+    "transfer_move",
     "transfer_receive",
     "transfer_ship",
 ]

@@ -15,7 +15,7 @@ from django.db import transaction
 from apps.catalog.models import Product
 from apps.core import idempotency
 from apps.core.errors import InvalidRequest, InvalidState, ObjectNotFound
-from apps.inventory.engine.changes import Movement
+from apps.inventory.engine.changes import Movement, MovementContext
 from apps.inventory.engine.locks import ensure_stock_levels, levels_by_pair
 from apps.inventory.engine.movements import apply_movements
 from apps.inventory.exceptions import InsufficientStock, Shortage
@@ -50,24 +50,7 @@ def transfer_create(
 ) -> Transfer:
     """Create a draft transfer. No stock moves until it ships."""
     key = idempotency.validate_key(idempotency_key)
-    check_owned(merchant, location=source_location)
-    check_owned(merchant, location=destination_location)
-    if source_location.pk == destination_location.pk:
-        raise InvalidRequest(
-            "Source and destination must be different locations.", field="destination"
-        )
-    if not lines:
-        raise InvalidRequest("At least one line is required.", field="lines")
-    if len(lines) > MAX_LINES:
-        raise InvalidRequest(f"At most {MAX_LINES:,} lines per transfer.", field="lines")
-    merged: dict[int, int] = defaultdict(int)
-    products: dict[int, Product] = {}
-    for line in lines:
-        check_owned(merchant, product=line.product)
-        merged[line.product.pk] += check_quantity(line.quantity)
-        products[line.product.pk] = line.product
-    for quantity in merged.values():
-        check_quantity(quantity)
+    merged = _checked_lines(merchant, source_location, destination_location, lines)
     transfer_id = uuid.uuid4()
     request = {
         "source": source_location.pk,
@@ -86,6 +69,52 @@ def transfer_create(
     if previous is not None:
         return _get(merchant, previous.result["transfer_id"])
     ctx = movement_context(merchant, actor, Source.SYSTEM, key)
+    return _insert(
+        merchant, transfer_id, source_location, destination_location, merged, actor, ctx,
+        reference=reference, note=note,
+    )  # fmt: skip
+
+
+def _checked_lines(
+    merchant: Merchant,
+    source_location: Location,
+    destination_location: Location,
+    lines: Sequence[TransferLineRequest],
+) -> dict[int, int]:
+    """The lines' quantities by product id (a product named twice is summed), or
+    InvalidRequest for a transfer that can never be made."""
+    check_owned(merchant, location=source_location)
+    check_owned(merchant, location=destination_location)
+    if source_location.pk == destination_location.pk:
+        raise InvalidRequest(
+            "Source and destination must be different locations.", field="destination"
+        )
+    if not lines:
+        raise InvalidRequest("At least one line is required.", field="lines")
+    if len(lines) > MAX_LINES:
+        raise InvalidRequest(f"At most {MAX_LINES:,} lines per transfer.", field="lines")
+    merged: dict[int, int] = defaultdict(int)
+    for line in lines:
+        check_owned(merchant, product=line.product)
+        merged[line.product.pk] += check_quantity(line.quantity)
+    for quantity in merged.values():
+        check_quantity(quantity)
+    return dict(merged)
+
+
+def _insert(
+    merchant: Merchant,
+    transfer_id: uuid.UUID,
+    source_location: Location,
+    destination_location: Location,
+    merged: dict[int, int],
+    actor: Actor,
+    ctx: MovementContext,
+    *,
+    reference: str,
+    note: str,
+) -> Transfer:
+    """The draft transfer and its lines."""
     transfer = Transfer.objects.create(
         id=transfer_id,
         merchant=merchant,
@@ -138,6 +167,12 @@ def _advance(
     )
     if previous is not None:
         return transfer, True
+    _set_status(transfer, frm=frm, to=to)
+    return transfer, False
+
+
+def _set_status(transfer: Transfer, *, frm: str, to: str) -> None:
+    """Move the transfer from `frm` to `to` with one conditional UPDATE, or InvalidState."""
     moved = Transfer.objects.filter(pk=transfer.pk, status=frm).update(status=to)
     if not moved:
         transfer.refresh_from_db()
@@ -152,7 +187,6 @@ def _advance(
             status=transfer.status,
         )
     transfer.status = to
-    return transfer, False
 
 
 @transaction.atomic
@@ -168,7 +202,13 @@ def transfer_ship(
     )  # fmt: skip
     if replayed:
         return transfer
-    ctx = movement_context(merchant, actor, source, idempotency_key)
+    _ship_lines(merchant, transfer, movement_context(merchant, actor, source, idempotency_key))
+    return transfer
+
+
+def _ship_lines(merchant: Merchant, transfer: Transfer, ctx: MovementContext) -> None:
+    """The units of every line leave the source's on_hand and are counted in the
+    destination's in_transit, all or none (InsufficientStock with the short lines)."""
     lines = list(TransferLine.objects.filter(transfer=transfer).select_related("product"))
     src, dst = transfer.source_location_id, transfer.destination_location_id
     sources = levels_by_pair([(line.product_id, src) for line in lines])
@@ -210,7 +250,6 @@ def transfer_ship(
     apply_movements(movements, ctx)
     Transfer.objects.filter(pk=transfer.pk).update(shipped_at=ctx.at)
     transfer.shipped_at = ctx.at
-    return transfer
 
 
 @transaction.atomic
@@ -225,7 +264,12 @@ def transfer_receive(
     )  # fmt: skip
     if replayed:
         return transfer
-    ctx = movement_context(merchant, actor, source, idempotency_key)
+    _receive_lines(merchant, transfer, movement_context(merchant, actor, source, idempotency_key))
+    return transfer
+
+
+def _receive_lines(merchant: Merchant, transfer: Transfer, ctx: MovementContext) -> None:
+    """The units in transit of every line arrive in the destination's on_hand."""
     lines = list(TransferLine.objects.filter(transfer=transfer))
     dst = transfer.destination_location_id
     destinations = levels_by_pair([(line.product_id, dst) for line in lines])
@@ -252,7 +296,6 @@ def transfer_receive(
         payload={"transfer_id": str(transfer.pk), "reference": transfer.reference},
         at=ctx.at,
     )
-    return transfer
 
 
 @transaction.atomic
@@ -269,3 +312,54 @@ def transfer_cancel(
         Transfer.objects.filter(pk=transfer.pk).update(cancelled_at=at)
         transfer.cancelled_at = at
     return transfer
+
+
+@transaction.atomic
+def transfer_move(
+    *,
+    merchant: Merchant,
+    source_location: Location,
+    destination_location: Location,
+    lines: Sequence[TransferLineRequest],
+    actor: Actor,
+    idempotency_key: str,
+    receive: bool = True,
+    source: str = Source.SYSTEM,
+    reference: str = "",
+    note: str = "",
+) -> tuple[Transfer, bool]:
+    """Move stock between two locations in one call: create the transfer and ship it and, with
+    `receive`, receive it too, in one transaction under one idempotency key (all or nothing,
+    with the ledger rows of each step). Without `receive` the units stay in transit at the
+    destination until `transfer_receive`. Returns (transfer, replayed)."""
+    key = idempotency.validate_key(idempotency_key)
+    merged = _checked_lines(merchant, source_location, destination_location, lines)
+    transfer_id = uuid.uuid4()
+    request = {
+        "source": source_location.pk,
+        "destination": destination_location.pk,
+        "lines": sorted(merged.items()),
+        "receive": receive,
+        "reference": reference,
+        "note": note,
+    }
+    previous = idempotency.claim(
+        merchant_id=merchant.pk,
+        key=key,
+        operation="transfer.move",
+        request=request,
+        result={"transfer_id": str(transfer_id)},
+    )
+    if previous is not None:
+        return _get(merchant, previous.result["transfer_id"]), True
+    ctx = movement_context(merchant, actor, source, key)
+    transfer = _insert(
+        merchant, transfer_id, source_location, destination_location, merged, actor, ctx,
+        reference=reference, note=note,
+    )  # fmt: skip
+    _set_status(transfer, frm=Status.DRAFT, to=Status.IN_TRANSIT)
+    _ship_lines(merchant, transfer, ctx)
+    if receive:
+        _set_status(transfer, frm=Status.IN_TRANSIT, to=Status.RECEIVED)
+        _receive_lines(merchant, transfer, ctx)
+    return transfer, False

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from apps.api.serializers import RejectUnknownFields
+from apps.api.serializers import RejectUnknownFields, Succeeded
 from apps.locations.models import Location
 
 
@@ -59,4 +59,43 @@ class LocationSerializer(RejectUnknownFields, serializers.ModelSerializer):
 class LocationFilterSerializer(serializers.Serializer):
     search = serializers.CharField(required=False, max_length=200)
     kind = serializers.ChoiceField(choices=Location.Kind.choices, required=False)
+    status = serializers.ChoiceField(choices=Location.Status.choices, required=False)
+
+
+# --- Warehouses: locations of kind warehouse, in the specification's fields ----------------
+class WarehouseSerializer(RejectUnknownFields, Succeeded):
+    """A warehouse as the specification's calls name it (camelCase), over a location of kind
+    warehouse: `warehouseId` is its code, `location` its address."""
+
+    warehouseId = serializers.CharField(  # camelCase: the name the design documents use
+        source="code",
+        read_only=True,
+        help_text="The warehouse's id in `warehouses/{warehouseId}` and the inventory calls: its "
+        "location code, made from the name when it is created (`main-warehouse`, "
+        "`main-warehouse-2`, ...).",
+    )
+    name = serializers.CharField(max_length=200)
+    location = serializers.CharField(
+        source="address",
+        required=False,
+        allow_blank=True,
+        help_text="Where it is: its address as text.",
+    )
+    status = serializers.ChoiceField(
+        choices=Location.Status.choices,
+        required=False,
+        help_text="Only active warehouses take reservations (default active).",
+    )
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+
+
+class WarehouseListItemSerializer(WarehouseSerializer):
+    """A warehouse in a list: the same fields but `success`, which belongs to the answer."""
+
+    success = None
+
+
+class WarehouseFilterSerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, max_length=200)
     status = serializers.ChoiceField(choices=Location.Status.choices, required=False)
