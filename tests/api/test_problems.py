@@ -27,3 +27,9 @@ def test_a_state_is_reported_as_state_beside_the_http_status():
         409,
         "in_transit",
     )
+
+
+def test_an_integer_past_64_bits_is_written_out_not_a_server_error():
+    from apps.api.rendering import FastJSONRenderer
+
+    assert FastJSONRenderer().render({"id": 2**70}) == b'{"id":1180591620717411303424}'
