@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Func, JSONField, Value
+from django.http import HttpRequest, QueryDict
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -62,13 +63,19 @@ def request_key(request: Request, *, required: bool) -> str | None:
 
 def request_fingerprint(request: Request) -> str:
     """What makes two requests "the same": method, path, query, conditional header and body."""
+    return fingerprint_of(request, request.query_params, request.data)
+
+
+def fingerprint_of(request: HttpRequest | Request, query: QueryDict, body: Any) -> str:
+    """`request_fingerprint` for a request whose query and parsed body the caller has (a view
+    that answers without DRF's request)."""
     canonical = json.dumps(
         {
             "method": request.method,
             "path": request.path,
-            "query": sorted(request.query_params.lists()),
+            "query": sorted(query.lists()),
             "if_match": request.headers.get("If-Match"),
-            "body": request.data,
+            "body": body,
         },
         sort_keys=True,
         default=str,

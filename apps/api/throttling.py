@@ -252,6 +252,10 @@ class CredentialRateThrottle(BaseThrottle):
     429 with Retry-After; every answer says the budget in RateLimit-* headers."""
 
     def allow_request(self, request, view) -> bool:
+        spent = getattr(request, "budget_spent", None)
+        if spent is not None:  # a view that answers without DRF's request spent it already
+            request.rate_limit = spent
+            return True
         try:
             ident = credential_ident(request)
         except exceptions.AuthenticationFailed:
