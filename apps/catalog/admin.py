@@ -69,24 +69,32 @@ class ProductStockFilter(admin.SimpleListFilter):
 @admin.register(Product)
 class ProductAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     change_role = "owner"
-    list_display = ("sku", "name", "merchant", "price", "unit", "barcode", "is_active")
+    list_display = (
+        "sku", "name", "merchant", "category", "brand", "price", "unit", "barcode", "is_active",
+    )  # fmt: skip
     list_select_related = ("merchant",)
-    list_filter = (("merchant", ScopedMerchantFilter), ProductStockFilter, "is_active", "unit")
+    list_filter = (
+        ("merchant", ScopedMerchantFilter), ProductStockFilter, "is_active", "category", "brand",
+        "unit",
+    )  # fmt: skip
     search_fields = ("^sku", "name", "=barcode")
     search_help_text = "SKU (prefix), name or barcode."
     show_full_result_count = False
     actions = ["export_selected_csv"]
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("merchant", "sku", "name", "description")}),
+        (None, {"fields": ("merchant", "sku", "name", "description", "category", "brand")}),
         ("Selling", {"fields": ("price", "unit", "barcode", "is_active")}),
+        ("Shipping", {"fields": ("weight_kg", ("length_cm", "width_cm", "height_cm"))}),
     )
     change_form_template = "admin/stockroom/change_form.html"
     csv_filename = "products"
     csv_fields = (
         ("merchant", "merchant__code"), ("sku", "sku"), ("name", "name"),
         ("description", "description"), ("price", "price"), ("unit", "unit"),
-        ("barcode", "barcode"), ("is_active", "is_active"),
+        ("barcode", "barcode"), ("is_active", "is_active"), ("category", "category"),
+        ("brand", "brand"), ("weight_kg", "weight_kg"), ("length_cm", "length_cm"),
+        ("width_cm", "width_cm"), ("height_cm", "height_cm"),
     )  # fmt: skip
 
     def get_readonly_fields(self, request, obj=None):

@@ -50,6 +50,8 @@ def stock_level_list(
     location: str = "",
     low_stock: bool | None = None,
     below_reorder_point: bool | None = None,
+    not_sold_since: datetime | None = None,
+    received_since: datetime | None = None,
 ) -> QuerySet[StockLevel]:
     levels = (
         StockLevel.objects.with_buckets()
@@ -67,6 +69,10 @@ def stock_level_list(
     if below_reorder_point is not None:
         below = {"available_units__lte": F("reorder_point")}
         levels = levels.filter(**below) if below_reorder_point else levels.exclude(**below)
+    if not_sold_since is not None:
+        levels = levels.filter(Q(last_sold_at__isnull=True) | Q(last_sold_at__lt=not_sold_since))
+    if received_since is not None:
+        levels = levels.filter(last_received_at__gte=received_since)
     return levels
 
 
@@ -249,7 +255,9 @@ def reservation_get(*, merchant: Merchant, reservation_id: uuid.UUID | str) -> R
     return reservation
 
 
-def transfer_list(*, merchant: Merchant, status: str = "") -> QuerySet[Transfer]:
+def transfer_list(
+    *, merchant: Merchant, status: str = "", carrier: str = "", tracking_number: str = ""
+) -> QuerySet[Transfer]:
     transfers = (
         Transfer.objects.filter(merchant=merchant)
         .select_related("source_location", "destination_location")
@@ -259,6 +267,10 @@ def transfer_list(*, merchant: Merchant, status: str = "") -> QuerySet[Transfer]
     )
     if status:
         transfers = transfers.filter(status=status)
+    if carrier:
+        transfers = transfers.filter(carrier=carrier)
+    if tracking_number:
+        transfers = transfers.filter(tracking_number=tracking_number)
     return transfers.order_by("-created_at", "id")
 
 

@@ -309,6 +309,7 @@ class TransferListView(MerchantAPIView):
                 idempotency_key=key,
                 reference=data.get("reference", ""),
                 note=data.get("note", ""),
+                shipping=_shipping(data),
             )
             fresh = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer.pk)
             # A replay is answered from the stored first response before we get here.
@@ -326,19 +327,33 @@ class TransferDetailView(MerchantAPIView):
         return Response(s.TransferSerializer(transfer).data)
 
 
+def _shipping(data: dict) -> services.Shipping:
+    return services.Shipping(
+        carrier=data.get("carrier", ""),
+        tracking_number=data.get("tracking_number", ""),
+        cost=data.get("shipping_cost"),
+    )
+
+
 def _transfer_action(
-    name: str, action: Callable[..., Transfer], description: str, with_source: bool = True
+    name: str,
+    action: Callable[..., Transfer],
+    description: str,
+    with_source: bool = True,
+    request_serializer: type[Serializer] | None = None,
 ) -> type[MerchantAPIView]:
     """A view for POST transfers/{id}/<name>/ calling `action` (a transfer service)."""
 
     def post(self, request, transfer_id):
         def perform(key: str) -> tuple[Response, bool]:
-            self.body(NoBodySerializer)
+            data = self.body(request_serializer or NoBodySerializer)
             if request.location_scope is not None:
                 moving = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer_id)
                 end = moving.destination_location if name == "receive" else moving.source_location
                 require_locations(request, [end])
             kwargs = {"source": Source.API} if with_source else {}
+            if request_serializer is s.ShippingSerializer:
+                kwargs["shipping"] = _shipping(data)
             transfer = action(
                 merchant=request.merchant,
                 transfer_id=transfer_id,
@@ -355,7 +370,7 @@ def _transfer_action(
         f"Transfer{name.title()}View",
         post,
         operation_id=f"transfers_{name}",
-        request=None,
+        request=request_serializer,
         response=s.TransferSerializer,
         tag="transfers",
         description=description,
@@ -366,7 +381,9 @@ TransferShipView = _transfer_action(
     "ship",
     services.transfer_ship,
     "Units leave the source's on_hand (unreserved units only) and show as in_transit at the "
-    "destination; all lines or none (409 with the short lines).",
+    "destination; all lines or none (409 with the short lines). The optional body records the "
+    "carrier, tracking number and shipping cost (fields left out keep the draft's).",
+    request_serializer=s.ShippingSerializer,
 )
 TransferReceiveView = _transfer_action(
     "receive",

@@ -4,6 +4,7 @@ integrators: extend, never rename. No quantity logic here: the services decide."
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
@@ -47,6 +48,16 @@ class StockLevelSerializer(serializers.Serializer):
         help_text="The threshold is above 0 (0 turns it off) and available is at or below it.",
     )
     version = serializers.IntegerField(help_text="Bumped by every change; also the ETag.")
+    last_received_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the latest receipt (from a supplier or a transfer) took effect; null: "
+        "never.",
+    )
+    last_sold_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the latest sale (direct or a committed reservation) took effect; null: "
+        "never.",
+    )
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
@@ -61,6 +72,13 @@ class StockLevelFilterSerializer(serializers.Serializer):
         "below it); false: the others.",
     )
     below_reorder_point = serializers.BooleanField(required=False, allow_null=True, default=None)
+    not_sold_since = serializers.DateTimeField(
+        required=False,
+        help_text="Only levels with no sale since this time (never sold included): slow movers.",
+    )
+    received_since = serializers.DateTimeField(
+        required=False, help_text="Only levels that received stock at or after this time."
+    )
 
 
 class StockLevelSettingsSerializer(RequestSerializer):
@@ -302,7 +320,25 @@ class TransferLineRequestSerializer(RequestSerializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
-class TransferRequestSerializer(RequestSerializer):
+class ShippingSerializer(RequestSerializer):
+    carrier = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="Who carries it."
+    )
+    tracking_number = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="The carrier's number."
+    )
+    shipping_cost = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        allow_null=True,
+        coerce_to_string=True,
+        help_text="What the carriage cost, in the merchant's currency.",
+    )
+
+
+class TransferRequestSerializer(ShippingSerializer):
     source = serializers.CharField(max_length=50, help_text="Code of the shipping location.")
     destination = serializers.CharField(max_length=50, help_text="Code of the receiving location.")
     lines = TransferLineRequestSerializer(many=True, min_length=1, max_length=MAX_LINES)
@@ -322,6 +358,11 @@ class TransferSerializer(serializers.Serializer):
     destination = serializers.CharField(source="destination_location.code")
     reference = serializers.CharField()
     note = serializers.CharField()
+    carrier = serializers.CharField()
+    tracking_number = serializers.CharField()
+    shipping_cost = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, coerce_to_string=True
+    )
     created_at = serializers.DateTimeField()
     shipped_at = serializers.DateTimeField(allow_null=True)
     received_at = serializers.DateTimeField(allow_null=True)
@@ -331,6 +372,10 @@ class TransferSerializer(serializers.Serializer):
 
 class TransferFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Transfer.Status.choices, required=False)
+    carrier = serializers.CharField(max_length=100, required=False, help_text="Exact carrier.")
+    tracking_number = serializers.CharField(
+        max_length=100, required=False, help_text="Exact tracking number."
+    )
 
 
 # --- Ledger -------------------------------------------------------------------------------

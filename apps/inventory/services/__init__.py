@@ -34,6 +34,7 @@ from apps.inventory.services.stock import (
     stock_write_off,
 )
 from apps.inventory.services.transfers import (
+    Shipping,
     TransferLineRequest,
     transfer_cancel,
     transfer_create,
@@ -45,6 +46,7 @@ __all__ = [
     "LEVEL_SETTINGS",
     "FirstResponse",
     "ReservationLineRequest",
+    "Shipping",
     "StockChangeResult",
     "StockLine",
     "TransferLineRequest",
