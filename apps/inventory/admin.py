@@ -34,6 +34,7 @@ from apps.inventory.models import (
     LedgerEntry,
     Reservation,
     ReservationLine,
+    ReservationReturn,
     StockLevel,
     Transfer,
     TransferLine,
@@ -257,11 +258,31 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
 
 class ReservationLineInline(ReadOnlyInline):
     model = ReservationLine
-    fields = ("product", "location", "quantity")
+    fields = ("product", "location", "quantity", "substitute_for", "substitute_for_quantity")
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product", "location")
+        return super().get_queryset(request).select_related("product", "location", "substitute_for")
+
+
+class ReservationReturnInline(ReadOnlyInline):
+    """Returns and cancellations after commit (recorded through the API's
+    `reservations/{id}/return`)."""
+
+    model = ReservationReturn
+    fields = ("created_at", "disposition", "cancellation", "returned", "reason", "created_by")
+    readonly_fields = fields
+    verbose_name = "return"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("lines__product", "lines__location")
+
+    @admin.display(description="Units back")
+    def returned(self, record: ReservationReturn) -> str:
+        return ", ".join(
+            f"{line.quantity} {line.product.sku} at {line.location.code}"
+            for line in record.lines.all()
+        )
 
 
 class ReservationStatusFilter(admin.SimpleListFilter):
@@ -302,7 +323,7 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     )
     search_fields = ("=id", "order_ref")
     show_full_result_count = False
-    inlines = [ReservationLineInline]
+    inlines = [ReservationLineInline, ReservationReturnInline]
     actions = ["release_selected", "commit_selected"]
     stock_actions = ("release_selected", "commit_selected")
     change_form_template = "admin/inventory/reservation/change_form.html"

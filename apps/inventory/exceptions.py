@@ -152,3 +152,41 @@ class ProductInactive(InventoryError):
             f"Product {sku} is inactive and cannot be reserved or sold. Reactivate it first.",
             sku=sku,
         )
+
+
+@dataclass(frozen=True)
+class Unreturnable:
+    """A SKU of a return asking for more than its reservation sold and has not taken back."""
+
+    sku: str
+    requested: int
+    committed: int
+    returned: int
+
+    @property
+    def returnable(self) -> int:
+        return self.committed - self.returned
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "returnable": self.returnable}
+
+
+class ReturnExceedsCommitted(InventoryError):
+    """A return (or a cancellation after commit) of more units than the reservation sold, less
+    those already returned."""
+
+    code = "return_exceeds_committed"
+    title = "Return exceeds what was sold"
+
+    def __init__(self, *, reservation: str, lines: list[Unreturnable]) -> None:
+        super().__init__(
+            f"Reservation {reservation} cannot take this return. "
+            + "; ".join(
+                f"{line.sku}: returning {line.requested}, sold {line.committed}, "
+                f"{line.returned} returned already, so at most {line.returnable}"
+                for line in lines
+            )
+            + ". Return at most what is left; nothing was changed.",
+            reservation=reservation,
+            lines=[line.as_dict() for line in lines],
+        )

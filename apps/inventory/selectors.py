@@ -27,6 +27,8 @@ from apps.inventory.models import (
     LedgerEntry,
     Reservation,
     ReservationLine,
+    ReservationReturn,
+    ReservationReturnLine,
     StockBucket,
     StockLevel,
     Transfer,
@@ -253,6 +255,57 @@ def reservation_get(*, merchant: Merchant, reservation_id: uuid.UUID | str) -> R
     if reservation is None:
         raise ObjectNotFound(f"Reservation {reservation_id} not found.")
     return reservation
+
+
+@dataclass(frozen=True)
+class Returnable:
+    """One SKU of a reservation: units sold, taken back so far, and still returnable."""
+
+    sku: str
+    committed: int
+    returned: int
+
+    @property
+    def returnable(self) -> int:
+        return self.committed - self.returned
+
+
+def reservation_returnable(*, reservation: Reservation) -> dict[int, Returnable]:
+    """Per product id of a committed reservation (by SKU): units sold and taken back so far;
+    empty for a reservation that sold nothing. Two queries."""
+    if reservation.status != Reservation.Status.COMMITTED:
+        return {}
+    sold = (
+        ReservationLine.objects.filter(reservation=reservation)
+        .values("product_id", "product__sku")
+        .annotate(units=Sum("quantity"))
+        .order_by("product__sku")
+    )
+    back = dict(
+        ReservationReturnLine.objects.filter(reservation_return__reservation=reservation)
+        .values("product_id")
+        .annotate(units=Sum("quantity"))
+        .values_list("product_id", "units")
+    )
+    return {
+        row["product_id"]: Returnable(
+            row["product__sku"], row["units"], back.get(row["product_id"], 0)
+        )
+        for row in sold
+    }
+
+
+def reservation_returns(
+    *, merchant: Merchant, reservation_id: uuid.UUID | str
+) -> QuerySet[ReservationReturn]:
+    """The returns of one reservation, oldest first, with their lines."""
+    reservation = reservation_get(merchant=merchant, reservation_id=reservation_id)
+    return (
+        ReservationReturn.objects.filter(reservation=reservation)
+        .select_related("reservation")
+        .prefetch_related("lines__product", "lines__location")
+        .order_by("created_at", "id")
+    )
 
 
 def transfer_list(

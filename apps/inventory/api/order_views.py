@@ -249,6 +249,91 @@ ReservationExtendView = _reservation_action(
 )
 
 
+class ReservationReturnView(MerchantAPIView):
+    @extend_schema(
+        operation_id="reservations_return",
+        request=s.ReturnRequestSerializer,
+        examples=[
+            OpenApiExample(
+                "Two units back on the shelf",
+                request_only=True,
+                value={
+                    "lines": [{"sku": SKU, "quantity": 2}],
+                    "disposition": "restock",
+                    "reason": "Wrong size",
+                },
+            ),
+            OpenApiExample(
+                "The order cancelled after commit",
+                request_only=True,
+                value={"disposition": "restock", "reason": "Cancelled by the customer"},
+            ),
+        ],
+        responses={201: s.ReturnResultSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        tags=["reservations"],
+        description="Units of a committed (sold) reservation come back: `restock` puts them "
+        "back on hand, `damaged` sets them aside. Leave `lines` out to cancel the whole order "
+        "after commit. Never more of a SKU than the reservation sold less earlier returns "
+        "(409 `return_exceeds_committed` with the figures); a reservation that is not "
+        "committed is 409 `invalid_state`. The ledger rows reference the reservation "
+        "(`reservation:<id>`) and name the order; a `reservation.returned` event follows.",
+    )
+    def post(self, request, reservation_id):
+        def perform(key: str) -> tuple[Response, bool]:
+            data = self.body(s.ReturnRequestSerializer)
+            lines = data.get("lines")
+            products, locations = resolve(request.merchant, lines or [])
+            if request.location_scope is not None:
+                held = selectors.reservation_get(
+                    merchant=request.merchant, reservation_id=reservation_id
+                )
+                unnamed = lines is None or not all(line.get("location") for line in lines)
+                sold_at = [line.location for line in held.lines.all()] if unnamed else []
+                require_locations(request, [*locations.values(), *sold_at])
+            record = services.reservation_return(
+                merchant=request.merchant,
+                reservation_id=reservation_id,
+                lines=None
+                if lines is None
+                else [
+                    services.ReturnLineRequest(
+                        product=products[line["sku"]],
+                        quantity=line["quantity"],
+                        location=locations[line["location"]] if line.get("location") else None,
+                    )
+                    for line in lines
+                ],
+                disposition=data["disposition"],
+                reason=data.get("reason", ""),
+                actor=request.actor,
+                idempotency_key=key,
+                source=Source.API,
+            )
+            record.returnable = selectors.reservation_returnable(
+                reservation=record.reservation
+            ).values()
+            body = s.ReturnResultSerializer(record).data
+            return Response(body, status=status.HTTP_201_CREATED), record.replayed
+
+        return stock_write(request, perform)
+
+
+class ReservationReturnListView(MerchantAPIView):
+    @extend_schema(
+        operation_id="reservations_returns_list",
+        responses=s.ReturnSerializer(many=True),
+        tags=["reservations"],
+        description="The returns of a reservation (and its cancellation after commit), oldest "
+        "first.",
+    )
+    def get(self, request, reservation_id):
+        return self.paginated(
+            selectors.reservation_returns(merchant=request.merchant, reservation_id=reservation_id),
+            s.ReturnSerializer,
+        )
+
+
 # --- Transfers ----------------------------------------------------------------------------
 class TransferListView(MerchantAPIView):
     @extend_schema(

@@ -10,7 +10,14 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.api.serializers import RequestSerializer
-from apps.inventory.models import MAX_BUCKETS, MAX_QUANTITY, LedgerEntry, Reservation, Transfer
+from apps.inventory.models import (
+    MAX_BUCKETS,
+    MAX_QUANTITY,
+    LedgerEntry,
+    Reservation,
+    ReservationReturn,
+    Transfer,
+)
 from apps.inventory.services.lines import MAX_LINES
 
 MAX_VERSION = 2**62
@@ -307,6 +314,68 @@ _DATETIME = serializers.DateTimeField()
 
 def _datetime(value: datetime | None) -> str | None:
     return None if value is None else _DATETIME.to_representation(value)
+
+
+class ReturnLineRequestSerializer(RequestSerializer):
+    sku = serializers.CharField(**SKU)
+    location = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=50,
+        help_text="Where the goods came back to. Leave out for where they were sold (when the "
+        "reservation sold the SKU from one location).",
+    )
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class ReturnRequestSerializer(RequestSerializer):
+    lines = ReturnLineRequestSerializer(
+        many=True,
+        min_length=1,
+        max_length=MAX_LINES,
+        required=False,
+        help_text="The units coming back. Leave out to cancel the whole order after commit: "
+        "every unit not yet returned comes back to where it was sold.",
+    )
+    disposition = serializers.ChoiceField(
+        choices=ReservationReturn.Disposition.choices,
+        help_text="restock: back on hand, sellable again; damaged: set aside as damaged.",
+    )
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Kept with the return."
+    )
+
+
+class ReturnableSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    committed = serializers.IntegerField(help_text="Units the reservation sold.")
+    returned = serializers.IntegerField(help_text="Units taken back by its returns so far.")
+    returnable = serializers.IntegerField(help_text="Units a return may still take back.")
+
+
+class ReturnLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    location = serializers.CharField(source="location.code")
+    quantity = serializers.IntegerField()
+
+
+class ReturnSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    reservation_id = serializers.UUIDField()
+    order_ref = serializers.CharField(source="reservation.order_ref")
+    disposition = serializers.ChoiceField(choices=ReservationReturn.Disposition.choices)
+    cancellation = serializers.BooleanField(
+        help_text="True when the whole order was cancelled after commit."
+    )
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    lines = ReturnLineSerializer(many=True)
+
+
+class ReturnResultSerializer(ReturnSerializer):
+    returnable = ReturnableSerializer(
+        many=True, help_text="Per SKU of the reservation, after this return."
+    )
 
 
 class ReservationFilterSerializer(serializers.Serializer):

@@ -37,6 +37,16 @@ urlpatterns = [
         order_views.ReservationExtendView.as_view(),
         name="reservation-extend",
     ),
+    path(
+        "reservations/<uuid:reservation_id>/return/",
+        order_views.ReservationReturnView.as_view(),
+        name="reservation-return",
+    ),
+    path(
+        "reservations/<uuid:reservation_id>/returns/",
+        order_views.ReservationReturnListView.as_view(),
+        name="reservation-returns",
+    ),
     path("transfers/", order_views.TransferListView.as_view(), name="transfer-list"),
     path(
         "transfers/<uuid:transfer_id>/",

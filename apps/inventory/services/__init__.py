@@ -21,6 +21,7 @@ from apps.inventory.services.reservations import (
     reservation_extend,
     reservation_release,
 )
+from apps.inventory.services.returns import ReturnLineRequest, reservation_return
 from apps.inventory.services.stock import (
     LEVEL_SETTINGS,
     StockChangeResult,
@@ -46,6 +47,7 @@ __all__ = [
     "LEVEL_SETTINGS",
     "FirstResponse",
     "ReservationLineRequest",
+    "ReturnLineRequest",
     "Shipping",
     "StockChangeResult",
     "StockLine",
@@ -58,6 +60,7 @@ __all__ = [
     "reservation_expire_due",
     "reservation_extend",
     "reservation_release",
+    "reservation_return",
     "stock_adjust",
     "stock_count",
     "stock_damage",
