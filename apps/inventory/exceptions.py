@@ -26,7 +26,8 @@ class Shortage:
     the level's available (as the stock list and the API show it). The figure that limited a
     move that is not a reservation comes with it: `movable` for a physical move, `damaged`
     for a write-off, `in_transit` for a transfer's receipt, `reserved` for a reservation's
-    close. The others stay None (and out of the problem+json line)."""
+    close, `with_substitutes` for a reservation line allowing substitutes. The others stay
+    None (and out of the problem+json line)."""
 
     sku: str
     location: str | None
@@ -36,6 +37,8 @@ class Shortage:
     damaged: int | None = None
     in_transit: int | None = None
     reserved: int | None = None
+    # A line allowing substitutes: the units of the SKU its substitutes could stand in for.
+    with_substitutes: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {

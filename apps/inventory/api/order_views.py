@@ -61,13 +61,24 @@ class ReservationListView(MerchantAPIView):
                     "lines": [{"sku": SKU, "location": LOCATION, "quantity": 1}],
                 },
             ),
+            OpenApiExample(
+                "Substitutes allowed",
+                request_only=True,
+                value={
+                    "lines": [
+                        {"sku": SKU, "location": LOCATION, "quantity": 2, "substitutes": True}
+                    ],
+                },
+            ),
         ],
         responses={201: s.ReservationSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
         tags=["reservations"],
         description="Hold units for an order, all lines or none. Lines without a location are "
-        "allocated over active locations by priority (nearest first with `near`). Insufficient "
-        "stock is 409 with each short line's requested and available units.",
+        "allocated over active locations by priority (nearest first with `near`). A line with "
+        "`substitutes: true` takes other products of its SKU's substitution group when the SKU "
+        "is short; its answer's lines name what they stand in for (`substitute_for`). "
+        "Insufficient stock is 409 with each short line's requested and available units.",
     )
     def post(self, request):
         held = self._create_by_code(request)
@@ -92,6 +103,7 @@ class ReservationListView(MerchantAPIView):
                         product=products[line["sku"]],
                         quantity=line["quantity"],
                         location=locations[line["location"]] if line.get("location") else None,
+                        substitutes=line["substitutes"],
                     )
                     for line in data["lines"]
                 ],

@@ -136,6 +136,15 @@ class LocationAvailabilitySerializer(serializers.Serializer):
     available = serializers.IntegerField()
 
 
+class SubstituteAvailabilitySerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    units = serializers.IntegerField(help_text="Base units one of the substitute holds.")
+    available = serializers.IntegerField(help_text="Units of it that can be reserved.")
+    stands_for = serializers.IntegerField(
+        help_text="Units of the SKU asked for that those stand in for (whole units only)."
+    )
+
+
 class AvailabilitySerializer(serializers.Serializer):
     sku = serializers.CharField()
     active = serializers.BooleanField()
@@ -144,6 +153,24 @@ class AvailabilitySerializer(serializers.Serializer):
     can_serve = serializers.BooleanField(help_text="Whether `requested` units can be reserved.")
     can_serve_from_one_location = serializers.BooleanField()
     locations = LocationAvailabilitySerializer(many=True)
+    units = serializers.IntegerField(
+        allow_null=True,
+        help_text="Base units one of the SKU holds, in its substitution group (null: none).",
+    )
+    substitutes = SubstituteAvailabilitySerializer(
+        many=True, help_text="The other active products of its substitution group, by priority."
+    )
+    can_serve_with_substitutes = serializers.BooleanField(
+        help_text="Whether `requested` units can be reserved by a line that allows "
+        "substitutes: the SKU's own units first, then substitutes, in whole units."
+    )
+    stale = serializers.BooleanField(
+        help_text="True while the database cannot be reached: these are the last figures read "
+        "from it (`age_seconds` old), also said by a `Warning` header."
+    )
+    age_seconds = serializers.IntegerField(
+        allow_null=True, help_text="How old stale figures are; null when current."
+    )
 
 
 # --- Stock changes ------------------------------------------------------------------------
@@ -255,6 +282,13 @@ class ReservationLineRequestSerializer(RequestSerializer):
         help_text="Leave out to allocate over active locations by priority (or `near`).",
     )
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    substitutes = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="When the SKU is short, take other products of its substitution group for "
+        "the rest (in whole units, all or nothing; at the same location for a located line). "
+        "The line's answer says what was taken.",
+    )
 
 
 class ReservationRequestSerializer(RequestSerializer):
@@ -272,10 +306,36 @@ class ExtendRequestSerializer(RequestSerializer):
     ttl_seconds = serializers.IntegerField(min_value=1, help_text="New expiry: now + this.")
 
 
+class SubstituteForSerializer(serializers.Serializer):
+    """The SKU a substitute's line stands in for, and how many units of it."""
+
+    sku = serializers.CharField(source="substitute_for.sku")
+    quantity = serializers.IntegerField(source="substitute_for_quantity")
+
+    def to_representation(self, instance):
+        if instance.substitute_for_id is None:
+            return None
+        return super().to_representation(instance)
+
+
 class ReservationLineSerializer(serializers.Serializer):
     sku = serializers.CharField(source="product.sku")
     location = serializers.CharField(source="location.code")
     quantity = serializers.IntegerField()
+    # Not read-only (this serializer only writes answers out): the schema then leaves it out
+    # of the required properties, as the answer leaves it out of a line of the SKU asked for.
+    substitute_for = SubstituteForSerializer(
+        source="*",
+        required=False,
+        help_text="Only on a substitute's line: the SKU asked for and how many units of it "
+        "this line stands in for.",
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data["substitute_for"] is None:
+            del data["substitute_for"]
+        return data
 
 
 class ReservationSerializer(serializers.Serializer):
@@ -302,11 +362,18 @@ class ReservationSerializer(serializers.Serializer):
             "expires_at": _datetime(instance.expires_at),
             "created_at": _datetime(instance.created_at),
             "closed_at": _datetime(instance.closed_at),
-            "lines": [
-                {"sku": line.product.sku, "location": line.location.code, "quantity": line.quantity}
-                for line in instance.lines.all()
-            ],
+            "lines": [_line(line) for line in instance.lines.all()],
         }
+
+
+def _line(line) -> dict[str, Any]:
+    written = {"sku": line.product.sku, "location": line.location.code, "quantity": line.quantity}
+    if line.substitute_for_id is not None:
+        written["substitute_for"] = {
+            "sku": line.substitute_for.sku,
+            "quantity": line.substitute_for_quantity,
+        }
+    return written
 
 
 _DATETIME = serializers.DateTimeField()
