@@ -138,9 +138,7 @@ class StockLevel(models.Model):
     # StockBucket rows that reservations take from independently (0: off).
     bucket_count = models.SmallIntegerField(default=0)
     version = models.BigIntegerField(default=0)
-    # Written by the engine's movement statement: the last receipt (from a supplier or a
-    # transfer) and the last sale (direct or a committed reservation), at the time they took
-    # effect. Empty: never.
+    # When the last receipt and the last sale took effect (stamped by the movement statement).
     last_received_at = models.DateTimeField(null=True, blank=True)
     last_sold_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -468,18 +466,11 @@ class ReservationLine(models.Model):
         related_name="+",
         db_index=False,  # the partial index below: lines from the level itself add nothing
     )
-    # A substitute's line: the product asked for and how many of it this line stands in for
-    # (two 6-packs for this line's one 12-pack). Empty on a line of the product asked for.
-    # No constraint or index: lines are written on the hot path and never looked up by it.
+    # A substitute's line: the SKU asked for and how many of it the line stands in for.
     substitute_for = models.ForeignKey(
-        "catalog.Product",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+        "catalog.Product", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+        null=True, blank=True, related_name="+",
+    )  # fmt: skip
     substitute_for_quantity = models.IntegerField(null=True, blank=True)
 
     class Meta:
@@ -494,62 +485,6 @@ class ReservationLine(models.Model):
                 fields=["bucket"],
                 name="reservationline_bucket_idx",
                 condition=Q(bucket__isnull=False),
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.quantity} of {self.product.sku} at {self.location.code}"
-
-
-class ReservationReturn(models.Model):
-    """Units of a committed (sold) reservation that come back, or an order cancelled after
-    commit: each line goes back to on hand (`restock`) or to damaged. Never more of a SKU than
-    the reservation committed, over all its returns."""
-
-    class Disposition(models.TextChoices):
-        RESTOCK = "restock", "Restock (sellable again)"
-        DAMAGED = "damaged", "Damaged (set aside)"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
-    reservation = models.ForeignKey(Reservation, on_delete=models.PROTECT, related_name="returns")
-    disposition = models.CharField(max_length=16, choices=Disposition.choices)
-    # The whole order was cancelled after commit (every unit not yet returned came back).
-    cancellation = models.BooleanField(default=False)
-    reason = models.CharField(max_length=500, blank=True)
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            models.Index(fields=["merchant", "created_at"], name="reservationreturn_list_idx")
-        ]
-
-    def __str__(self) -> str:
-        what = "Cancellation" if self.cancellation else "Return"
-        return f"{what} of reservation {self.reservation_id} ({self.get_disposition_display()})"
-
-
-class ReservationReturnLine(models.Model):
-    """Units of one SKU returned at one location (where the goods came back)."""
-
-    reservation_return = models.ForeignKey(
-        ReservationReturn, on_delete=models.CASCADE, related_name="lines"
-    )
-    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="+")
-    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
-    location = models.ForeignKey("locations.Location", on_delete=models.PROTECT, related_name="+")
-    quantity = models.IntegerField()
-
-    class Meta:
-        ordering = ["id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(quantity__gt=0), name="reservationreturnline_quantity_positive"
             )
         ]
 
@@ -660,3 +595,6 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} #{self.pk}"
+
+
+from apps.inventory.models_returns import ReservationReturn, ReservationReturnLine  # noqa: E402, F401

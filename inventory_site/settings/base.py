@@ -283,6 +283,9 @@ STOCKROOM_DB_OUTAGE_BACKOFF_SECONDS = env.float("STOCKROOM_DB_OUTAGE_BACKOFF_SEC
 STOCKROOM_STALE_AVAILABILITY_SECONDS = env.int(
     "STOCKROOM_STALE_AVAILABILITY_SECONDS", default=24 * 3600
 )
+# Feed batches (up to 1,000 events each) the Redis stream holds while PostgreSQL is
+# unreachable; beyond, POST events/ answers 503 (apps/feeds/services/queue.py).
+STOCKROOM_FEED_QUEUE_MAX_BATCHES = env.int("STOCKROOM_FEED_QUEUE_MAX_BATCHES", default=100_000)
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 if REDIS_URL:
     # A cache that stops answering must cost milliseconds, not a hung request.
