@@ -392,7 +392,7 @@ class StockMachine(RuleBasedStateMachine):
             other = next(p for p in self.products if p.pk != product.pk)
             own = sum(self._available(product, loc) for loc in self.locations)
             others = sum(self._available(other, loc) for loc in self.locations)
-            for quantity in (1, 3, 8):
+            for quantity in (3, 8):
                 answer = selectors.availability(
                     merchant=self.merchant, sku=product.sku, quantity=quantity
                 )
