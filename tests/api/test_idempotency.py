@@ -10,7 +10,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.api.idempotency import remember_response, stored_response
-from apps.catalog.models import Product
+from apps.catalog.models import Product, SubstitutionGroup
+from apps.catalog.services import MemberRequest, substitution_group_create
 from apps.core import idempotency
 from apps.core.models import IdempotencyRecord
 from apps.inventory.models import LedgerEntry, Reservation, StockLevel
@@ -130,12 +131,17 @@ DELETES = operations(("delete",))
 def test_a_delete_with_a_key_is_204_and_its_retry_replays_the_204(api, merchant, operation):
     _, template = operation
     product, location = factories.product(merchant), factories.location(merchant)
+    group = substitution_group_create(  # `code` names the location and the group
+        merchant=merchant, code=location.code, name="Group",
+        members=[MemberRequest(product, 1), MemberRequest(factories.product(merchant), 2)],
+    )  # fmt: skip
     path = concrete(template, {"sku": product.sku, "code": location.code})
     first = api.delete(path, headers={"Idempotency-Key": "delete-1"})
     assert (first.status_code, first.content) == (204, b"")
     assert not (
         Product.objects.filter(pk=product.pk).exists()
         and Location.objects.filter(pk=location.pk).exists()
+        and SubstitutionGroup.objects.filter(pk=group.pk).exists()
     )
     record = IdempotencyRecord.objects.get(merchant=merchant, key="delete-1")
     assert (record.response_status, record.response_body) == (204, None)
