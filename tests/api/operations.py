@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import re
 
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from apps.api.schema import PATH_EXAMPLES
+from apps.catalog.services import MemberRequest, substitution_group_create
+from apps.feeds.models import QueuedFeedBatch
 from apps.inventory import services
 from apps.merchants.models import Merchant
 from tests import factories
@@ -53,12 +56,24 @@ def seed(merchant: Merchant) -> dict[str, str]:
         actor=None,
         idempotency_key=factories.key(),
     )
+    # `code` names the location and a substitution group; two spare products for a new group.
+    substitution_group_create(
+        merchant=merchant, code=location.code, name="Packs",
+        members=[MemberRequest(product, 1), MemberRequest(factories.product(merchant), 2)],
+    )  # fmt: skip
+    for spare in ("SPARE-1", "SPARE-2"):
+        factories.product(merchant, sku=spare)
+    batch = QueuedFeedBatch.objects.create(
+        id="1700000000000-0", merchant=merchant, received_at=timezone.now(),
+        applied_at=timezone.now(),
+    )  # fmt: skip
     return {
         "sku": product.sku,
         "location": location.code,
         "code": location.code,
         "reservation_id": str(reservation.pk),
         "transfer_id": str(transfer.pk),
+        "batch_id": batch.pk,
     }
 
 
