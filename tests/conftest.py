@@ -8,6 +8,7 @@ import redis
 from django.conf import settings
 
 from apps.api import throttling
+from apps.core import db_errors
 from apps.inventory import availability_cache
 from tests import factories
 
@@ -46,10 +47,11 @@ def unused_port() -> int:
 @pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty Redis db, and this process forgets what it kept of it
-    (rate budgets, cached availability)."""
+    (rate budgets, cached availability) and any database outage an earlier test reported."""
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     throttling.budgets = throttling.Budgets()
     availability_cache._local.clear()
+    db_errors.database_outage.down_until = 0.0
 
 
 @pytest.fixture

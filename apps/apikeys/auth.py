@@ -12,12 +12,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from apps.apikeys.models import KEY_NAMESPACE, ApiKey, hash_key
+from apps.core import db_errors
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_KEY_LENGTH = 128
@@ -42,7 +44,9 @@ def authenticate_key(raw_key: str) -> ApiKey | None:
 
     A key found active is remembered for STOCKROOM_API_KEY_CACHE_SECONDS: a revocation (or a
     merchant's deactivation) takes effect at once in the process that made it and within that
-    interval everywhere else."""
+    interval everywhere else. While the database cannot be reached, a key this process knew is
+    taken as it last knew it (nothing can be revoked meanwhile: revoking writes to that
+    database), so reads served from the cache keep answering; writes still fail with 503."""
     raw_key = (raw_key or "").strip()
     if not raw_key.startswith(KEY_NAMESPACE) or len(raw_key) > MAX_KEY_LENGTH:
         return None
@@ -50,13 +54,35 @@ def authenticate_key(raw_key: str) -> ApiKey | None:
     recent = _recent.get(digest)
     if recent is not None and recent[0] > time.monotonic():
         return recent[1]
+    if recent is not None and not db_errors.database_outage.should_try():
+        return recent[1]  # the database is unreachable: the key as this process last knew it
+    try:
+        api_key = _active_key(digest)
+    except (OperationalError, InterfaceError) as error:
+        if recent is None or not db_errors.is_unreachable(error):
+            raise
+        db_errors.database_outage.failed(error)
+        return recent[1]
+    db_errors.database_outage.recovered()
+    if api_key is None:
+        _recent.pop(digest, None)
+        return None
+    if settings.STOCKROOM_API_KEY_CACHE_SECONDS > 0:
+        with _recent_lock:
+            if len(_recent) >= RECENT_KEYS_MAX:
+                _recent.clear()
+            _recent[digest] = (time.monotonic() + settings.STOCKROOM_API_KEY_CACHE_SECONDS, api_key)
+    return api_key
+
+
+def _active_key(digest: str) -> ApiKey | None:
+    """The active key with this digest (its use recorded at most once a minute), or None."""
     api_key = (
         ApiKey.objects.select_related("merchant")
         .filter(hashed_key=digest, revoked_at__isnull=True, merchant__is_active=True)
         .first()
     )
     if api_key is None:
-        _recent.pop(digest, None)
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
@@ -64,11 +90,6 @@ def authenticate_key(raw_key: str) -> ApiKey | None:
             last_used_at=now
         )
         api_key.last_used_at = now
-    if settings.STOCKROOM_API_KEY_CACHE_SECONDS > 0:
-        with _recent_lock:
-            if len(_recent) >= RECENT_KEYS_MAX:
-                _recent.clear()
-            _recent[digest] = (time.monotonic() + settings.STOCKROOM_API_KEY_CACHE_SECONDS, api_key)
     return api_key
 
 

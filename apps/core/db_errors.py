@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from psycopg_pool import PoolTimeout
 
 logger = logging.getLogger(__name__)
@@ -165,6 +166,62 @@ def _name(error: Exception) -> str:
 
 def classify(error: Exception) -> DatabaseFailure:
     return FAILURES[_name(error)]
+
+
+# Failures that mean the database cannot be reached at all (as opposed to a statement it
+# refused): reads with a fallback (the last known availability, the last known API key) use it.
+UNREACHABLE = frozenset(
+    {"database_unavailable", "too_many_connections", "connection_pool_exhausted"}
+)
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """A database error that means the database cannot be reached now (down, restarting, out
+    of connections), whatever the statement."""
+    return isinstance(error, OperationalError | InterfaceError) and _name(error) in UNREACHABLE
+
+
+class Outage:
+    """This process's view of whether the database can be reached, for reads that have a
+    fallback. After a failure to reach it (`failed`), `should_try` is False for
+    `STOCKROOM_DB_OUTAGE_BACKOFF_SECONDS`: those reads use their fallback at once instead of
+    each waiting for a connection timeout. Then one caller at a time tries the database again
+    (the others keep the fallback); its success (`recovered`) ends the outage."""
+
+    def __init__(self) -> None:
+        self.down_until = 0.0  # 0: no outage known
+        self._lock = threading.Lock()
+
+    def failed(self, error: BaseException) -> None:
+        with self._lock:
+            first = self.down_until == 0.0
+            self.down_until = time.monotonic() + settings.STOCKROOM_DB_OUTAGE_BACKOFF_SECONDS
+        if first:
+            logger.warning("database unreachable, reads fall back where they can: %s", error)
+
+    def should_try(self) -> bool:
+        with self._lock:
+            if self.down_until == 0.0:
+                return True
+            now = time.monotonic()
+            if now < self.down_until:
+                return False
+            # This caller tries; the others keep their fallback until it has an answer.
+            self.down_until = now + settings.STOCKROOM_DB_OUTAGE_BACKOFF_SECONDS
+            return True
+
+    def recovered(self) -> None:
+        if self.down_until != 0.0:
+            with self._lock:
+                self.down_until = 0.0
+            logger.warning("database reachable again")
+
+    @property
+    def suspected(self) -> bool:
+        return self.down_until != 0.0
+
+
+database_outage = Outage()
 
 
 def is_retryable(error: BaseException) -> bool:

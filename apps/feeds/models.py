@@ -57,3 +57,27 @@ class FeedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.event_id} {self.type} ({self.outcome})"
+
+
+class QueuedFeedBatch(models.Model):
+    """A batch of feed events accepted (202) into the Redis stream while the database could
+    not be reached, or behind batches that were, once applied: when, and each event's
+    outcome. Its id is the stream entry's, which the 202 answer gave."""
+
+    id = models.CharField(primary_key=True, max_length=40)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField()
+    applied_at = models.DateTimeField()
+    applied = models.PositiveIntegerField(default=0)
+    duplicate = models.PositiveIntegerField(default=0)
+    stale = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-applied_at"]
+        indexes = [models.Index(fields=["merchant", "applied_at"], name="queuedfeedbatch_list_idx")]
+
+    def __str__(self) -> str:
+        return f"Queued feed batch {self.pk}"

@@ -16,6 +16,7 @@ from apps.inventory import admin_views
 from apps.inventory.admin_display import (
     UUID_IN_TEXT,
     ActorFilter,
+    LastSoldFilter,
     ReadOnlyInline,
     ScopedLocationFilter,
     ScopedMerchantFilter,
@@ -33,6 +34,7 @@ from apps.inventory.models import (
     LedgerEntry,
     Reservation,
     ReservationLine,
+    ReservationReturn,
     StockLevel,
     Transfer,
     TransferLine,
@@ -61,6 +63,7 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
         ("merchant", ScopedMerchantFilter),
         ("location", ScopedLocationFilter),
         StockStatusFilter,
+        LastSoldFilter,
         "location__kind",
         ("updated_at", admin.DateFieldListFilter),
     )
@@ -74,7 +77,8 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     fields = (
         "product", "location", "merchant", "on_hand", "reserved", "available_units", "damaged",
         "in_transit", "safety_stock", "low_stock_threshold", "reorder_point", "max_level",
-        "bucket_count", "units_in_buckets", "version", "updated_at",
+        "bucket_count", "units_in_buckets", "version", "last_received_at", "last_sold_at",
+        "updated_at",
     )  # fmt: skip
     readonly_fields = ("available_units", "units_in_buckets")
     change_form_template = "admin/inventory/stocklevel/change_form.html"
@@ -85,6 +89,7 @@ class StockLevelAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
         ("damaged", "damaged"), ("in_transit", "in_transit"), ("safety_stock", "safety_stock"),
         ("low_stock_threshold", "low_stock_threshold"), ("reorder_point", "reorder_point"),
         ("max_level", "max_level"), ("version", "version"), ("updated_at", "updated_at"),
+        ("last_received_at", "last_received_at"), ("last_sold_at", "last_sold_at"),
     )  # fmt: skip
 
     @admin.display(description="SKU", ordering="product__sku")
@@ -253,11 +258,31 @@ class LedgerEntryAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
 
 class ReservationLineInline(ReadOnlyInline):
     model = ReservationLine
-    fields = ("product", "location", "quantity")
+    fields = ("product", "location", "quantity", "substitute_for", "substitute_for_quantity")
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product", "location")
+        return super().get_queryset(request).select_related("product", "location", "substitute_for")
+
+
+class ReservationReturnInline(ReadOnlyInline):
+    """Returns and cancellations after commit (recorded through the API's
+    `reservations/{id}/return`)."""
+
+    model = ReservationReturn
+    fields = ("created_at", "disposition", "cancellation", "returned", "reason", "created_by")
+    readonly_fields = fields
+    verbose_name = "return"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("lines__product", "lines__location")
+
+    @admin.display(description="Units back")
+    def returned(self, record: ReservationReturn) -> str:
+        return ", ".join(
+            f"{line.quantity} {line.product.sku} at {line.location.code}"
+            for line in record.lines.all()
+        )
 
 
 class ReservationStatusFilter(admin.SimpleListFilter):
@@ -298,7 +323,7 @@ class ReservationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     )
     search_fields = ("=id", "order_ref")
     show_full_result_count = False
-    inlines = [ReservationLineInline]
+    inlines = [ReservationLineInline, ReservationReturnInline]
     actions = ["release_selected", "commit_selected"]
     stock_actions = ("release_selected", "commit_selected")
     change_form_template = "admin/inventory/reservation/change_form.html"
@@ -366,13 +391,13 @@ class TransferLineInline(ReadOnlyInline):
 
 
 @admin.register(Transfer)
-class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class TransferAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     location_fields = ("source_location_id", "destination_location_id")
     change_role = None
     allow_delete = False
     list_display = (
-        "transfer", "merchant", "from_location", "to_location", "status", "created_at",
-        "shipped_at", "received_at",
+        "transfer", "merchant", "from_location", "to_location", "status", "carrier",
+        "tracking_number", "created_at", "shipped_at", "received_at",
     )  # fmt: skip
     list_select_related = ("merchant", "source_location", "destination_location")
     list_filter = (
@@ -380,14 +405,25 @@ class TransferAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "status",
         ("source_location", ScopedLocationFilter),
         ("destination_location", ScopedLocationFilter),
+        "carrier",
         ("created_at", admin.DateFieldListFilter),
     )
-    search_fields = ("reference", "=id")
+    search_fields = ("reference", "=id", "=tracking_number")
+    search_help_text = "Reference, transfer id or exact tracking number."
     show_full_result_count = False
     inlines = [TransferLineInline]
-    actions = ["ship_selected", "receive_selected", "cancel_selected"]
+    actions = ["ship_selected", "receive_selected", "cancel_selected", "export_selected_csv"]
     stock_actions = ("ship_selected", "receive_selected", "cancel_selected")
     change_form_template = "admin/inventory/transfer/change_form.html"
+    csv_filename = "transfers"
+    csv_fields = (
+        ("id", "id"), ("merchant", "merchant__code"), ("reference", "reference"),
+        ("source", "source_location__code"), ("destination", "destination_location__code"),
+        ("status", "status"), ("carrier", "carrier"), ("tracking_number", "tracking_number"),
+        ("shipping_cost", "shipping_cost"), ("note", "note"), ("created_at", "created_at"),
+        ("shipped_at", "shipped_at"), ("received_at", "received_at"),
+        ("cancelled_at", "cancelled_at"),
+    )  # fmt: skip
 
     def has_add_permission(self, request, *args):
         return access_for(request.user).changes_any_stock

@@ -5,10 +5,12 @@ merchants and alerts admin pages."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from apps.accounts.models import User
@@ -62,6 +64,34 @@ class StockStatusFilter(admin.SimpleListFilter):
         if self.value() == "ok":
             return queryset.exclude(LOW_STOCK | OUT_OF_STOCK)
         return queryset
+
+
+class LastSoldFilter(admin.SimpleListFilter):
+    """Slow movers: levels by the time of their last sale (`last_sold_at`)."""
+
+    title = "last sold"
+    parameter_name = "sold"
+    DAYS = {"7d": 7, "30d": 30, "90d": 90}
+
+    def lookups(self, request, model_admin):
+        return [
+            ("7d", "In the last 7 days"),
+            ("not30d", "Not in the last 30 days"),
+            ("not90d", "Not in the last 90 days"),
+            ("never", "Never"),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value() or ""
+        if value == "never":
+            return queryset.filter(last_sold_at__isnull=True)
+        days = self.DAYS.get(value.removeprefix("not"))
+        if days is None:
+            return queryset
+        since = timezone.now() - timedelta(days=days)
+        if value.startswith("not"):
+            return queryset.filter(Q(last_sold_at__isnull=True) | Q(last_sold_at__lt=since))
+        return queryset.filter(last_sold_at__gte=since)
 
 
 def stock_badge(level: StockLevel) -> str:

@@ -143,6 +143,9 @@ class TransferForm(forms.Form):
     destination_location = LocationChoiceField(queryset=Location.objects.none(), label="To")
     reference = forms.CharField(required=False, max_length=200)
     note = forms.CharField(required=False, max_length=500)
+    carrier = forms.CharField(required=False, max_length=100)
+    tracking_number = forms.CharField(required=False, max_length=100)
+    shipping_cost = forms.DecimalField(required=False, min_value=0, max_digits=12, decimal_places=2)
     idempotency_key = IdempotencyKeyField()
 
     def __init__(self, *args, user, **kwargs) -> None:

@@ -376,6 +376,11 @@ def transfer_create_view(model_admin, request: HttpRequest) -> HttpResponse:
                     idempotency_key=form.cleaned_data["idempotency_key"],
                     reference=form.cleaned_data["reference"],
                     note=form.cleaned_data["note"],
+                    shipping=services.Shipping(
+                        carrier=form.cleaned_data["carrier"],
+                        tracking_number=form.cleaned_data["tracking_number"],
+                        cost=form.cleaned_data["shipping_cost"],
+                    ),
                 )
             except DomainError as error:
                 form.add_error(None, error.message)

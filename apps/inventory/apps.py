@@ -8,7 +8,7 @@ class InventoryConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: these modules import models, which Django loads only
         # once every app is registered.
-        from apps.catalog.services import product_changed, product_deleting
+        from apps.catalog.services import product_changed, product_deleting, substitutes_changed
         from apps.core.schedule import Periodic, periodic_register
         from apps.inventory.services import references, reservation_expire_due
         from apps.locations.services import location_changed, location_deleting
@@ -17,6 +17,7 @@ class InventoryConfig(AppConfig):
         product_deleting.connect(references.product_levels_delete)
         location_deleting.connect(references.location_levels_delete)
         location_changed.connect(references.location_availability_forget)
+        substitutes_changed.connect(references.substitutes_availability_forget)
         periodic_register(
             Periodic(
                 name="Expire due reservations",

@@ -26,7 +26,8 @@ class Shortage:
     the level's available (as the stock list and the API show it). The figure that limited a
     move that is not a reservation comes with it: `movable` for a physical move, `damaged`
     for a write-off, `in_transit` for a transfer's receipt, `reserved` for a reservation's
-    close. The others stay None (and out of the problem+json line)."""
+    close, `with_substitutes` for a reservation line allowing substitutes. The others stay
+    None (and out of the problem+json line)."""
 
     sku: str
     location: str | None
@@ -36,6 +37,8 @@ class Shortage:
     damaged: int | None = None
     in_transit: int | None = None
     reserved: int | None = None
+    # A line allowing substitutes: the units of the SKU its substitutes could stand in for.
+    with_substitutes: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -176,4 +179,42 @@ class StockRemains(InventoryError):
             reserved=reserved,
             damaged=damaged,
             in_transit=in_transit,
+        )
+
+
+@dataclass(frozen=True)
+class Unreturnable:
+    """A SKU of a return asking for more than its reservation sold and has not taken back."""
+
+    sku: str
+    requested: int
+    committed: int
+    returned: int
+
+    @property
+    def returnable(self) -> int:
+        return self.committed - self.returned
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "returnable": self.returnable}
+
+
+class ReturnExceedsCommitted(InventoryError):
+    """A return (or a cancellation after commit) of more units than the reservation sold, less
+    those already returned."""
+
+    code = "return_exceeds_committed"
+    title = "Return exceeds what was sold"
+
+    def __init__(self, *, reservation: str, lines: list[Unreturnable]) -> None:
+        super().__init__(
+            f"Reservation {reservation} cannot take this return. "
+            + "; ".join(
+                f"{line.sku}: returning {line.requested}, sold {line.committed}, "
+                f"{line.returned} returned already, so at most {line.returnable}"
+                for line in lines
+            )
+            + ". Return at most what is left; nothing was changed.",
+            reservation=reservation,
+            lines=[line.as_dict() for line in lines],
         )

@@ -34,6 +34,7 @@ class ShortFigures(Protocol):
     damaged: int | None
     in_transit: int | None
     reserved: int | None
+    with_substitutes: int | None
 
 
 def shortage_text(shortage: ShortFigures) -> str:
@@ -50,4 +51,6 @@ def shortage_text(shortage: ShortFigures) -> str:
     if shortage.movable is not None and shortage.movable > shortage.available:
         safety = shortage.movable - shortage.available
         text += f" ({shortage.movable} on hand not reserved, {safety} of them safety stock)"
+    if shortage.with_substitutes is not None:
+        text += f", and substitutes stand in for {shortage.with_substitutes} more"
     return text

@@ -9,15 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import (
-    ExpressionWrapper,
-    F,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-    Value,
-)
+from django.db.models import ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
@@ -138,6 +130,9 @@ class StockLevel(models.Model):
     # StockBucket rows that reservations take from independently (0: off).
     bucket_count = models.SmallIntegerField(default=0)
     version = models.BigIntegerField(default=0)
+    # When the last receipt and the last sale took effect (stamped by the movement statement).
+    last_received_at = models.DateTimeField(null=True, blank=True)
+    last_sold_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -463,6 +458,12 @@ class ReservationLine(models.Model):
         related_name="+",
         db_index=False,  # the partial index below: lines from the level itself add nothing
     )
+    # A substitute's line: the SKU asked for and how many of it the line stands in for.
+    substitute_for = models.ForeignKey(
+        "catalog.Product", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+        null=True, blank=True, related_name="+",
+    )  # fmt: skip
+    substitute_for_quantity = models.IntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -504,6 +505,9 @@ class Transfer(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     reference = models.CharField(max_length=200, blank=True)
     note = models.CharField(max_length=500, blank=True)
+    carrier = models.CharField(max_length=100, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True)
+    shipping_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -521,7 +525,17 @@ class Transfer(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["merchant", "status", "created_at"], name="transfer_list_idx")
+            models.Index(fields=["merchant", "status", "created_at"], name="transfer_list_idx"),
+            models.Index(
+                fields=["merchant", "tracking_number"],
+                name="transfer_tracking_idx",
+                condition=~Q(tracking_number=""),
+            ),
+            models.Index(
+                fields=["merchant", "carrier", "created_at"],
+                name="transfer_carrier_idx",
+                condition=~Q(carrier=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -575,26 +589,5 @@ class OutboxEvent(models.Model):
         return f"{self.topic} #{self.pk}"
 
 
-class StockLevelRemoval(models.Model):
-    """A stock level removed from the records while empty (`stock_level_remove`), until its
-    version moves on: its next change brings it back. Its ledger, the history, stays."""
-
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
-    # No index of its own: the unique (stock_level, version) index serves its lookups.
-    stock_level = models.ForeignKey(StockLevel, models.PROTECT, related_name="+", db_index=False)
-    version = models.BigIntegerField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, related_name="+")
-    actor_api_key = models.ForeignKey(**API_KEY_ACTOR)
-    actor_api_key_name = models.CharField(max_length=100, blank=True)
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
-    created_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["stock_level", "version"], name="stocklevelremoval_uniq"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"Stock level {self.stock_level_id} removed at version {self.version}"
+from apps.inventory.models_removal import StockLevelRemoval  # noqa: E402, F401
+from apps.inventory.models_returns import ReservationReturn, ReservationReturnLine  # noqa: E402, F401

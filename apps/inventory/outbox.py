@@ -38,6 +38,10 @@ BUCKET_CHANGED = "stock.bucket_changed"
 STOCK_LOW = "stock.low"
 STOCK_REPLENISHED = "stock.replenished"
 RESERVATION_EXPIRED = "reservation.expired"
+# Units of a committed reservation came back (a return, or the order cancelled after commit).
+RESERVATION_RETURNED = "reservation.returned"
+# A reservation took substitutes for a short SKU (the lines say which, and for what).
+RESERVATION_SUBSTITUTED = "reservation.substituted"
 TRANSFER_RECEIVED = "transfer.received"
 ALERT_TRIGGERED = "alert.triggered"
 ALERT_ACKNOWLEDGED = "alert.acknowledged"
@@ -51,6 +55,8 @@ TOPICS: dict[str, Topic] = {
         Topic(STOCK_LOW, "Stock low (alert triggered)", None, partners=True),
         Topic(STOCK_REPLENISHED, "Stock replenished (alert resolved)", None, partners=True),
         Topic(RESERVATION_EXPIRED, "Reservation expired", STOCK_STREAM, partners=True),
+        Topic(RESERVATION_RETURNED, "Reservation returned", STOCK_STREAM, partners=True),
+        Topic(RESERVATION_SUBSTITUTED, "Reservation took substitutes", STOCK_STREAM, partners=True),
         Topic(TRANSFER_RECEIVED, "Transfer received", STOCK_STREAM, partners=True),
         Topic(ALERT_TRIGGERED, "Alert triggered", ALERT_STREAM, partners=False),
         Topic(ALERT_ACKNOWLEDGED, "Alert acknowledged", ALERT_STREAM, partners=False),

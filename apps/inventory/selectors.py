@@ -3,6 +3,7 @@ transfers. Every function is scoped to one merchant and loads related rows up fr
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,12 +23,15 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from apps.catalog.models import Product
+from apps.catalog.models import Product, SubstitutionMember
 from apps.core.errors import ObjectNotFound
+from apps.inventory import figures, substitution
 from apps.inventory.models import (
     LedgerEntry,
     Reservation,
     ReservationLine,
+    ReservationReturn,
+    ReservationReturnLine,
     StockBucket,
     StockLevel,
     StockLevelRemoval,
@@ -52,6 +56,8 @@ def stock_level_list(
     location: str = "",
     low_stock: bool | None = None,
     below_reorder_point: bool | None = None,
+    not_sold_since: datetime | None = None,
+    received_since: datetime | None = None,
 ) -> QuerySet[StockLevel]:
     levels = (
         StockLevel.objects.with_buckets()
@@ -69,6 +75,10 @@ def stock_level_list(
     if below_reorder_point is not None:
         below = {"available_units__lte": F("reorder_point")}
         levels = levels.filter(**below) if below_reorder_point else levels.exclude(**below)
+    if not_sold_since is not None:
+        levels = levels.filter(Q(last_sold_at__isnull=True) | Q(last_sold_at__lt=not_sold_since))
+    if received_since is not None:
+        levels = levels.filter(last_received_at__gte=received_since)
     return levels
 
 
@@ -105,6 +115,17 @@ class LocationAvailability:
 
 
 @dataclass
+class SubstituteAvailability:
+    """A product of the SKU's substitution group: what of it can be reserved now, and how many
+    units of the SKU those stand in for (whole units only, see apps.inventory.substitution)."""
+
+    sku: str
+    units: int
+    available: int
+    stands_for: int
+
+
+@dataclass
 class Availability:
     sku: str
     active: bool
@@ -113,11 +134,42 @@ class Availability:
     can_serve: bool
     can_serve_from_one_location: bool
     locations: list[LocationAvailability] = field(default_factory=list)
+    # In a substitution group: the base units one of the SKU holds, and its substitutes by
+    # priority. `can_serve_with_substitutes`: `requested` units can be reserved when the line
+    # allows substitutes (its own available first, then the substitutes).
+    units: int | None = None
+    substitutes: list[SubstituteAvailability] = field(default_factory=list)
+    can_serve_with_substitutes: bool = False
+    # Served from the last known figures while the database was unreachable, `age_seconds`
+    # old (see apps.inventory.availability_cache).
+    stale: bool = False
+    age_seconds: int | None = None
+
+
+def for_quantity(base: Availability, quantity: int) -> Availability:
+    """`base` answered for `quantity` (the figures do not depend on it)."""
+    can_serve = base.active and base.available >= quantity
+    options = [
+        substitution.Option(place.sku, place.units, place.available) for place in base.substitutes
+    ]
+    return dataclasses.replace(
+        base,
+        requested=quantity,
+        can_serve=can_serve,
+        can_serve_from_one_location=base.active
+        and any(place.available >= quantity for place in base.locations),
+        can_serve_with_substitutes=can_serve
+        or (
+            base.active
+            and base.units is not None
+            and substitution.cover(quantity - base.available, base.units, options) is not None
+        ),
+    )
 
 
 def availability_rows(*, merchant_id: int, sku: str) -> QuerySet:
-    """The one query behind availability: the product's flag and each level's figures,
-    with the free units of the level's buckets (`in_buckets`)."""
+    """The one query behind availability: the product's flag, its substitution group, and
+    each level's figures, with the free units of the level's buckets (`in_buckets`)."""
     free = (
         StockBucket.objects.filter(stock_level_id=OuterRef("stock_levels__id"))
         .order_by()
@@ -128,7 +180,10 @@ def availability_rows(*, merchant_id: int, sku: str) -> QuerySet:
     return (
         Product.objects.filter(merchant_id=merchant_id, sku=sku)
         .values(
+            "id",
             "is_active",
+            "substitution_member__group_id",
+            "substitution_member__units",
             "stock_levels__on_hand",
             "stock_levels__reserved",
             "stock_levels__safety_stock",
@@ -141,10 +196,25 @@ def availability_rows(*, merchant_id: int, sku: str) -> QuerySet:
     )
 
 
+@dataclass(frozen=True)
+class AvailabilityRead:
+    """An availability answer with the products it was read from: the SKU's, then its
+    substitutes' (a change to any of them changes the answer)."""
+
+    result: Availability
+    product_ids: tuple[int, ...]
+
+
 def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> Availability:
-    """What can be reserved of `sku` now, in total and per location, in one query. Only active
-    locations count towards `available` (others take no reservations); an inactive product
-    can serve nothing."""
+    """What can be reserved of `sku` now, in total and per location, and with its substitutes.
+    Only active locations count towards `available` (others take no reservations); an
+    inactive product can serve nothing, nor can an inactive substitute stand in."""
+    return availability_read(merchant=merchant, sku=sku, quantity=quantity).result
+
+
+def availability_read(*, merchant: Merchant, sku: str, quantity: int = 1) -> AvailabilityRead:
+    """`availability` with the ids of the products it read: one query, plus two for a SKU in
+    a substitution group."""
     rows = list(availability_rows(merchant_id=merchant.pk, sku=sku))
     if not rows:
         raise ObjectNotFound(f"Product {sku} not found.", sku=sku)
@@ -168,16 +238,85 @@ def availability(*, merchant: Merchant, sku: str, quantity: int = 1) -> Availabi
                 available=reservable if takes and active else 0,
             )
         )
-    total = sum(place.available for place in locations)
-    return Availability(
+    group_id, units = (
+        rows[0]["substitution_member__group_id"],
+        rows[0]["substitution_member__units"],
+    )
+    member_ids, substitutes = substitutes_available(
+        group_id=group_id, units=units, except_id=rows[0]["id"]
+    )
+    base = Availability(
         sku=sku,
         active=active,
         requested=quantity,
-        available=total,
-        can_serve=active and total >= quantity,
-        can_serve_from_one_location=active and any(p.available >= quantity for p in locations),
+        available=sum(place.available for place in locations),
+        can_serve=False,
+        can_serve_from_one_location=False,
         locations=locations,
+        units=units,
+        substitutes=substitutes,
     )
+    return AvailabilityRead(for_quantity(base, quantity), (rows[0]["id"], *member_ids))
+
+
+def availability_product_ids(*, merchant: Merchant, sku: str) -> tuple[int, ...]:
+    """The ids `availability_read` will report for `sku`: the product's, then every other
+    product of its substitution group by priority. One query."""
+    found = (
+        Product.objects.filter(merchant=merchant, sku=sku)
+        .values_list("id", "substitution_member__group_id")
+        .first()
+    )
+    if found is None:
+        raise ObjectNotFound(f"Product {sku} not found.", sku=sku)
+    product_id, group_id = found
+    if group_id is None:
+        return (product_id,)
+    others = (
+        SubstitutionMember.objects.filter(group_id=group_id)
+        .exclude(product_id=product_id)
+        .order_by("priority", "product__sku")
+        .values_list("product_id", flat=True)
+    )
+    return (product_id, *others)
+
+
+def substitutes_available(
+    *, group_id: int | None, units: int | None, except_id: int
+) -> tuple[tuple[int, ...], list[SubstituteAvailability]]:
+    """The ids of the other products of a substitution group, by priority, and the figures of
+    the active ones: what of each can be reserved at active locations. Two queries."""
+    if group_id is None or units is None:
+        return (), []
+    members = list(
+        SubstitutionMember.objects.filter(group_id=group_id)
+        .exclude(product_id=except_id)
+        .order_by("priority", "product__sku")
+        .values_list("product_id", "product__sku", "units", "product__is_active")
+    )
+    active = {pk for pk, _, _, is_active in members if is_active}
+    available: dict[int, int] = dict.fromkeys(active, 0)
+    levels = (
+        StockLevel.objects.with_buckets()
+        .filter(product_id__in=active, location__status=Location.Status.ACTIVE)
+        .values_list("product_id", "on_hand", "reserved", "safety_stock", "bucket_free")
+    )
+    for product_id, on_hand, reserved, safety, in_buckets in levels if active else ():
+        available[product_id] += figures.available(
+            on_hand=on_hand, reserved=reserved, safety_stock=safety, in_buckets=in_buckets
+        )
+    return tuple(pk for pk, *_ in members), [
+        SubstituteAvailability(
+            sku=sku,
+            units=member_units,
+            available=available[pk],
+            stands_for=substitution.stands_for(
+                units, substitution.Option(sku, member_units, available[pk])
+            ),
+        )
+        for pk, sku, member_units, _ in members
+        if pk in active
+    ]
 
 
 def ledger_list(
@@ -212,7 +351,10 @@ def ledger_list(
 
 
 def _reservation_lines() -> Prefetch:
-    return Prefetch("lines", queryset=ReservationLine.objects.select_related("product", "location"))
+    return Prefetch(
+        "lines",
+        queryset=ReservationLine.objects.select_related("product", "location", "substitute_for"),
+    )
 
 
 def reservation_status_q(status: str, *, now: datetime | None = None) -> Q:
@@ -251,7 +393,60 @@ def reservation_get(*, merchant: Merchant, reservation_id: uuid.UUID | str) -> R
     return reservation
 
 
-def transfer_list(*, merchant: Merchant, status: str = "") -> QuerySet[Transfer]:
+@dataclass(frozen=True)
+class Returnable:
+    """One SKU of a reservation: units sold, taken back so far, and still returnable."""
+
+    sku: str
+    committed: int
+    returned: int
+
+    @property
+    def returnable(self) -> int:
+        return self.committed - self.returned
+
+
+def reservation_returnable(*, reservation: Reservation) -> dict[int, Returnable]:
+    """Per product id of a committed reservation (by SKU): units sold and taken back so far;
+    empty for a reservation that sold nothing. Two queries."""
+    if reservation.status != Reservation.Status.COMMITTED:
+        return {}
+    sold = (
+        ReservationLine.objects.filter(reservation=reservation)
+        .values("product_id", "product__sku")
+        .annotate(units=Sum("quantity"))
+        .order_by("product__sku")
+    )
+    back = dict(
+        ReservationReturnLine.objects.filter(reservation_return__reservation=reservation)
+        .values("product_id")
+        .annotate(units=Sum("quantity"))
+        .values_list("product_id", "units")
+    )
+    return {
+        row["product_id"]: Returnable(
+            row["product__sku"], row["units"], back.get(row["product_id"], 0)
+        )
+        for row in sold
+    }
+
+
+def reservation_returns(
+    *, merchant: Merchant, reservation_id: uuid.UUID | str
+) -> QuerySet[ReservationReturn]:
+    """The returns of one reservation, oldest first, with their lines."""
+    reservation = reservation_get(merchant=merchant, reservation_id=reservation_id)
+    return (
+        ReservationReturn.objects.filter(reservation=reservation)
+        .select_related("reservation")
+        .prefetch_related("lines__product", "lines__location")
+        .order_by("created_at", "id")
+    )
+
+
+def transfer_list(
+    *, merchant: Merchant, status: str = "", carrier: str = "", tracking_number: str = ""
+) -> QuerySet[Transfer]:
     transfers = (
         Transfer.objects.filter(merchant=merchant)
         .select_related("source_location", "destination_location")
@@ -261,6 +456,10 @@ def transfer_list(*, merchant: Merchant, status: str = "") -> QuerySet[Transfer]
     )
     if status:
         transfers = transfers.filter(status=status)
+    if carrier:
+        transfers = transfers.filter(carrier=carrier)
+    if tracking_number:
+        transfers = transfers.filter(tracking_number=tracking_number)
     return transfers.order_by("-created_at", "id")
 
 

@@ -17,14 +17,17 @@ from apps.merchants.admin_scoping import ScopedAdminMixin
 class LocationAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     location_fields = ("id",)
     change_role = "owner"
-    list_display = ("code", "name", "merchant", "kind", "status", "priority")
+    list_display = ("code", "name", "merchant", "kind", "city", "country", "status", "priority")
     list_select_related = ("merchant",)
-    list_filter = (("merchant", ScopedMerchantFilter), "kind", "status")
-    search_fields = ("code", "name", "address")
+    list_filter = (("merchant", ScopedMerchantFilter), "kind", "status", "country", "city")
+    search_fields = ("code", "name", "address", "city")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("merchant", "code", "name", "kind", "status", "priority")}),
-        ("Address", {"fields": ("address", "latitude", "longitude")}),
+        (None, {"fields": ("merchant", "code", "name", "kind", "status", "priority", "capacity")}),
+        (
+            "Address",
+            {"fields": ("address", "city", "country", "timezone", "latitude", "longitude")},
+        ),
     )
     actions = ["export_selected_csv"]
     change_form_template = "admin/stockroom/change_form.html"
@@ -32,7 +35,8 @@ class LocationAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
     csv_fields = (
         ("merchant", "merchant__code"), ("code", "code"), ("name", "name"), ("kind", "kind"),
         ("status", "status"), ("priority", "priority"), ("address", "address"),
-        ("latitude", "latitude"), ("longitude", "longitude"),
+        ("latitude", "latitude"), ("longitude", "longitude"), ("city", "city"),
+        ("country", "country"), ("timezone", "timezone"), ("capacity", "capacity"),
     )  # fmt: skip
 
     def get_readonly_fields(self, request, obj=None):
@@ -52,11 +56,23 @@ class LocationAdmin(CsvExportMixin, ScopedAdminMixin, admin.ModelAdmin):
                 in_transit=Sum("in_transit"),
             )  # fmt: skip
             stock_url = reverse("admin:inventory_stocklevel_changelist")
+            held = (
+                format_html(
+                    "{} on hand of a capacity of {} ({}%)",
+                    totals["on_hand"] or 0,
+                    location.capacity,
+                    round(100 * (totals["on_hand"] or 0) / location.capacity)
+                    if location.capacity
+                    else "-",
+                )
+                if location.capacity is not None
+                else format_html("{} on hand", totals["on_hand"] or 0)
+            )
             summary = format_html(
-                "<p>{} SKUs, {} on hand, {} reserved, {} in transit. "
+                "<p>{} SKUs, {}, {} reserved, {} in transit. "
                 '<a href="{}?location__id__exact={}">Stock at this location</a> · '
                 '<a href="{}?location__id__exact={}&amp;stock=low">Low stock</a></p>',
-                totals["skus"], totals["on_hand"] or 0, totals["reserved"] or 0,
+                totals["skus"], held, totals["reserved"] or 0,
                 totals["in_transit"] or 0, stock_url, location.pk, stock_url, location.pk,
             )  # fmt: skip
             panels = [

@@ -12,9 +12,19 @@ from apps.merchants.models import Merchant
 
 
 def location_list(
-    *, merchant: Merchant, search: str = "", kind: str = "", status: str = ""
+    *,
+    merchant: Merchant,
+    search: str = "",
+    kind: str = "",
+    status: str = "",
+    city: str = "",
+    country: str = "",
 ) -> QuerySet[Location]:
     locations = Location.objects.filter(merchant=merchant).order_by("priority", "code")
+    if city:
+        locations = locations.filter(city=city)
+    if country:
+        locations = locations.filter(country=country.upper())
     if search:
         locations = locations.filter(Q(code__icontains=search) | Q(name__icontains=search))
     if kind:

@@ -14,7 +14,10 @@ from apps.core.unique_save import save_unique
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
-LOCATION_FIELDS = ("code", "name", "kind", "address", "latitude", "longitude", "status", "priority")
+LOCATION_FIELDS = (
+    "code", "name", "kind", "address", "city", "country", "timezone", "capacity", "latitude",
+    "longitude", "status", "priority",
+)  # fmt: skip
 # Sent in the transaction of the deletion, with `location`; a receiver refuses it by raising
 # (e.g. while the location holds stock).
 location_deleting = Hook("location deleting")

@@ -158,6 +158,8 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception):
         if isinstance(exception, OperationalError | InterfaceError):
+            if db_errors.is_unreachable(exception):
+                db_errors.database_outage.failed(exception)  # reads with a fallback use it
             failure = db_errors.classify(exception)
             logger.warning("%s: %s", failure.code, exception, extra={"path": request.path})
             return database_failure_response(failure, request)

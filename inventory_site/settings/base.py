@@ -282,6 +282,18 @@ STOCKROOM_RETRY_AFTER_SECONDS = env.int("STOCKROOM_RETRY_AFTER_SECONDS", default
 # A write PostgreSQL aborts with a deadlock or a serialization failure is run again, up to this
 # many attempts in all (apps/core/db_errors.py).
 STOCKROOM_DB_RETRY_ATTEMPTS = env.int("STOCKROOM_DB_RETRY_ATTEMPTS", default=3)
+# While PostgreSQL cannot be reached, reads with a fallback (availability from the cache, API
+# keys already seen) use it at once; every this many seconds one request tries the database
+# again (apps/core/db_errors.py `Outage`).
+STOCKROOM_DB_OUTAGE_BACKOFF_SECONDS = env.float("STOCKROOM_DB_OUTAGE_BACKOFF_SECONDS", default=2.0)
+# How long the last figures read from the database stay in Redis to be served, marked stale,
+# while PostgreSQL is unreachable (apps/inventory/availability_cache.py).
+STOCKROOM_STALE_AVAILABILITY_SECONDS = env.int(
+    "STOCKROOM_STALE_AVAILABILITY_SECONDS", default=24 * 3600
+)
+# Feed batches (up to 1,000 events each) the Redis stream holds while PostgreSQL is
+# unreachable; beyond, POST events/ answers 503 (apps/feeds/services/queue.py).
+STOCKROOM_FEED_QUEUE_MAX_BATCHES = env.int("STOCKROOM_FEED_QUEUE_MAX_BATCHES", default=100_000)
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 if REDIS_URL:
     # A cache that stops answering must cost milliseconds, not a hung request.

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from apps.alerts.models import Alert
 from apps.alerts.services import alert_raise
 from apps.api.schema import PATH_EXAMPLES
+from apps.catalog.services import MemberRequest, substitution_group_create
+from apps.feeds.models import QueuedFeedBatch
 from apps.inventory import services
 from apps.merchants.models import Merchant
 from tests import factories
@@ -61,6 +64,17 @@ def seed(merchant: Merchant) -> dict[str, str]:
         subject=f"webhook_disabled:seed-{merchant.pk}",
         message="Webhook endpoint seed was disabled",
     )
+    # `code` names the location and a substitution group; two spare products for a new group.
+    substitution_group_create(
+        merchant=merchant, code=location.code, name="Packs",
+        members=[MemberRequest(product, 1), MemberRequest(factories.product(merchant), 2)],
+    )  # fmt: skip
+    for spare in ("SPARE-1", "SPARE-2"):
+        factories.product(merchant, sku=spare)
+    batch = QueuedFeedBatch.objects.create(
+        id="1700000000000-0", merchant=merchant, received_at=timezone.now(),
+        applied_at=timezone.now(),
+    )  # fmt: skip
     return {
         "sku": product.sku,
         "location": location.code,
@@ -71,6 +85,7 @@ def seed(merchant: Merchant) -> dict[str, str]:
         "warehouse_id": location.code,
         "inventory_id": str(level.pk),
         "alert_id": str(alert.pk),
+        "batch_id": batch.pk,
     }
 
 

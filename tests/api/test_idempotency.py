@@ -10,6 +10,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.api.idempotency import remember_response, stored_response
+from apps.catalog.services import MemberRequest, substitution_group_create
 from apps.core import idempotency
 from apps.core.models import IdempotencyRecord
 from apps.inventory.models import LedgerEntry, Reservation, StockLevel
@@ -128,6 +129,10 @@ DELETES = operations(("delete",))
 def test_a_delete_with_a_key_is_204_and_its_retry_replays_the_204(api, merchant, operation):
     _, template = operation
     product, location = factories.product(merchant), factories.location(merchant)
+    substitution_group_create(  # `code` names the location and the group
+        merchant=merchant, code=location.code, name="Group",
+        members=[MemberRequest(product, 1), MemberRequest(factories.product(merchant), 2)],
+    )  # fmt: skip
     values = {"sku": product.sku, "code": location.code, "warehouse_id": location.code}
     if "{inventory_id}" in template:
         values["inventory_id"] = str(factories.stock(product, location, 0).pk)

@@ -166,6 +166,14 @@ def valid_bodies(values: dict[str, str]) -> dict[tuple[str, str], dict]:
             "toWarehouseId": "empty-store",
             "quantity": 1,
         },
+        ("POST", "/api/v1/reservations/{reservation_id}/return/"): {"disposition": "restock"},
+        ("POST", "/api/v1/transfers/{transfer_id}/ship/"): {"carrier": "DHL"},
+        ("POST", "/api/v1/substitution-groups/"): {
+            "code": "spares",
+            "name": "Spares",
+            "members": [{"sku": "SPARE-1", "units": 1}, {"sku": "SPARE-2", "units": 2}],
+        },
+        ("PATCH", "/api/v1/substitution-groups/{code}/"): {"name": "Renamed"},
     }
 
 

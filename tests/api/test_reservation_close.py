@@ -52,6 +52,7 @@ def test_a_commit_is_one_statement_on_a_warm_process(
     assert committed.json()["status"] == "committed"
     level = StockLevel.objects.get(product=product, location=location)
     assert (level.on_hand, level.reserved) == (6, 0)
+    assert level.last_sold_at is not None  # a commit is a sale; the release before was not
     entry = LedgerEntry.objects.get(reason="commit")
     assert (entry.on_hand_delta, entry.reserved_delta, entry.idempotency_key) == (-4, -4, "pay-5")
     record = IdempotencyRecord.objects.get(key="pay-5")
@@ -146,4 +147,38 @@ def test_of_racing_commits_and_releases_exactly_one_wins(merchant, product, loca
     level = StockLevel.objects.get(product=product, location=location)
     assert (level.on_hand, level.reserved) == (100 - 2 * committed, 0)
     assert LedgerEntry.objects.filter(reason__in=["commit", "release"]).count() == 10
+    assert find_drift() == []
+
+
+def test_the_statement_s_answer_names_what_a_substitute_stands_for(merchant, location):
+    from apps.catalog.services import MemberRequest, substitution_group_create
+
+    single = factories.product(merchant, sku="EGG-1")
+    box = factories.product(merchant, sku="EGG-6")
+    substitution_group_create(
+        merchant=merchant, code="EGGS", name="Eggs",
+        members=[MemberRequest(single, 1), MemberRequest(box, 6)],
+    )  # fmt: skip
+    factories.stock(box, location, 5)
+    held = services.reservation_create(
+        merchant=merchant,
+        lines=[
+            services.ReservationLineRequest(
+                product=single, location=location, quantity=6, substitutes=True
+            )
+        ],
+        actor=None,
+        idempotency_key=factories.key(),
+    )
+    document = services.reservation_close_at_once(
+        merchant=merchant, reservation_id=held.pk, commit=True, actor=None,
+        idempotency_key="c-sub", request="f" * 64,
+    )  # fmt: skip
+    fresh = selectors.reservation_get(merchant=merchant, reservation_id=held.pk)
+    answer = json.loads(document)
+    assert answer == ReservationSerializer(fresh).data
+    assert answer["lines"] == [
+        {"sku": "EGG-6", "location": location.code, "quantity": 1,
+         "substitute_for": {"sku": "EGG-1", "quantity": 6}},
+    ]  # fmt: skip
     assert find_drift() == []

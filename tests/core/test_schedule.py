@@ -50,6 +50,7 @@ def test_beat_and_the_embedded_scheduler_run_one_registry():
         "Expire due reservations", "Publish the event outbox", "Low-stock scan",
         "Retry webhook deliveries", "Nightly ledger verification", "Daily stock snapshot",
         "Prune old events and deliveries", "Read waiting imports", "Prune idempotency keys",
+        "Apply queued feed events",
     }  # fmt: skip
     installed = dict(PeriodicTask.objects.values_list("name", "task"))
     jobs = {job.func: job for job in embedded_scheduler.JOBS}

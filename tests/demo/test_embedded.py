@@ -50,6 +50,14 @@ def test_make_run_on_sqlite_loads_the_demo_once_and_keeps_passwords(tmp_path):
     entries = query("SELECT count(*) FROM inventory_ledgerentry")
     assert query("SELECT count(DISTINCT date(created_at)) FROM inventory_ledgerentry") == 31
     assert query("SELECT count(DISTINCT date) FROM reports_stocksnapshot") == 30
+    # The SQLite movement stamps a level's last receipt and sale, as PostgreSQL's does.
+    assert query("SELECT max(last_sold_at) FROM inventory_stocklevel") == query(
+        "SELECT max(created_at) FROM inventory_ledgerentry WHERE reason IN ('sale', 'commit')"
+    )
+    assert query("SELECT max(last_received_at) FROM inventory_stocklevel") == query(
+        "SELECT max(created_at) FROM inventory_ledgerentry WHERE reason IN "
+        "('receive', 'transfer_in')"
+    )
 
     port = free_port()
     server = subprocess.Popen(

@@ -99,6 +99,7 @@ def test_the_walk_through_runs_as_pasted_against_make_run(tmp_path):
     assert '"status":"committed"' in out
     assert "idempotent-replayed: true" in out.lower()
     assert '"can_serve":true' in out
+    assert '"disposition":"restock"' in out
     assert re.search(r'^etag: "\d+"', out, re.IGNORECASE | re.MULTILINE)
     # The specification's calls
     assert re.search(r'"productId":"TRAVEL-MUG-[A-Z2-9]{6}"', out)

@@ -17,7 +17,8 @@ def test_an_undeclared_topic_is_refused(merchant):
 def test_partners_subscribe_to_the_partner_topics_of_the_list():
     assert [value for value, _ in EventType.choices] == list(PARTNER_TOPICS) == [
         "stock.changed", "stock.bucket_changed", "stock.low", "stock.replenished",
-        "reservation.expired", "transfer.received",
+        "reservation.expired", "reservation.returned", "reservation.substituted",
+        "transfer.received",
     ]  # fmt: skip
     assert dict(EventType.choices)["stock.low"] == TOPICS["stock.low"].label
 

@@ -5,6 +5,7 @@ agree with the model, respect every invariant, and equal its ledger replay."""
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from apps.catalog.services import MemberRequest, substitution_group_create
 from apps.core.errors import DomainError
 from apps.inventory import selectors, services
 from apps.inventory.ledger_replay import find_drift
@@ -40,7 +42,8 @@ class StockMachine(RuleBasedStateMachine):
     """Model: expected (on_hand, reserved, damaged, in_transit, safety) per (product, location),
     where reserved counts units held by reservations. Any level may have its reservable units
     split over buckets at any step (`buckets`): the model does not change, because buckets
-    must not change what any operation may do."""
+    must not change what any operation may do. The two products are substitutes (a pack of
+    the second holds two of the first): reservations that allow substitutes take either."""
 
     @initialize(
         starting=st.lists(
@@ -58,6 +61,11 @@ class StockMachine(RuleBasedStateMachine):
         self.merchant = factories.merchant()
         self.products = [factories.product(self.merchant) for _ in range(2)]
         self.locations = [factories.location(self.merchant, priority=p) for p in (1, 2)]
+        self.units = {self.products[0].pk: 1, self.products[1].pk: 2}
+        substitution_group_create(
+            merchant=self.merchant, code="pair", name="Pair",
+            members=[MemberRequest(p, self.units[p.pk]) for p in self.products],
+        )  # fmt: skip
         self.model = {}
         # In creation order: ids are random UUIDs, so sorting them would make the same choices
         # pick different objects from one run to the next (hypothesis calls that flaky).
@@ -204,7 +212,43 @@ class StockMachine(RuleBasedStateMachine):
         """The checkout hot path: a few units at one location (from a bucket when it has any)."""
         self._reserve(*self._pick(data), quantity, located=True)
 
-    def _reserve(self, product, location, quantity, located):
+    @rule(data=st.data(), quantity=quantities, located=st.booleans())
+    def reserve_with_substitutes(self, data, quantity, located):
+        """All or nothing: the SKU's own units first, then whole packs of the other product;
+        never more of either than is available."""
+        product, location = self._pick(data)
+        other = next(p for p in self.products if p.pk != product.pk)
+        places = [location] if located else self.locations
+        own = sum(self._available(product, loc) for loc in places)
+        others = sum(self._available(other, loc) for loc in places)
+        expected = self._substitutes_serve(product, other, quantity, own, others)
+        before = {key: list(row) for key, row in self.model.items()}
+        result = self._reserve(
+            product, location, quantity, located, substitutes=True, expected=expected
+        )
+        if result is None:
+            return
+        lines = list(result.lines.all())
+        for line in lines:  # never more than was available of either SKU, at any level
+            row = before[(line.product_id, line.location_id)]
+            assert line.quantity <= max(row[0] - row[1] - row[4], 0)
+        mine = sum(line.quantity for line in lines if line.product_id == product.pk)
+        stood = sum(line.substitute_for_quantity or 0 for line in lines)
+        assert mine == min(quantity, own)
+        assert mine + stood == quantity
+        packs = sum(line.quantity for line in lines if line.product_id == other.pk)
+        assert packs * self.units[other.pk] == stood * self.units[product.pk]
+
+    def _substitutes_serve(self, product, other, quantity, own, others) -> bool:
+        """Whether `quantity` of `product` can be served from `own` of it and `others` of the
+        other product, in whole exchanges (lcm of their units)."""
+        short = quantity - min(quantity, own)
+        common = math.lcm(self.units[product.pk], self.units[other.pk])
+        per_bundle = common // self.units[other.pk]
+        stands_for = common // self.units[product.pk]
+        return min(others // per_bundle, short // stands_for) * stands_for == short
+
+    def _reserve(self, product, location, quantity, located, substitutes=False, expected=None):
         available_here = self._available(product, location)
         available_anywhere = sum(self._available(product, loc) for loc in self.locations)
 
@@ -222,7 +266,10 @@ class StockMachine(RuleBasedStateMachine):
                 merchant=self.merchant,
                 lines=[
                     ReservationLineRequest(
-                        product=product, quantity=quantity, location=location if located else None
+                        product=product,
+                        quantity=quantity,
+                        location=location if located else None,
+                        substitutes=substitutes,
                     )
                 ],
                 actor=None,
@@ -230,8 +277,10 @@ class StockMachine(RuleBasedStateMachine):
             ),
             held,
         )
-        expected = available_here if located else available_anywhere
-        assert (result is not None) == (expected >= quantity)
+        if expected is None:
+            expected = (available_here if located else available_anywhere) >= quantity
+        assert (result is not None) == expected
+        return result
 
     @precondition(lambda self: self.open_reservations)
     @rule(data=st.data(), how=st.sampled_from(["commit", "release", "expire"]))
@@ -340,12 +389,17 @@ class StockMachine(RuleBasedStateMachine):
     @invariant()
     def reads_agree_with_the_model(self):
         for product in self.products:
-            places = {
-                place.location: place.available
-                for place in selectors.availability(
-                    merchant=self.merchant, sku=product.sku
-                ).locations
-            }
+            other = next(p for p in self.products if p.pk != product.pk)
+            own = sum(self._available(product, loc) for loc in self.locations)
+            others = sum(self._available(other, loc) for loc in self.locations)
+            for quantity in (3, 8):
+                answer = selectors.availability(
+                    merchant=self.merchant, sku=product.sku, quantity=quantity
+                )
+                assert answer.can_serve_with_substitutes == self._substitutes_serve(
+                    product, other, quantity, own, others
+                )
+            places = {place.location: place.available for place in answer.locations}
             for location in self.locations:
                 assert places[location.code] == self._available(product, location)
 

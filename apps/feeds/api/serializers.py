@@ -123,7 +123,10 @@ class EventOutcomeSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     source = serializers.CharField(allow_null=True)
     event_id = serializers.CharField(allow_null=True)
-    outcome = serializers.ChoiceField(choices=["applied", "duplicate", "stale", "rejected"])
+    outcome = serializers.ChoiceField(
+        choices=["applied", "duplicate", "stale", "rejected", "queued"],
+        help_text="`queued` in a 202 answer: applied once the database is back.",
+    )
     code = serializers.CharField()
     detail = serializers.CharField()
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
@@ -136,6 +139,34 @@ class EventBatchResponseSerializer(serializers.Serializer):
     stale = serializers.IntegerField()
     rejected = serializers.IntegerField()
     results = EventOutcomeSerializer(many=True)
+
+
+class EventBatchQueuedSerializer(EventBatchResponseSerializer):
+    queued = serializers.IntegerField(help_text="Events queued, applied when the database is back.")
+    batch_id = serializers.CharField(
+        help_text="Follow it at events/queued/{batch_id}/ (also the Location header)."
+    )
+
+
+class QueuedBatchSerializer(serializers.Serializer):
+    id = serializers.CharField(source="batch.id")
+    status = serializers.ChoiceField(choices=["queued", "applied"])
+    received_at = serializers.DateTimeField(source="batch.received_at", allow_null=True)
+    applied_at = serializers.DateTimeField(source="batch.applied_at", allow_null=True)
+    applied = serializers.IntegerField(source="batch.applied", allow_null=True)
+    duplicate = serializers.IntegerField(source="batch.duplicate", allow_null=True)
+    stale = serializers.IntegerField(source="batch.stale", allow_null=True)
+    rejected = serializers.IntegerField(source="batch.rejected", allow_null=True)
+    results = EventOutcomeSerializer(source="batch.results", many=True, allow_null=True)
+
+    def to_representation(self, instance):
+        if instance["status"] == "queued":
+            return {
+                "id": instance["id"], "status": "queued", "received_at": None,
+                "applied_at": None, "applied": None, "duplicate": None, "stale": None,
+                "rejected": None, "results": None,
+            }  # fmt: skip
+        return super().to_representation(instance)
 
 
 class BulkStockRequestDocSerializer(BulkStockRequestSerializer):

@@ -3,6 +3,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -14,15 +17,24 @@ from apps.api.idempotency import (
     stock_write,
     stored_response,
 )
-from apps.api.problems import flatten_errors
+from apps.api.problems import domain_problem, flatten_errors, problem_response
 from apps.api.schema import IDEMPOTENCY_PARAMETER, PATH_EXAMPLES
 from apps.api.serializers import unknown_field_message
 from apps.api.tenancy import require_locations
 from apps.api.views import MerchantAPIView
 from apps.catalog.selectors import products_by_sku
+from apps.core import db_errors
 from apps.feeds.api import serializers as s
+from apps.feeds.models import QueuedFeedBatch
 from apps.feeds.services.bulk import ADJUST, BulkLine, UnknownLine, bulk_stock_apply
 from apps.feeds.services.events import InboundEvent, feed_events_apply
+from apps.feeds.services.queue import (
+    QueuedEvent,
+    QueueUnavailable,
+    feed_batch_enqueue,
+    feed_batch_status,
+    feed_queue_holds_batches,
+)
 from apps.inventory.api.lines import resolve, resolve_known
 from apps.inventory.models import MAX_QUANTITY
 from apps.locations.selectors import locations_by_code
@@ -192,7 +204,7 @@ class EventFeedView(MerchantAPIView):
                 },
             ),
         ],
-        responses={200: s.EventBatchResponseSerializer},
+        responses={200: s.EventBatchResponseSerializer, 202: s.EventBatchQueuedSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
         tags=["events"],
         description="A batch of POS or supplier events (sale, receipt, count, return). Each gets "
@@ -201,39 +213,47 @@ class EventFeedView(MerchantAPIView):
         "with why (nothing recorded; fix and resend). With `occurred_at`, a count is the "
         "quantity at that moment: on hand becomes it plus every movement of any channel after "
         "it; events before a count of any channel are stale. Without, `sequence` orders the "
-        "source's own events.",
+        "source's own events. While the database cannot be reached (and until the batches "
+        "accepted meanwhile are applied) a batch is queued: 202 with its `batch_id` and a "
+        "`Location` to follow (`events/queued/{batch_id}/`); it is applied exactly once, in "
+        "the order received, when the database is back.",
     )
     def post(self, request):
         key = request_key(request, required=True)
         fingerprint = request_fingerprint(request)
-        stored = stored_response(request.merchant, key, fingerprint)
-        if stored is not None:
-            return stored
         raw = self.body(s.EventBatchSerializer)["events"]
-        results: list[dict[str, Any]] = []
-        valid: list[tuple[int, dict]] = []
-        for index, item in enumerate(raw):
-            event = s.EventSerializer(data=item)
-            result = {
-                "index": index,
-                "source": _text(item.get("source")),
-                "event_id": _text(item.get("event_id")),
-                "outcome": "rejected",
-                "code": "",
-                "detail": "",
-                "fields": {},
-                "ledger_ids": [],
-            }
-            results.append(result)
-            if event.is_valid():
-                valid.append((index, event.validated_data))
-            else:
-                fields = flatten_errors(event.errors)
-                result.update(
-                    code="invalid_request",
-                    fields=fields,
-                    detail="; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()),
-                )
+        results, valid = _validated(raw)
+        unreachable: Exception | None = None
+        if db_errors.database_outage.should_try():
+            try:
+                stored = stored_response(request.merchant, key, fingerprint)
+                if stored is not None:
+                    return stored
+                if not feed_queue_holds_batches():
+                    response = self._apply(request, key, fingerprint, results, valid)
+                    db_errors.database_outage.recovered()
+                    return response
+            except (OperationalError, InterfaceError) as error:
+                if not db_errors.is_unreachable(error):
+                    raise
+                db_errors.database_outage.failed(error)
+                unreachable = error
+        else:
+            unreachable = OperationalError("The database is unreachable (retried shortly).")
+        # The database cannot be reached, or batches accepted while it could not wait before
+        # this one: queue it behind them (events of a level apply in the order received).
+        try:
+            return self._queue(request, key, fingerprint, results, valid)
+        except QueueUnavailable as refused:
+            if unreachable is not None:
+                raise unreachable from refused  # 503 database_unavailable, Retry-After
+            return problem_response(
+                domain_problem(refused),
+                headers={"Retry-After": str(settings.STOCKROOM_RETRY_AFTER_SECONDS)},
+            )
+
+    def _apply(self, request, key: str, fingerprint: str, results, valid) -> Response:
+        """Apply the batch now: each event's outcome, the response stored for the key."""
         products = products_by_sku(merchant=request.merchant, skus=[e["sku"] for _, e in valid])
         locations = locations_by_code(
             merchant=request.merchant, codes=[e["location"] for _, e in valid]
@@ -292,6 +312,81 @@ class EventFeedView(MerchantAPIView):
         response = Response({**body, "results": results}, status=status.HTTP_200_OK)
         claim_and_remember(request, key, fingerprint, "POST events", response)
         return response
+
+    def _queue(self, request, key: str, fingerprint: str, results, valid) -> Response:
+        """Queue the valid events (202 with the batch id); the invalid ones are rejected now."""
+        for index, _ in valid:
+            results[index]["outcome"] = "queued"
+        tally = Counter(result["outcome"] for result in results)
+        answer = {
+            **{name: tally.get(name, 0) for name in ("applied", "duplicate", "stale", "rejected")},
+            "queued": len(valid),
+            "results": results,
+        }
+        if not valid:
+            return Response(answer, status=status.HTTP_200_OK)  # nothing to queue
+        batch_id = feed_batch_enqueue(
+            merchant=request.merchant,
+            events=[QueuedEvent(index=index, **event) for index, event in valid],
+            actor=request.actor,
+            location_scope=request.location_scope,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            answer=answer,
+        )
+        where = reverse("v1:events-queued", kwargs={"batch_id": batch_id})
+        return Response(
+            {**answer, "batch_id": batch_id},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": where},
+        )
+
+
+class QueuedBatchView(MerchantAPIView):
+    @extend_schema(
+        operation_id="events_queued_retrieve",
+        responses=s.QueuedBatchSerializer,
+        tags=["events"],
+        description="A batch accepted with 202 while the database was unreachable: `queued` "
+        "until it is applied, then `applied` with each event's outcome.",
+    )
+    def get(self, request, batch_id: str):
+        batch = feed_batch_status(merchant=request.merchant, batch_id=batch_id)
+        if batch is None:
+            raise exceptions.NotFound(f"No queued event batch {batch_id}.")
+        if isinstance(batch, QueuedFeedBatch):
+            return Response(s.QueuedBatchSerializer({"status": "applied", "batch": batch}).data)
+        return Response(s.QueuedBatchSerializer({"status": "queued", "id": batch_id}).data)
+
+
+def _validated(raw: list) -> tuple[list[dict[str, Any]], list[tuple[int, dict]]]:
+    """Each event checked on its own, without the database: the result rows (invalid events
+    rejected with why) and the valid events by index."""
+    results: list[dict[str, Any]] = []
+    valid: list[tuple[int, dict]] = []
+    for index, item in enumerate(raw):
+        event = s.EventSerializer(data=item)
+        result = {
+            "index": index,
+            "source": _text(item.get("source")),
+            "event_id": _text(item.get("event_id")),
+            "outcome": "rejected",
+            "code": "",
+            "detail": "",
+            "fields": {},
+            "ledger_ids": [],
+        }
+        results.append(result)
+        if event.is_valid():
+            valid.append((index, dict(event.validated_data)))
+        else:
+            fields = flatten_errors(event.errors)
+            result.update(
+                code="invalid_request",
+                fields=fields,
+                detail="; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()),
+            )
+    return results, valid
 
 
 def _text(value: Any) -> str | None:

@@ -1,4 +1,4 @@
-"""Reservations (hold, commit, release, extend) and transfers (create, ship, receive, cancel)."""
+"""Reservations: hold, commit, release, extend, return."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from apps.core.errors import DomainError
 from apps.inventory import selectors, services
 from apps.inventory.api import serializers as s
 from apps.inventory.api.lines import one_located_line, resolve
-from apps.inventory.models import Reservation, Source, Transfer
+from apps.inventory.models import Reservation, Source
 
 SKU, LOCATION = PATH_EXAMPLES["sku"], PATH_EXAMPLES["location"]
 PLAIN_BODY_MAX = 4096  # bytes: a plain one-line reservation is far smaller
@@ -154,13 +154,24 @@ class ReservationListView(MerchantAPIView):
                     "lines": [{"sku": SKU, "location": LOCATION, "quantity": 1}],
                 },
             ),
+            OpenApiExample(
+                "Substitutes allowed",
+                request_only=True,
+                value={
+                    "lines": [
+                        {"sku": SKU, "location": LOCATION, "quantity": 2, "substitutes": True}
+                    ],
+                },
+            ),
         ],
         responses={201: s.ReservationSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
         tags=["reservations"],
         description="Hold units for an order, all lines or none. Lines without a location are "
-        "allocated over active locations by priority (nearest first with `near`). Insufficient "
-        "stock is 409 with each short line's requested and available units.",
+        "allocated over active locations by priority (nearest first with `near`). A line with "
+        "`substitutes: true` takes other products of its SKU's substitution group when the SKU "
+        "is short; its answer's lines name what they stand in for (`substitute_for`). "
+        "Insufficient stock is 409 with each short line's requested and available units.",
     )
     def post(self, request):
         held = self._create_by_code(request)
@@ -185,6 +196,7 @@ class ReservationListView(MerchantAPIView):
                         product=products[line["sku"]],
                         quantity=line["quantity"],
                         location=locations[line["location"]] if line.get("location") else None,
+                        substitutes=line["substitutes"],
                     )
                     for line in data["lines"]
                 ],
@@ -255,7 +267,7 @@ class ReservationDetailView(MerchantAPIView):
         return Response(s.ReservationSerializer(reservation).data)
 
 
-def _action_view(
+def action_view(
     class_name: str,
     post: Callable,
     *,
@@ -330,7 +342,7 @@ def _reservation_action(
 
         return stock_write(request, perform)
 
-    return _action_view(
+    return action_view(
         f"Reservation{name.title()}View",
         post,
         operation_id=f"reservations_{name}",
@@ -361,133 +373,86 @@ ReservationExtendView = _reservation_action(
 )
 
 
-# --- Transfers ----------------------------------------------------------------------------
-class TransferListView(MerchantAPIView):
+class ReservationReturnView(MerchantAPIView):
     @extend_schema(
-        operation_id="transfers_list",
-        parameters=[s.TransferFilterSerializer],
-        responses=s.TransferSerializer(many=True),
-        tags=["transfers"],
-    )
-    def get(self, request):
-        filters = self.query(s.TransferFilterSerializer)
-        return self.paginated(
-            selectors.transfer_list(merchant=request.merchant, **filters), s.TransferSerializer
-        )
-
-    @extend_schema(
-        operation_id="transfers_create",
-        request=s.TransferRequestSerializer,
+        operation_id="reservations_return",
+        request=s.ReturnRequestSerializer,
         examples=[
             OpenApiExample(
-                "Restock a store",
+                "Two units back on the shelf",
                 request_only=True,
                 value={
-                    "source": LOCATION,
-                    "destination": "empty-store",
-                    "lines": [{"sku": SKU, "quantity": 3}],
-                    "reference": "TR-1",
+                    "lines": [{"sku": SKU, "quantity": 2}],
+                    "disposition": "restock",
+                    "reason": "Wrong size",
                 },
             ),
+            OpenApiExample(
+                "The order cancelled after commit",
+                request_only=True,
+                value={"disposition": "restock", "reason": "Cancelled by the customer"},
+            ),
         ],
-        responses={201: s.TransferSerializer},
+        responses={201: s.ReturnResultSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
-        tags=["transfers"],
-        description="Create a draft transfer between two locations. No stock moves until it ships.",
+        tags=["reservations"],
+        description="Units of a committed (sold) reservation come back: `restock` puts them "
+        "back on hand, `damaged` sets them aside. Leave `lines` out to cancel the whole order "
+        "after commit. Never more of a SKU than the reservation sold less earlier returns "
+        "(409 `return_exceeds_committed` with the figures); a reservation that is not "
+        "committed is 409 `invalid_state`. The ledger rows reference the reservation "
+        "(`reservation:<id>`) and name the order; a `reservation.returned` event follows.",
     )
-    def post(self, request):
+    def post(self, request, reservation_id):
         def perform(key: str) -> tuple[Response, bool]:
-            data = self.body(s.TransferRequestSerializer)
-            products, locations = resolve(
-                request.merchant,
-                [
-                    {**line, "source": data["source"], "destination": data["destination"]}
-                    for line in data["lines"]
-                ],
-                location_fields=("source", "destination"),
-            )
-            require_locations(request, [locations[data["source"]]])
-            transfer = services.transfer_create(
-                merchant=request.merchant,
-                source_location=locations[data["source"]],
-                destination_location=locations[data["destination"]],
-                lines=[
-                    services.TransferLineRequest(
-                        product=products[line["sku"]], quantity=line["quantity"]
-                    )
-                    for line in data["lines"]
-                ],
-                actor=request.actor,
-                idempotency_key=key,
-                reference=data.get("reference", ""),
-                note=data.get("note", ""),
-            )
-            fresh = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer.pk)
-            # A replay is answered from the stored first response before we get here.
-            return Response(s.TransferSerializer(fresh).data, status=status.HTTP_201_CREATED), False
-
-        return stock_write(request, perform)
-
-
-class TransferDetailView(MerchantAPIView):
-    @extend_schema(
-        operation_id="transfers_retrieve", responses=s.TransferSerializer, tags=["transfers"]
-    )
-    def get(self, request, transfer_id):
-        transfer = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer_id)
-        return Response(s.TransferSerializer(transfer).data)
-
-
-def _transfer_action(
-    name: str, action: Callable[..., Transfer], description: str, with_source: bool = True
-) -> type[MerchantAPIView]:
-    """A view for POST transfers/{id}/<name>/ calling `action` (a transfer service)."""
-
-    def post(self, request, transfer_id):
-        def perform(key: str) -> tuple[Response, bool]:
-            self.body(NoBodySerializer)
+            data = self.body(s.ReturnRequestSerializer)
+            lines = data.get("lines")
+            products, locations = resolve(request.merchant, lines or [])
             if request.location_scope is not None:
-                moving = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer_id)
-                end = moving.destination_location if name == "receive" else moving.source_location
-                require_locations(request, [end])
-            kwargs = {"source": Source.API} if with_source else {}
-            transfer = action(
+                held = selectors.reservation_get(
+                    merchant=request.merchant, reservation_id=reservation_id
+                )
+                unnamed = lines is None or not all(line.get("location") for line in lines)
+                sold_at = [line.location for line in held.lines.all()] if unnamed else []
+                require_locations(request, [*locations.values(), *sold_at])
+            record = services.reservation_return(
                 merchant=request.merchant,
-                transfer_id=transfer_id,
+                reservation_id=reservation_id,
+                lines=None
+                if lines is None
+                else [
+                    services.ReturnLineRequest(
+                        product=products[line["sku"]],
+                        quantity=line["quantity"],
+                        location=locations[line["location"]] if line.get("location") else None,
+                    )
+                    for line in lines
+                ],
+                disposition=data["disposition"],
+                reason=data.get("reason", ""),
                 actor=request.actor,
                 idempotency_key=key,
-                **kwargs,
+                source=Source.API,
             )
-            fresh = selectors.transfer_get(merchant=request.merchant, transfer_id=transfer.pk)
-            return Response(s.TransferSerializer(fresh).data), False
+            record.returnable = selectors.reservation_returnable(
+                reservation=record.reservation
+            ).values()
+            body = s.ReturnResultSerializer(record).data
+            return Response(body, status=status.HTTP_201_CREATED), record.replayed
 
         return stock_write(request, perform)
 
-    return _action_view(
-        f"Transfer{name.title()}View",
-        post,
-        operation_id=f"transfers_{name}",
-        request=None,
-        response=s.TransferSerializer,
-        tag="transfers",
-        description=description,
+
+class ReservationReturnListView(MerchantAPIView):
+    @extend_schema(
+        operation_id="reservations_returns_list",
+        responses=s.ReturnSerializer(many=True),
+        tags=["reservations"],
+        description="The returns of a reservation (and its cancellation after commit), oldest "
+        "first.",
     )
-
-
-TransferShipView = _transfer_action(
-    "ship",
-    services.transfer_ship,
-    "Units leave the source's on_hand (unreserved units only) and show as in_transit at the "
-    "destination; all lines or none (409 with the short lines).",
-)
-TransferReceiveView = _transfer_action(
-    "receive",
-    services.transfer_receive,
-    "Units in transit arrive in the destination's on_hand.",
-)
-TransferCancelView = _transfer_action(
-    "cancel",
-    services.transfer_cancel,
-    "Cancel a draft transfer (a shipped one is 409).",
-    with_source=False,
-)
+    def get(self, request, reservation_id):
+        return self.paginated(
+            selectors.reservation_returns(merchant=request.merchant, reservation_id=reservation_id),
+            s.ReturnSerializer,
+        )

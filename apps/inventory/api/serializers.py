@@ -4,12 +4,20 @@ integrators: extend, never rename. No quantity logic here: the services decide."
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
 from apps.api.serializers import RequestSerializer
-from apps.inventory.models import MAX_BUCKETS, MAX_QUANTITY, LedgerEntry, Reservation, Transfer
+from apps.inventory.models import (
+    MAX_BUCKETS,
+    MAX_QUANTITY,
+    LedgerEntry,
+    Reservation,
+    ReservationReturn,
+    Transfer,
+)
 from apps.inventory.services.lines import MAX_LINES
 
 MAX_VERSION = 2**62
@@ -47,6 +55,16 @@ class StockLevelSerializer(serializers.Serializer):
         help_text="The threshold is above 0 (0 turns it off) and available is at or below it.",
     )
     version = serializers.IntegerField(help_text="Bumped by every change; also the ETag.")
+    last_received_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the latest receipt (from a supplier or a transfer) took effect; null: "
+        "never.",
+    )
+    last_sold_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the latest sale (direct or a committed reservation) took effect; null: "
+        "never.",
+    )
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
@@ -61,6 +79,13 @@ class StockLevelFilterSerializer(serializers.Serializer):
         "below it); false: the others.",
     )
     below_reorder_point = serializers.BooleanField(required=False, allow_null=True, default=None)
+    not_sold_since = serializers.DateTimeField(
+        required=False,
+        help_text="Only levels with no sale since this time (never sold included): slow movers.",
+    )
+    received_since = serializers.DateTimeField(
+        required=False, help_text="Only levels that received stock at or after this time."
+    )
 
 
 class StockLevelSettingsSerializer(RequestSerializer):
@@ -111,6 +136,15 @@ class LocationAvailabilitySerializer(serializers.Serializer):
     available = serializers.IntegerField()
 
 
+class SubstituteAvailabilitySerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    units = serializers.IntegerField(help_text="Base units one of the substitute holds.")
+    available = serializers.IntegerField(help_text="Units of it that can be reserved.")
+    stands_for = serializers.IntegerField(
+        help_text="Units of the SKU asked for that those stand in for (whole units only)."
+    )
+
+
 class AvailabilitySerializer(serializers.Serializer):
     sku = serializers.CharField()
     active = serializers.BooleanField()
@@ -119,6 +153,24 @@ class AvailabilitySerializer(serializers.Serializer):
     can_serve = serializers.BooleanField(help_text="Whether `requested` units can be reserved.")
     can_serve_from_one_location = serializers.BooleanField()
     locations = LocationAvailabilitySerializer(many=True)
+    units = serializers.IntegerField(
+        allow_null=True,
+        help_text="Base units one of the SKU holds, in its substitution group (null: none).",
+    )
+    substitutes = SubstituteAvailabilitySerializer(
+        many=True, help_text="The other active products of its substitution group, by priority."
+    )
+    can_serve_with_substitutes = serializers.BooleanField(
+        help_text="Whether `requested` units can be reserved by a line that allows "
+        "substitutes: the SKU's own units first, then substitutes, in whole units."
+    )
+    stale = serializers.BooleanField(
+        help_text="True while the database cannot be reached: these are the last figures read "
+        "from it (`age_seconds` old), also said by a `Warning` header."
+    )
+    age_seconds = serializers.IntegerField(
+        allow_null=True, help_text="How old stale figures are; null when current."
+    )
 
 
 # --- Stock changes ------------------------------------------------------------------------
@@ -230,6 +282,13 @@ class ReservationLineRequestSerializer(RequestSerializer):
         help_text="Leave out to allocate over active locations by priority (or `near`).",
     )
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    substitutes = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="When the SKU is short, take other products of its substitution group for "
+        "the rest (in whole units, all or nothing; at the same location for a located line). "
+        "The line's answer says what was taken.",
+    )
 
 
 class ReservationRequestSerializer(RequestSerializer):
@@ -247,10 +306,36 @@ class ExtendRequestSerializer(RequestSerializer):
     ttl_seconds = serializers.IntegerField(min_value=1, help_text="New expiry: now + this.")
 
 
+class SubstituteForSerializer(serializers.Serializer):
+    """The SKU a substitute's line stands in for, and how many units of it."""
+
+    sku = serializers.CharField(source="substitute_for.sku")
+    quantity = serializers.IntegerField(source="substitute_for_quantity")
+
+    def to_representation(self, instance):
+        if instance.substitute_for_id is None:
+            return None
+        return super().to_representation(instance)
+
+
 class ReservationLineSerializer(serializers.Serializer):
     sku = serializers.CharField(source="product.sku")
     location = serializers.CharField(source="location.code")
     quantity = serializers.IntegerField()
+    # Not read-only (this serializer only writes answers out): the schema then leaves it out
+    # of the required properties, as the answer leaves it out of a line of the SKU asked for.
+    substitute_for = SubstituteForSerializer(
+        source="*",
+        required=False,
+        help_text="Only on a substitute's line: the SKU asked for and how many units of it "
+        "this line stands in for.",
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data["substitute_for"] is None:
+            del data["substitute_for"]
+        return data
 
 
 class ReservationSerializer(serializers.Serializer):
@@ -277,11 +362,18 @@ class ReservationSerializer(serializers.Serializer):
             "expires_at": _datetime(instance.expires_at),
             "created_at": _datetime(instance.created_at),
             "closed_at": _datetime(instance.closed_at),
-            "lines": [
-                {"sku": line.product.sku, "location": line.location.code, "quantity": line.quantity}
-                for line in instance.lines.all()
-            ],
+            "lines": [_line(line) for line in instance.lines.all()],
         }
+
+
+def _line(line) -> dict[str, Any]:
+    written = {"sku": line.product.sku, "location": line.location.code, "quantity": line.quantity}
+    if line.substitute_for_id is not None:
+        written["substitute_for"] = {
+            "sku": line.substitute_for.sku,
+            "quantity": line.substitute_for_quantity,
+        }
+    return written
 
 
 _DATETIME = serializers.DateTimeField()
@@ -289,6 +381,68 @@ _DATETIME = serializers.DateTimeField()
 
 def _datetime(value: datetime | None) -> str | None:
     return None if value is None else _DATETIME.to_representation(value)
+
+
+class ReturnLineRequestSerializer(RequestSerializer):
+    sku = serializers.CharField(**SKU)
+    location = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=50,
+        help_text="Where the goods came back to. Leave out for where they were sold (when the "
+        "reservation sold the SKU from one location).",
+    )
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class ReturnRequestSerializer(RequestSerializer):
+    lines = ReturnLineRequestSerializer(
+        many=True,
+        min_length=1,
+        max_length=MAX_LINES,
+        required=False,
+        help_text="The units coming back. Leave out to cancel the whole order after commit: "
+        "every unit not yet returned comes back to where it was sold.",
+    )
+    disposition = serializers.ChoiceField(
+        choices=ReservationReturn.Disposition.choices,
+        help_text="restock: back on hand, sellable again; damaged: set aside as damaged.",
+    )
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Kept with the return."
+    )
+
+
+class ReturnableSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    committed = serializers.IntegerField(help_text="Units the reservation sold.")
+    returned = serializers.IntegerField(help_text="Units taken back by its returns so far.")
+    returnable = serializers.IntegerField(help_text="Units a return may still take back.")
+
+
+class ReturnLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    location = serializers.CharField(source="location.code")
+    quantity = serializers.IntegerField()
+
+
+class ReturnSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    reservation_id = serializers.UUIDField()
+    order_ref = serializers.CharField(source="reservation.order_ref")
+    disposition = serializers.ChoiceField(choices=ReservationReturn.Disposition.choices)
+    cancellation = serializers.BooleanField(
+        help_text="True when the whole order was cancelled after commit."
+    )
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    lines = ReturnLineSerializer(many=True)
+
+
+class ReturnResultSerializer(ReturnSerializer):
+    returnable = ReturnableSerializer(
+        many=True, help_text="Per SKU of the reservation, after this return."
+    )
 
 
 class ReservationFilterSerializer(serializers.Serializer):
@@ -302,7 +456,25 @@ class TransferLineRequestSerializer(RequestSerializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
-class TransferRequestSerializer(RequestSerializer):
+class ShippingSerializer(RequestSerializer):
+    carrier = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="Who carries it."
+    )
+    tracking_number = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="The carrier's number."
+    )
+    shipping_cost = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        allow_null=True,
+        coerce_to_string=True,
+        help_text="What the carriage cost, in the merchant's currency.",
+    )
+
+
+class TransferRequestSerializer(ShippingSerializer):
     source = serializers.CharField(max_length=50, help_text="Code of the shipping location.")
     destination = serializers.CharField(max_length=50, help_text="Code of the receiving location.")
     lines = TransferLineRequestSerializer(many=True, min_length=1, max_length=MAX_LINES)
@@ -322,6 +494,11 @@ class TransferSerializer(serializers.Serializer):
     destination = serializers.CharField(source="destination_location.code")
     reference = serializers.CharField()
     note = serializers.CharField()
+    carrier = serializers.CharField()
+    tracking_number = serializers.CharField()
+    shipping_cost = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, coerce_to_string=True
+    )
     created_at = serializers.DateTimeField()
     shipped_at = serializers.DateTimeField(allow_null=True)
     received_at = serializers.DateTimeField(allow_null=True)
@@ -331,6 +508,10 @@ class TransferSerializer(serializers.Serializer):
 
 class TransferFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Transfer.Status.choices, required=False)
+    carrier = serializers.CharField(max_length=100, required=False, help_text="Exact carrier.")
+    tracking_number = serializers.CharField(
+        max_length=100, required=False, help_text="Exact tracking number."
+    )
 
 
 # --- Ledger -------------------------------------------------------------------------------

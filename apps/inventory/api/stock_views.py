@@ -135,16 +135,24 @@ class AvailabilityView(MerchantAPIView):
         responses=s.AvailabilitySerializer,
         tags=TAGS,
         description="Units that can be reserved now, in total and per location, and whether "
-        "`quantity` can be served.",
+        "`quantity` can be served, from one location, or with substitutes. While the database "
+        "cannot be reached the last known figures are served from the cache with `stale: true`, "
+        "their `age_seconds` and a `Warning: 110` header (503 when the cache holds none).",
     )
     def get(self, request, sku: str):
         quantity = self.query(s.AvailabilityQuerySerializer)["quantity"]
         # The cached document has exactly the documented fields (AvailabilitySerializer),
         # encoded once per change rather than serialized per request.
-        document = availability_cache.availability_document(
+        answer = availability_cache.availability_answer(
             merchant=request.merchant, sku=sku, quantity=quantity
         )
-        return HttpResponse(document, content_type="application/json")
+        response = HttpResponse(answer.body, content_type="application/json")
+        if answer.stale:
+            response["Warning"] = (
+                f'110 stockroom "Response is Stale: the database is unreachable; figures '
+                f'{answer.age_seconds} s old"'
+            )
+        return response
 
 
 class StockChangeView(MerchantAPIView):

@@ -1,6 +1,12 @@
 from django.urls import path
 
-from apps.inventory.api import ledger_views, order_views, record_views, stock_views
+from apps.inventory.api import (
+    ledger_views,
+    order_views,
+    record_views,
+    stock_views,
+    transfer_views,
+)
 
 urlpatterns = [
     path("availability/<path:sku>/", stock_views.AvailabilityView.as_view(), name="availability"),
@@ -37,25 +43,35 @@ urlpatterns = [
         order_views.ReservationExtendView.as_view(),
         name="reservation-extend",
     ),
-    path("transfers/", order_views.TransferListView.as_view(), name="transfer-list"),
+    path(
+        "reservations/<uuid:reservation_id>/return/",
+        order_views.ReservationReturnView.as_view(),
+        name="reservation-return",
+    ),
+    path(
+        "reservations/<uuid:reservation_id>/returns/",
+        order_views.ReservationReturnListView.as_view(),
+        name="reservation-returns",
+    ),
+    path("transfers/", transfer_views.TransferListView.as_view(), name="transfer-list"),
     path(
         "transfers/<uuid:transfer_id>/",
-        order_views.TransferDetailView.as_view(),
+        transfer_views.TransferDetailView.as_view(),
         name="transfer-detail",
     ),
     path(
         "transfers/<uuid:transfer_id>/ship/",
-        order_views.TransferShipView.as_view(),
+        transfer_views.TransferShipView.as_view(),
         name="transfer-ship",
     ),
     path(
         "transfers/<uuid:transfer_id>/receive/",
-        order_views.TransferReceiveView.as_view(),
+        transfer_views.TransferReceiveView.as_view(),
         name="transfer-receive",
     ),
     path(
         "transfers/<uuid:transfer_id>/cancel/",
-        order_views.TransferCancelView.as_view(),
+        transfer_views.TransferCancelView.as_view(),
         name="transfer-cancel",
     ),
     path("ledger/", ledger_views.LedgerListView.as_view(), name="ledger-list"),

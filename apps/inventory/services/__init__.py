@@ -23,6 +23,7 @@ from apps.inventory.services.reservations import (
     reservation_extend,
     reservation_release,
 )
+from apps.inventory.services.returns import ReturnLineRequest, reservation_return
 from apps.inventory.services.stock import (
     LEVEL_SETTINGS,
     StockChangeResult,
@@ -36,6 +37,7 @@ from apps.inventory.services.stock import (
     stock_write_off,
 )
 from apps.inventory.services.transfers import (
+    Shipping,
     TransferLineRequest,
     transfer_cancel,
     transfer_create,
@@ -48,6 +50,8 @@ __all__ = [
     "LEVEL_SETTINGS",
     "FirstResponse",
     "ReservationLineRequest",
+    "ReturnLineRequest",
+    "Shipping",
     "StockChangeResult",
     "StockLine",
     "TransferLineRequest",
@@ -60,6 +64,7 @@ __all__ = [
     "reservation_expire_due",
     "reservation_extend",
     "reservation_release",
+    "reservation_return",
     "stock_adjust",
     "stock_count",
     "stock_damage",

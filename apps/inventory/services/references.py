@@ -12,6 +12,7 @@ from apps.core.errors import InvalidState
 from apps.inventory import availability_cache
 from apps.inventory.models import LedgerEntry, Reservation, ReservationLine, StockLevel, Transfer
 from apps.locations.models import Location
+from apps.merchants.models import Merchant
 
 HOLDS_STOCK = Q(on_hand__gt=0) | Q(reserved__gt=0) | Q(damaged__gt=0) | Q(in_transit__gt=0)
 
@@ -25,6 +26,12 @@ def location_availability_forget(*, location: Location) -> None:
     """After a location changes (its status, code and priority are part of every availability
     answer at its merchant)."""
     availability_cache.invalidate_after_commit(merchant_ids=[location.merchant_id])
+
+
+def substitutes_availability_forget(*, merchant: Merchant) -> None:
+    """After a merchant's substitution groups change (what stands in for a SKU is part of its
+    availability answer)."""
+    availability_cache.invalidate_after_commit(merchant_ids=[merchant.pk])
 
 
 def product_levels_delete(*, product: Product) -> None:

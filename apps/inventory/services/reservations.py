@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import math
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -38,8 +38,10 @@ from apps.inventory.models import (
 )
 from apps.inventory.outbox import RESERVATION_EXPIRED, outbox_append
 from apps.inventory.services import clock
+from apps.inventory.services.allocation import distance_km
 from apps.inventory.services.lines import MAX_LINES, check_owned, check_quantity
 from apps.inventory.services.stock import Actor, acting_user, movement_context
+from apps.inventory.services.substitutes import hold_with_substitutes, substitutable_requests
 from apps.locations.models import Location
 from apps.merchants.models import Merchant
 
@@ -52,11 +54,14 @@ OPERATION = "reservation.create"  # the idempotency record's operation
 @dataclass(frozen=True)
 class ReservationLineRequest:
     """A line to reserve. Without a location, units are allocated across the merchant's active
-    locations by fulfilment priority (or nearest first when the caller gives coordinates)."""
+    locations by fulfilment priority (or nearest first when the caller gives coordinates).
+    `substitutes`: when the SKU is short, other products of its substitution group make up
+    the rest (see apps/inventory/services/substitutes.py)."""
 
     product: Product
     quantity: int
     location: Location | None = None
+    substitutes: bool = False
 
 
 def ttl_seconds_checked(ttl_seconds: int | None) -> int:
@@ -99,18 +104,6 @@ def _merge_requests(
     return {objects[key]: quantity for key, quantity in merged.items()}
 
 
-def _distance_km(location: Location, near: tuple[float, float]) -> float:
-    if location.latitude is None or location.longitude is None:
-        return math.inf
-    lat1, lon1 = math.radians(float(location.latitude)), math.radians(float(location.longitude))
-    lat2, lon2 = math.radians(near[0]), math.radians(near[1])
-    a = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 6371.0 * 2 * math.asin(math.sqrt(a))
-
-
 def _allocate(
     merchant: Merchant, product: Product, quantity: int, near: tuple[float, float] | None
 ) -> list[tuple[StockLevel, int]]:
@@ -127,7 +120,7 @@ def _allocate(
     ]
     if near is not None:
         candidates.sort(
-            key=lambda level: (_distance_km(level.location, near), level.location.priority)
+            key=lambda level: (distance_km(level.location, near), level.location.priority)
         )
     plan, remaining = [], quantity
     for level in candidates:
@@ -217,12 +210,15 @@ def reservation_create(
     key = idempotency.validate_key(idempotency_key)
     ttl = ttl_seconds_checked(ttl_seconds)
     requests = _merge_requests(merchant, lines)
+    substitutable = substitutable_requests(lines)
     request = {
         "lines": sorted([p.pk, loc.pk if loc else None, q] for (p, loc), q in requests.items()),
         "ttl": ttl_seconds,
         "order_ref": order_ref,
         "near": near,
     }
+    if substitutable:
+        request["substitutes"] = sorted([p, loc or 0] for p, loc in substitutable)
     reservation_id = uuid.uuid4()
     previous = idempotency.claim(
         merchant_id=merchant.pk,
@@ -234,7 +230,12 @@ def reservation_create(
     if previous is not None:
         return _replayed(merchant, previous.result["reservation_id"])
     ctx = movement_context(merchant, actor, source, key)
-    if connection.vendor == "postgresql" and len(requests) == 1 and _single_location(requests):
+    if (
+        connection.vendor == "postgresql"
+        and len(requests) == 1
+        and _single_location(requests)
+        and not substitutable
+    ):
         return _hold_one_line(merchant, reservation_id, requests, order_ref, ttl, source, ctx)
     reservation = Reservation.objects.create(
         id=reservation_id,
@@ -245,15 +246,21 @@ def reservation_create(
         created_by=acting_user(actor),
         created_at=ctx.at,
     )
-    if all(location is not None for _, location in requests):
+    hold = (
+        functools.partial(hold_with_substitutes, substitutable=substitutable)
+        if substitutable
+        else _hold
+    )
+    if all(location is not None for _, location in requests) and not substitutable:
         created = _hold(reservation, requests, near, ctx)
     else:
-        # Allocation reads availability without locks; if a concurrent reservation wins the
-        # units in between, the guarded update refuses and we plan again from fresh figures.
+        # Allocation (and substitution) reads availability without locks; if a concurrent
+        # reservation wins the units in between, the guarded update refuses and we plan again
+        # from fresh figures.
         for attempt in range(ALLOCATION_ATTEMPTS):
             try:
                 with transaction.atomic():
-                    created = _hold(reservation, requests, near, ctx)
+                    created = hold(reservation, requests, near, ctx)
                 break
             except InsufficientStock:
                 if attempt == ALLOCATION_ATTEMPTS - 1:
@@ -326,7 +333,7 @@ def _hold_one_line(
 
 
 def _replayed(merchant: Merchant, reservation_id: str) -> Reservation:
-    lines = ReservationLine.objects.select_related("product", "location")
+    lines = ReservationLine.objects.select_related("product", "location", "substitute_for")
     reservation = Reservation.objects.prefetch_related(Prefetch("lines", queryset=lines)).get(
         pk=reservation_id, merchant=merchant
     )

@@ -8,6 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -36,6 +37,40 @@ class TransferLineRequest:
     quantity: int
 
 
+@dataclass(frozen=True)
+class Shipping:
+    """How a transfer travels: the carrier, its tracking number and what the carriage cost
+    (in the merchant's currency). Empty fields are not recorded (or, when shipping, kept)."""
+
+    carrier: str = ""
+    tracking_number: str = ""
+    cost: Decimal | None = None
+
+    def checked(self) -> Shipping:
+        if len(self.carrier) > 100:
+            raise InvalidRequest("carrier: at most 100 characters.", field="carrier")
+        if len(self.tracking_number) > 100:
+            raise InvalidRequest(
+                "tracking_number: at most 100 characters.", field="tracking_number"
+            )
+        if self.cost is not None and not Decimal("0") <= self.cost < Decimal("1e10"):
+            raise InvalidRequest(
+                "shipping_cost must be from 0 to 9,999,999,999.99.", field="shipping_cost"
+            )
+        return self
+
+    def fields(self) -> dict[str, object]:
+        """The transfer's columns this sets (the empty ones left out)."""
+        given = {"carrier": self.carrier, "tracking_number": self.tracking_number}
+        values: dict[str, object] = {name: value for name, value in given.items() if value}
+        if self.cost is not None:
+            values["shipping_cost"] = self.cost
+        return values
+
+    def fingerprint(self) -> list[str]:
+        return [self.carrier, self.tracking_number, "" if self.cost is None else str(self.cost)]
+
+
 @transaction.atomic
 def transfer_create(
     *,
@@ -47,10 +82,12 @@ def transfer_create(
     idempotency_key: str,
     reference: str = "",
     note: str = "",
+    shipping: Shipping | None = None,
 ) -> Transfer:
     """Create a draft transfer. No stock moves until it ships."""
     key = idempotency.validate_key(idempotency_key)
     merged = _checked_lines(merchant, source_location, destination_location, lines)
+    shipping = (shipping or Shipping()).checked()
     transfer_id = uuid.uuid4()
     request = {
         "source": source_location.pk,
@@ -59,6 +96,8 @@ def transfer_create(
         "reference": reference,
         "note": note,
     }
+    if shipping != Shipping():
+        request["shipping"] = shipping.fingerprint()
     previous = idempotency.claim(
         merchant_id=merchant.pk,
         key=key,
@@ -71,7 +110,7 @@ def transfer_create(
     ctx = movement_context(merchant, actor, Source.SYSTEM, key)
     return _insert(
         merchant, transfer_id, source_location, destination_location, merged, actor, ctx,
-        reference=reference, note=note,
+        reference=reference, note=note, shipping=shipping,
     )  # fmt: skip
 
 
@@ -113,6 +152,7 @@ def _insert(
     *,
     reference: str,
     note: str,
+    shipping: Shipping,
 ) -> Transfer:
     """The draft transfer and its lines."""
     transfer = Transfer.objects.create(
@@ -124,6 +164,7 @@ def _insert(
         note=note[:500],
         created_by=acting_user(actor),
         created_at=ctx.at,
+        **shipping.fields(),
     )
     TransferLine.objects.bulk_create(
         [
@@ -154,6 +195,7 @@ def _advance(
     frm: str,
     to: str,
     stamp: str,
+    request: dict[str, object] | None = None,
 ) -> tuple[Transfer, bool]:
     """Claim the key and move the transfer from `frm` to `to` with one conditional UPDATE.
     Returns (transfer, replayed)."""
@@ -162,7 +204,7 @@ def _advance(
         merchant_id=merchant.pk,
         key=idempotency.validate_key(key),
         operation=operation,
-        request={"transfer": str(transfer.pk)},
+        request={"transfer": str(transfer.pk), **(request or {})},
         result={"transfer_id": str(transfer.pk)},
     )
     if previous is not None:
@@ -192,21 +234,27 @@ def _set_status(transfer: Transfer, *, frm: str, to: str) -> None:
 @transaction.atomic
 def transfer_ship(
     *, merchant: Merchant, transfer_id: uuid.UUID | str, actor: Actor, idempotency_key: str,
-    source: str = Source.SYSTEM,
+    source: str = Source.SYSTEM, shipping: Shipping | None = None,
 ) -> Transfer:  # fmt: skip
     """Units leave the source's on_hand (unreserved units only) and are counted in the
-    destination's in_transit. All lines or none."""
+    destination's in_transit. All lines or none. `shipping` records the carrier, tracking
+    number and cost known once it leaves (fields left empty keep what the draft said)."""
+    shipping = (shipping or Shipping()).checked()
     transfer, replayed = _advance(
         merchant=merchant, transfer_id=transfer_id, operation="transfer.ship", key=idempotency_key,
         frm=Status.DRAFT, to=Status.IN_TRANSIT, stamp="shipped_at",
+        request={"shipping": shipping.fingerprint()} if shipping != Shipping() else None,
     )  # fmt: skip
     if replayed:
         return transfer
-    _ship_lines(merchant, transfer, movement_context(merchant, actor, source, idempotency_key))
+    ctx = movement_context(merchant, actor, source, idempotency_key)
+    _ship_lines(merchant, transfer, ctx, shipping)
     return transfer
 
 
-def _ship_lines(merchant: Merchant, transfer: Transfer, ctx: MovementContext) -> None:
+def _ship_lines(
+    merchant: Merchant, transfer: Transfer, ctx: MovementContext, shipping: Shipping
+) -> None:
     """The units of every line leave the source's on_hand and are counted in the
     destination's in_transit, all or none (InsufficientStock with the short lines)."""
     lines = list(TransferLine.objects.filter(transfer=transfer).select_related("product"))
@@ -248,8 +296,10 @@ def _ship_lines(merchant: Merchant, transfer: Transfer, ctx: MovementContext) ->
             )
         )
     apply_movements(movements, ctx)
-    Transfer.objects.filter(pk=transfer.pk).update(shipped_at=ctx.at)
+    Transfer.objects.filter(pk=transfer.pk).update(shipped_at=ctx.at, **shipping.fields())
     transfer.shipped_at = ctx.at
+    for name, value in shipping.fields().items():
+        setattr(transfer, name, value)
 
 
 @transaction.atomic
@@ -355,10 +405,10 @@ def transfer_move(
     ctx = movement_context(merchant, actor, source, key)
     transfer = _insert(
         merchant, transfer_id, source_location, destination_location, merged, actor, ctx,
-        reference=reference, note=note,
+        reference=reference, note=note, shipping=Shipping(),
     )  # fmt: skip
     _set_status(transfer, frm=Status.DRAFT, to=Status.IN_TRANSIT)
-    _ship_lines(merchant, transfer, ctx)
+    _ship_lines(merchant, transfer, ctx, Shipping())
     if receive:
         _set_status(transfer, frm=Status.IN_TRANSIT, to=Status.RECEIVED)
         _receive_lines(merchant, transfer, ctx)

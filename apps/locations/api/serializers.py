@@ -30,6 +30,13 @@ class LocationSerializer(RejectUnknownFields, serializers.ModelSerializer):
         default=100,
         help_text="Fulfilment priority: lower numbers are allocated first.",
     )
+    capacity = serializers.IntegerField(
+        min_value=0,
+        max_value=2_147_483_647,
+        required=False,
+        allow_null=True,
+        help_text="Units the location can hold (null: not recorded).",
+    )
 
     class Meta:
         model = Location
@@ -38,6 +45,10 @@ class LocationSerializer(RejectUnknownFields, serializers.ModelSerializer):
             "name",
             "kind",
             "address",
+            "city",
+            "country",
+            "timezone",
+            "capacity",
             "latitude",
             "longitude",
             "status",
@@ -60,6 +71,10 @@ class LocationFilterSerializer(serializers.Serializer):
     search = serializers.CharField(required=False, max_length=200)
     kind = serializers.ChoiceField(choices=Location.Kind.choices, required=False)
     status = serializers.ChoiceField(choices=Location.Status.choices, required=False)
+    city = serializers.CharField(required=False, max_length=100, help_text="Exact city.")
+    country = serializers.CharField(
+        required=False, max_length=2, help_text="ISO 3166-1 alpha-2 code."
+    )
 
 
 # --- Warehouses: locations of kind warehouse, in the specification's fields ----------------

@@ -17,6 +17,7 @@ from apps.inventory.engine.statements.tables import (
 )
 from apps.inventory.models import (
     MAX_QUANTITY,
+    LedgerEntry,
 )
 from apps.inventory.outbox import STOCK_CHANGED
 
@@ -184,11 +185,14 @@ HELD_RESERVATION = f"""
             FROM moved
             RETURNING id
         )"""
-# Given a CTE `r` of requests (the columns of REQUEST_COLUMNS): the guarded update, its ledger
-# rows and its outbox rows, as CTEs `moved`, `entry` and `event`.
-MOVED_ENTRY_EVENT = f"""
+
+
+def _moved_entry_event(set_clause: str) -> str:
+    """Given a CTE `r` of requests (the columns of REQUEST_COLUMNS): the guarded update (setting
+    `set_clause`), its ledger rows and its outbox rows, as CTEs `moved`, `entry` and `event`."""
+    return f"""
         moved AS (
-            UPDATE {STOCK_LEVEL} AS s SET {_SET}
+            UPDATE {STOCK_LEVEL} AS s SET {set_clause}
             FROM r
             WHERE s.id = r.stock_level_id AND s.merchant_id = %(merchant_id)s AND {_GUARDS}
             RETURNING s.id AS stock_level_id, s.product_id, s.location_id, s.on_hand, s.reserved,
@@ -212,13 +216,31 @@ MOVED_ENTRY_EVENT = f"""
         )"""
 
 
+# The one-line reservation statements build on this (a reservation neither receives nor sells).
+MOVED_ENTRY_EVENT = _moved_entry_event(_SET)
+
+# Movements that receive or sell also stamp the level: the latest moment a receipt (from a
+# supplier or a transfer) or a sale (direct, or a committed reservation) took effect.
+RECEIVED_REASONS = (LedgerEntry.Reason.RECEIVE, LedgerEntry.Reason.TRANSFER_IN)
+SOLD_REASONS = (LedgerEntry.Reason.SALE, LedgerEntry.Reason.COMMIT)
+_EFFECTIVE_AT = "COALESCE(%(occurred_at)s::timestamptz, %(at)s)"
+_STAMPS = f"""
+    last_received_at = CASE WHEN r.reason IN ({", ".join(f"'{r.value}'" for r in RECEIVED_REASONS)})
+        THEN GREATEST(s.last_received_at, {_EFFECTIVE_AT}) ELSE s.last_received_at END,
+    last_sold_at = CASE WHEN r.reason IN ({", ".join(f"'{r.value}'" for r in SOLD_REASONS)})
+        THEN GREATEST(s.last_sold_at, {_EFFECTIVE_AT}) ELSE s.last_sold_at END
+"""
+MOVED_ENTRY_EVENT_STAMPED = _moved_entry_event(f"{_SET}, {_STAMPS}")
+
+
 def movement_statement(
     movements: Sequence[Movement], ctx: MovementContext
 ) -> tuple[str, dict[str, Any]]:
     """The PostgreSQL statement (and its parameters) that applies `movements` (at most
     MOVEMENTS_PER_STATEMENT, of the merchant of `ctx`, their levels locked by the caller when
     there are several): every guard, the update, one ledger row and one outbox row per level,
-    in one round trip. The requests travel as one array per column (unnest), so the statement's
+    in one round trip; a receipt or a sale also stamps the level's `last_received_at` or
+    `last_sold_at`. The requests travel as one array per column (unnest), so the statement's
     text is the same for any number of movements. Returns a row (ROW_KEYS) per movement that
     passed its guards; a refused movement returns none and changes nothing."""
     params = context_params(ctx)
@@ -229,7 +251,7 @@ def movement_statement(
         arrays.append(f"%(r_{column})s::{sql_type}[]")
     sql = f"""
         WITH r ({", ".join(REQUEST_COLUMNS)}) AS (SELECT * FROM unnest({", ".join(arrays)})),
-        {MOVED_ENTRY_EVENT}
+        {MOVED_ENTRY_EVENT_STAMPED}
         SELECT {ENTRY_RESULT} FROM entry
     """
     return sql, params

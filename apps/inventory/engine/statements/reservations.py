@@ -272,7 +272,8 @@ def close_statement(
     levels (none on a bucket), in ONE statement in autocommit, when its idempotency key is new:
     the reservation's conditional status change (of concurrent closers exactly one wins), its
     levels locked in primary-key order (the global order, after the reservation as every
-    closer takes them), each level's reserved (and on a commit on_hand) down by its lines, one
+    closer takes them), each level's reserved (and on a commit on_hand, with its last sale
+    stamped) down by its lines, one
     ledger and one outbox row per level, and the key claimed with the response to replay: the
     reservation as the API writes it (`ReservationSerializer`'s fields, rendered here; a test
     holds the two equal). `request` is the caller's fingerprint of its request.
@@ -338,7 +339,9 @@ _CLOSE = compact(f"""
     ),
     moved AS (
         UPDATE {STOCK_LEVEL} s SET on_hand = s.on_hand - ln.q * %(sold)s,
-            reserved = s.reserved - ln.q, version = s.version + 1, updated_at = %(at)s
+            reserved = s.reserved - ln.q, version = s.version + 1, updated_at = %(at)s,
+            last_sold_at = CASE WHEN %(sold)s = 1 THEN GREATEST(s.last_sold_at, %(at)s)
+                ELSE s.last_sold_at END
         FROM ln, lk WHERE s.id = ln.id AND lk.id = ln.id
         RETURNING s.*, ln.q
     ),
@@ -358,9 +361,13 @@ _CLOSE = compact(f"""
             res.order_ref, 'expires_at', {_iso("res.expires_at")}, 'created_at',
             {_iso("res.created_at")}, 'closed_at', {_iso("res.closed_at")}, 'lines',
             (SELECT jsonb_agg(jsonb_build_object('sku', p.sku, 'location', c.code,
-                'quantity', l.quantity) ORDER BY l.id)
+                'quantity', l.quantity) || CASE WHEN f.id IS NULL THEN '{{}}'::jsonb ELSE
+                jsonb_build_object('substitute_for', jsonb_build_object('sku', f.sku,
+                'quantity', l.substitute_for_quantity)) END ORDER BY l.id)
              FROM {RESERVATION_LINE} l JOIN {PRODUCT} p ON p.id = l.product_id
-             JOIN {LOCATION} c ON c.id = l.location_id WHERE l.reservation_id = res.id)) AS body
+             JOIN {LOCATION} c ON c.id = l.location_id
+             LEFT JOIN {PRODUCT} f ON f.id = l.substitute_for_id
+             WHERE l.reservation_id = res.id)) AS body
         FROM res
     ),
     claimed AS (

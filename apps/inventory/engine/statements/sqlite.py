@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
+
 from apps.inventory.engine.changes import Movement, MovementContext
 from apps.inventory.engine.statements.levels import (
+    RECEIVED_REASONS,
     REQUEST_COLUMNS,
+    SOLD_REASONS,
     request_values,
 )
 from apps.inventory.engine.statements.tables import (
@@ -17,8 +21,13 @@ from apps.inventory.models import (
     MAX_QUANTITY,
 )
 
-# SQLite (the embedded demo): the same guards and update for one movement, one row at a time.
-# The ledger and outbox rows follow in bulk (ORM). Returns the updated row (ROW_KEYS without
+_RECEIVED = ", ".join(f"'{reason.value}'" for reason in RECEIVED_REASONS)
+_SOLD = ", ".join(f"'{reason.value}'" for reason in SOLD_REASONS)
+_EFFECTIVE_AT = "COALESCE(%(occurred_at)s, %(at)s)"
+
+# SQLite (the embedded demo): the same guards and update for one movement, one row at a time
+# (a receipt or a sale stamps the level as on PostgreSQL). The ledger and outbox rows follow in
+# bulk (ORM). Returns the updated row (ROW_KEYS without
 # the ledger entry id), or none when a guard refused it.
 SQLITE_MOVE = f"""
     UPDATE {STOCK_LEVEL} SET
@@ -27,7 +36,13 @@ SQLITE_MOVE = f"""
         damaged = damaged + %(d_damaged)s,
         in_transit = in_transit + %(d_in_transit)s,
         version = version + 1,
-        updated_at = %(at)s
+        updated_at = %(at)s,
+        last_received_at = CASE WHEN %(reason)s IN ({_RECEIVED})
+            THEN MAX(COALESCE(last_received_at, {_EFFECTIVE_AT}), {_EFFECTIVE_AT})
+            ELSE last_received_at END,
+        last_sold_at = CASE WHEN %(reason)s IN ({_SOLD})
+            THEN MAX(COALESCE(last_sold_at, {_EFFECTIVE_AT}), {_EFFECTIVE_AT})
+            ELSE last_sold_at END
     WHERE id = %(stock_level_id)s AND merchant_id = %(merchant_id)s
         AND on_hand + %(d_on_hand)s >= 0
         AND reserved + %(d_reserved)s >= 0
@@ -52,5 +67,8 @@ def sqlite_move_params(m: Movement, ctx: MovementContext) -> dict[str, Any]:
     return {
         **dict(zip(REQUEST_COLUMNS, request_values(m), strict=True)),
         "merchant_id": ctx.merchant_id,
-        "at": ctx.at,
+        # As Django writes datetimes to SQLite (text without an offset), so the stamps compare
+        # and sort with the values the ORM wrote.
+        "at": connection.ops.adapt_datetimefield_value(ctx.at),
+        "occurred_at": connection.ops.adapt_datetimefield_value(ctx.occurred_at),
     }
